@@ -1,0 +1,63 @@
+"""Turn a validated scenario into the network and the trips it names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin import demand
+from twin.importers import load_network
+from twin.importers.grid import grid_network
+from twin.network import Network
+from twin.scenario import Scenario, ScenarioError
+
+
+def build_network(scenario: Scenario) -> Network:
+    """Load or generate the scenario's network."""
+    spec = scenario.network
+    if spec.format == "grid":
+        g = spec.grid
+        assert g is not None  # checked by the scenario schema
+        return grid_network(
+            g.rows, g.cols, block_m=g.block_m, lanes=g.lanes, speed_limit_mps=g.speed_limit_mps,
+            capacity_per_lane_vph=g.capacity_per_lane_vph, signals=g.signals,
+            name=scenario.scenario.name,
+        )
+    assert spec.file is not None
+    return load_network(scenario.resolve(spec.file), format=spec.format)
+
+
+def _profile(scenario: Scenario) -> demand.TimeProfile:
+    p = scenario.demand.profile
+    if p == "flat":
+        return demand.TimeProfile.flat()
+    if p == "morning_peak":
+        return demand.MORNING_PEAK
+    return demand.TimeProfile(list(p))
+
+
+def build_trips(scenario: Scenario, network: Network, rng: np.random.Generator) -> demand.Trips:
+    """The scenario's trips on ``network``, drawn with ``rng``."""
+    spec = scenario.demand
+    duration_s = scenario.scenario.duration_s
+    mix = spec.vehicle_mix or demand.JAKARTA_VEHICLE_MIX
+    unknown = set(mix) - set(demand.VEHICLE_CLASSES)
+    if unknown:
+        raise ScenarioError(f"demand.vehicle_mix: unknown vehicle class(es) {sorted(unknown)}; "
+                            f"known: {', '.join(demand.VEHICLE_CLASSES)}")
+    if spec.kind == "random":
+        assert spec.trips_per_hour is not None
+        return demand.random_trips(
+            network, trips_per_hour=spec.trips_per_hour * spec.scale, duration_s=duration_s,
+            rng=rng, vehicle_mix=mix, profile=_profile(scenario),
+        )
+    if spec.kind == "od":
+        od = {(o, d): float(n) for o, d, n in spec.od or []}
+        return demand.od_trips(network, od, duration_s=duration_s, rng=rng,
+                               profile=_profile(scenario), vehicle_mix=mix, scale=spec.scale)
+    if spec.kind == "tntp":
+        assert spec.file is not None
+        od = demand.read_tntp_trips(scenario.resolve(spec.file))
+        return demand.od_trips(network, od, duration_s=duration_s, rng=rng,
+                               profile=_profile(scenario), vehicle_mix=mix, scale=spec.scale)
+    assert spec.file is not None
+    return demand.read_sumo_routes(scenario.resolve(spec.file), network, rng=rng)

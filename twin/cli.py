@@ -1,0 +1,194 @@
+"""The ``kota`` command line.
+
+    kota run SCENARIO [--dashboard] [--speedup X] [--store URL] [--json]
+    kota validate SCENARIO...
+    kota import NETWORK_FILE OUT.npz [--format F]
+
+Every command exits 0 on success, 1 on a user error (a broken scenario or
+network file, with a message naming the file and the problem) and 2 on a
+usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  kota run scenarios/jakarta_jatinegara.toml --dashboard   watch the demo on http://127.0.0.1:8050
+  kota run scenarios/grid_small.toml                       run to the end with a progress bar
+  kota run scenarios/grid_small.toml --json                print one JSON summary line
+  kota validate scenarios/*.toml                           check scenario files and their networks
+  kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kota",
+        description="Kota Twin: a digital twin of a city's roads and public services.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="simulate a scenario (optionally with the live dashboard)",
+        description="Simulate a scenario to its end. Without --dashboard it runs as fast as "
+        "it can with a progress bar and ends with a summary; with --dashboard the "
+        "simulation is paced to the wall clock (see --speedup) and served at --host:--port.",
+    )
+    run.add_argument("scenario", type=Path, help="scenario file (TOML)")
+    run.add_argument("--dashboard", action="store_true", help="serve the live dashboard")
+    run.add_argument("--host", default="127.0.0.1", help="dashboard address (default %(default)s)")
+    run.add_argument("--port", type=int, default=8050, help="dashboard port (default %(default)s)")
+    run.add_argument("--speedup", type=float, default=10.0,
+                     help="with --dashboard: simulated seconds per wall second (default %(default)s)")
+    run.add_argument("--store", metavar="URL", default=None,
+                     help="database URL, e.g. postgresql+psycopg://user@host/db "
+                     "(default: the scenario's [store] url, SQLite under var/)")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    val = sub.add_parser(
+        "validate", help="check scenario files and the networks they name",
+        description="Load each scenario, its network and its demand; report every problem.",
+    )
+    val.add_argument("scenarios", type=Path, nargs="+", help="scenario files (TOML)")
+
+    imp = sub.add_parser(
+        "import", help="convert a network file to the native .npz format",
+        description="Read an OSMnx GraphML, SUMO .net.xml, TNTP _net.tntp or .npz network and "
+        "write it in the native format, which loads fastest.",
+    )
+    imp.add_argument("source", type=Path, help="network file to read")
+    imp.add_argument("output", type=Path, help="where to write the .npz network")
+    imp.add_argument("--format", default="auto",
+                     choices=["auto", "graphml", "sumo", "tntp", "npz"],
+                     help="input format (default: from the file name)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kota`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from twin.network import NetworkError
+    from twin.scenario import ScenarioError
+
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "validate":
+            return _cmd_validate(args)
+        return _cmd_import(args)
+    except (ScenarioError, NetworkError, ValueError) as exc:
+        print(f"kota {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"kota {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from twin.assemble import build_network, build_trips
+    from twin.scenario import check_against_network, load_scenario
+
+    import numpy as np
+
+    failed = 0
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path)
+            network = build_network(scenario)
+            check_against_network(scenario, network)
+            trips = build_trips(scenario, network, np.random.default_rng(scenario.scenario.seed))
+        except ValueError as exc:
+            failed += 1
+            print(f"FAIL {path}\n{exc}", file=sys.stderr)
+            continue
+        print(f"ok   {path}: {scenario.scenario.name}; {network.summary()}; {len(trips)} trips")
+    return 1 if failed else 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from twin.importers import load_network
+
+    network = load_network(args.source, format=args.format)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    written = network.save(args.output)
+    print(f"wrote {written}: {network.summary()}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from twin.runner import TwinRun
+    from twin.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    run = TwinRun(scenario, realtime=args.dashboard, speedup=args.speedup, store_url=args.store)
+    try:
+        if args.dashboard:
+            return _run_with_dashboard(run, args)
+        result = _run_with_progress(run, show=not (args.no_progress or args.json))
+    finally:
+        run.close()
+    if args.json:
+        print(json.dumps(result.summary, sort_keys=True))
+    else:
+        _print_summary(result.summary)
+    return 0
+
+
+def _run_with_progress(run, show: bool):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    total = run.scenario.scenario.duration_s
+    with tqdm(total=total, unit="sim s", disable=not show, dynamic_ncols=True,
+              desc=run.scenario.scenario.name) as bar:
+        def progress(done_s: float) -> None:
+            bar.update(done_s - bar.n)
+            bar.set_postfix(active=run.sim.n_active, arrived=run.sim.n_arrived, refresh=False)
+        return run.run(progress=progress)
+
+
+def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from dashboard.app import serve
+
+    worker = threading.Thread(target=run.run, name="kota-simulation", daemon=True)
+    worker.start()
+    print(f"Kota Twin: {run.network.summary()}")
+    print(f"dashboard on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    try:
+        serve(run.live, host=args.host, port=args.port)
+    finally:
+        run.stop()
+        worker.join(timeout=10)
+    return 0
+
+
+def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
+    rows = [
+        ("scenario", summary.get("scenario")),
+        ("run id", summary.get("run_id")),
+        ("simulated", f"{summary.get('sim_time_s', 0):.0f} s in {summary.get('sim_wall_s', 0):.1f} s wall"),
+        ("trips completed", f"{summary.get('trips_completed')} of {summary.get('trips_total')}"),
+        ("mean travel time", f"{summary.get('mean_travel_time_s', float('nan')):.1f} s"),
+        ("vehicle-steps", summary.get("vehicle_steps")),
+        ("observations stored", summary.get("observations_stored")),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""Scenario files: TOML, validated on load, with errors that name the offending key.
+
+A scenario names the network, the demand, the duration, step and seed, the
+sensors and cameras to place, the incidents to inject and the settings of each
+service module. Paths inside a scenario are relative to the scenario file.
+
+Example (``scenarios/grid_small.toml``)::
+
+    [scenario]
+    name = "grid-small"
+    start = "2026-03-02T07:00:00+07:00"
+    duration_s = 1800
+    step_s = 1.0
+    seed = 42
+
+    [network]
+    format = "grid"
+    grid = { rows = 5, cols = 5, block_m = 200 }
+
+    [demand]
+    kind = "random"
+    trips_per_hour = 3000
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from twin.network import Network
+
+SCHEMA_NOTE = "see scenarios/README.md for every key"
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing, not TOML, or fails validation."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioMeta(_Strict):
+    """``[scenario]``: what this run is."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    start: datetime = Field(description="timezone-aware start of the simulated day")
+    duration_s: float = Field(gt=0, le=7 * 86400)
+    step_s: float = Field(default=1.0, gt=0, le=60)
+    seed: int = Field(default=0, ge=0)
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("must carry a UTC offset, e.g. 2026-03-02T07:00:00+07:00")
+        return v
+
+
+class GridSpec(_Strict):
+    """``[network.grid]``: a synthetic grid network."""
+
+    rows: int = Field(ge=2, le=200)
+    cols: int = Field(ge=2, le=200)
+    block_m: float = Field(default=200.0, gt=0)
+    lanes: int = Field(default=1, ge=1, le=8)
+    speed_limit_mps: float = Field(default=13.89, gt=0)
+    capacity_per_lane_vph: float = Field(default=1800.0, gt=0)
+    signals: bool = True
+
+
+class NetworkSpec(_Strict):
+    """``[network]``: a network file, or a generated grid."""
+
+    file: str | None = None
+    format: Literal["auto", "graphml", "sumo", "tntp", "npz", "grid"] = "auto"
+    grid: GridSpec | None = None
+
+    @model_validator(mode="after")
+    def _file_or_grid(self) -> NetworkSpec:
+        if self.format == "grid" and self.grid is None:
+            raise ValueError("format = 'grid' needs a [network.grid] table")
+        if self.format != "grid" and self.file is None:
+            raise ValueError("give 'file' (a network file) or format = 'grid'")
+        return self
+
+
+class DemandSpec(_Strict):
+    """``[demand]``: where the trips come from."""
+
+    kind: Literal["random", "od", "sumo_routes", "tntp"] = "random"
+    trips_per_hour: float | None = Field(default=None, gt=0)
+    file: str | None = None
+    scale: float = Field(default=1.0, gt=0)
+    profile: Literal["flat", "morning_peak"] | list[tuple[float, float]] = "flat"
+    vehicle_mix: dict[str, float] | None = None
+    od: list[tuple[str, str, float]] | None = Field(
+        default=None, description="[origin node id, destination node id, trips over the run]"
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> DemandSpec:
+        if self.kind == "random" and self.trips_per_hour is None:
+            raise ValueError("kind = 'random' needs trips_per_hour")
+        if self.kind in ("sumo_routes", "tntp") and self.file is None:
+            raise ValueError(f"kind = '{self.kind}' needs file")
+        if self.kind == "od" and not self.od:
+            raise ValueError("kind = 'od' needs an od list of [origin, destination, trips]")
+        if self.vehicle_mix is not None:
+            if any(v < 0 for v in self.vehicle_mix.values()) or sum(self.vehicle_mix.values()) <= 0:
+                raise ValueError("vehicle_mix shares must be >= 0 and not all zero")
+        if isinstance(self.profile, list):
+            if not self.profile or any(w < 0 for _, w in self.profile):
+                raise ValueError("profile needs [start_s, weight] pairs with weight >= 0")
+        return self
+
+
+class LoopDetectorSpec(_Strict):
+    """``[[sensors.loop_detectors]]``: one virtual loop detector."""
+
+    id: str = Field(min_length=1)
+    link: str = Field(min_length=1, description="link id")
+    pos_m: float | None = Field(default=None, ge=0, description="default: the link's middle")
+
+
+class SensorsSpec(_Strict):
+    """``[sensors]``: virtual sensors sampled from the simulation."""
+
+    interval_s: float = Field(default=60.0, gt=0)
+    loop_detectors: list[LoopDetectorSpec] = Field(default_factory=list)
+    auto_loop_detectors: int = Field(
+        default=0, ge=0, description="also place this many detectors on the biggest roads"
+    )
+
+
+class CameraSpec(_Strict):
+    """``[[cameras]]``: a camera the bridge or the simulator will feed."""
+
+    id: str = Field(min_length=1)
+    type: Literal["anpr", "speed", "red_light", "cctv"]
+    link: str = Field(min_length=1)
+    pos_m: float | None = Field(default=None, ge=0)
+
+
+class IncidentSpec(_Strict):
+    """``[[incidents]]``: an incident injected at a time."""
+
+    id: str = Field(min_length=1)
+    type: Literal["crash", "breakdown", "fire", "medical", "crime", "flood", "roadworks"]
+    link: str = Field(min_length=1)
+    start_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    lanes_blocked: int = Field(default=1, ge=1)
+
+
+class StoreSpec(_Strict):
+    """``[store]``: where records go."""
+
+    url: str = "sqlite:///var/kota.db"
+
+
+class Scenario(_Strict):
+    """A validated scenario. Load one with :func:`load_scenario`."""
+
+    scenario: ScenarioMeta
+    network: NetworkSpec
+    demand: DemandSpec
+    sensors: SensorsSpec = Field(default_factory=SensorsSpec)
+    cameras: list[CameraSpec] = Field(default_factory=list)
+    incidents: list[IncidentSpec] = Field(default_factory=list)
+    modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    store: StoreSpec = Field(default_factory=StoreSpec)
+    path: Annotated[Path | None, Field(exclude=True)] = None
+    sha256: Annotated[str, Field(exclude=True)] = ""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Scenario:
+        for what, items in (("sensors.loop_detectors", self.sensors.loop_detectors),
+                            ("cameras", self.cameras), ("incidents", self.incidents)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"{what}: duplicate id {item.id!r}")
+                seen.add(item.id)
+        for inc in self.incidents:
+            if inc.start_s >= self.scenario.duration_s:
+                raise ValueError(f"incidents: {inc.id!r} starts at {inc.start_s} s, after the "
+                                 f"run ends ({self.scenario.duration_s} s)")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the scenario are resolved against."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def resolve(self, relative: str) -> Path:
+        """``relative`` resolved against the scenario's folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Raises
+    ------
+    ScenarioError
+        For a missing file, broken TOML (with line and column), or a value that
+        fails validation; the message names each offending key, e.g.
+        ``scenario.duration_s: Input should be greater than 0``.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{path}: invalid scenario\n{format_validation_error(exc)}") from None
+    return scenario.model_copy(
+        update={"path": path.resolve(), "sha256": hashlib.sha256(raw).hexdigest()}
+    )
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``dotted.key: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key ({SCHEMA_NOTE})"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def check_against_network(scenario: Scenario, network: Network) -> None:
+    """Check the ids a scenario uses exist in its network.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the key and the unknown link or node id.
+    """
+    problems = []
+    for i, det in enumerate(scenario.sensors.loop_detectors):
+        if det.link not in network.link_index:
+            problems.append(f"  sensors.loop_detectors.{i}.link: no link {det.link!r} in the network")
+        elif det.pos_m is not None and det.pos_m > network.link_length_m[network.link_index[det.link]]:
+            problems.append(f"  sensors.loop_detectors.{i}.pos_m: {det.pos_m} m is beyond the end "
+                            f"of link {det.link!r}")
+    for i, cam in enumerate(scenario.cameras):
+        if cam.link not in network.link_index:
+            problems.append(f"  cameras.{i}.link: no link {cam.link!r} in the network")
+    for i, inc in enumerate(scenario.incidents):
+        if inc.link not in network.link_index:
+            problems.append(f"  incidents.{i}.link: no link {inc.link!r} in the network")
+        elif inc.lanes_blocked > network.link_lanes[network.link_index[inc.link]]:
+            problems.append(f"  incidents.{i}.lanes_blocked: link {inc.link!r} has only "
+                            f"{network.link_lanes[network.link_index[inc.link]]} lane(s)")
+    for i, (o, d, _) in enumerate(scenario.demand.od or []):
+        for key, node in (("origin", o), ("destination", d)):
+            if node not in network.node_index:
+                problems.append(f"  demand.od.{i}: {key} node {node!r} is not in the network")
+    if problems:
+        where = scenario.path or "scenario"
+        raise ScenarioError(f"{where}: does not match its network\n" + "\n".join(problems))
