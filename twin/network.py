@@ -93,6 +93,12 @@ class SignalPrograms:
     phase_state : tuple of str (n_phases,), one character per controlled
         connection (``G``, ``g``, ``y``, ``r``); all phases of a program have the
         same length.
+
+    Notes
+    -----
+    ``offset_s`` is *added* to the time: at time ``t`` a program is at
+    ``(t + offset_s) mod cycle`` of its cycle. SUMO's ``offset`` delays a
+    program instead, so the SUMO importer stores ``-offset mod cycle``.
     """
 
     program_ids: tuple[str, ...] = ()
@@ -347,6 +353,10 @@ class Network:
             np.full(n_conn, -1, np.int32) if conn_signal_index is None
             else np.ascontiguousarray(conn_signal_index, dtype=np.int32)
         )
+        for col_name, labels in (("link_name", link_name), ("link_road_class", link_road_class)):
+            if labels is not None and len(labels) != n_links:
+                raise NetworkError(f"{source}: {col_name} has {len(labels)} values, expected {n_links}")
+        _check_signal_programs(signals, n_nodes, source)
         _check_connections(conn, conn_program_a, conn_signal_a, cols_i, signals, link_ids_t, source)
 
         return cls(
@@ -598,6 +608,28 @@ def _build_geometry(
     if n_links == 0:
         return offsets, np.zeros(0), np.zeros(0)
     return offsets, np.concatenate(lons), np.concatenate(lats)
+
+
+def _check_signal_programs(signals: SignalPrograms, n_nodes: int, source: str) -> None:
+    n_prog = signals.n_programs
+    if signals.program_node.shape != (n_prog,) or signals.offset_s.shape != (n_prog,):
+        raise NetworkError(f"{source}: signal programs: program_node and offset_s need one value "
+                           f"per program ({n_prog})")
+    if signals.phase_offsets.shape != (n_prog + 1,) or signals.phase_offsets[0] != 0:
+        raise NetworkError(f"{source}: signal programs: phase_offsets must have n_programs + 1 "
+                           f"values starting at 0")
+    if np.any(np.diff(signals.phase_offsets) < 0):
+        raise NetworkError(f"{source}: signal programs: phase_offsets must not decrease")
+    n_phases = int(signals.phase_offsets[-1])
+    if signals.phase_duration_s.shape != (n_phases,) or len(signals.phase_state) != n_phases:
+        raise NetworkError(f"{source}: signal programs: {n_phases} phases expected in "
+                           f"phase_duration_s and phase_state")
+    bad = np.flatnonzero((signals.program_node < 0) | (signals.program_node >= n_nodes))
+    if bad.size:
+        raise NetworkError(f"{source}: signal program {signals.program_ids[bad[0]]!r} sits at node "
+                           f"index {signals.program_node[bad[0]]}, which does not exist")
+    if not np.all(np.isfinite(signals.offset_s)) or not np.all(np.isfinite(signals.phase_duration_s)):
+        raise NetworkError(f"{source}: signal programs: offsets and durations must be finite")
 
 
 def _check_connections(
