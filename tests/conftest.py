@@ -3,3 +3,5 @@
 import os
 
 os.environ.setdefault("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
+
+from tests.pg_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
