@@ -155,7 +155,6 @@ def all_pairs_next_link(
     cdef int[:, ::1] pred_view = pred_all
     cdef double[::1] dist = dist_arr
     cdef double[::1] keys = keys_arr
-    cdef double[::1] vals_keys = keys_arr
     cdef int[::1] vals = vals_arr
     cdef Py_ssize_t i
     with nogil:
@@ -163,3 +162,54 @@ def all_pairs_next_link(
             _dijkstra(out_offsets, out_links, link_to, link_cost, sources[i], -1,
                       dist, pred_view[i], keys, vals)
     return pred_all
+
+
+def paths_from_tree_csr(
+    const int[::1] pred_link,
+    const int[::1] link_from,
+    const int[::1] targets,
+    int source,
+):
+    """Walk a predecessor-link tree rooted at ``source`` back from each target.
+
+    Returns ``(offsets, links, status)``: int64 CSR offsets ``(len(targets) + 1,)``,
+    the int32 link indices of every path from ``source`` to its target in
+    driving order, and an int8 status per target (0 path found or target is
+    ``source``, 1 unreachable, 2 the walk did not end within ``n_nodes`` links,
+    i.e. ``pred_link`` is not a tree). A target with status != 0 has an empty
+    path; so has ``source`` itself.
+    """
+    cdef Py_ssize_t n_nodes = pred_link.shape[0]
+    cdef Py_ssize_t n_t = targets.shape[0]
+    offsets_arr = np.zeros(n_t + 1, dtype=np.int64)
+    status_arr = np.zeros(n_t, dtype=np.int8)
+    cdef long long[::1] offsets = offsets_arr
+    cdef signed char[::1] status = status_arr
+    cdef Py_ssize_t i, steps, k
+    cdef int node, link
+    with nogil:
+        for i in range(n_t):
+            node = targets[i]
+            steps = 0
+            while pred_link[node] >= 0 and steps <= n_nodes:
+                node = link_from[pred_link[node]]
+                steps += 1
+            if steps > n_nodes:
+                status[i] = 2
+                steps = 0
+            elif node != source:
+                status[i] = 1
+                steps = 0
+            offsets[i + 1] = offsets[i] + steps
+    links_arr = np.empty(offsets_arr[n_t], dtype=np.int32)
+    cdef int[::1] links = links_arr
+    with nogil:
+        for i in range(n_t):
+            k = offsets[i + 1]
+            node = targets[i]
+            while k > offsets[i]:
+                k -= 1
+                link = pred_link[node]
+                links[k] = link
+                node = link_from[link]
+    return offsets_arr, links_arr, status_arr
