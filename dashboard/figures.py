@@ -1,0 +1,357 @@
+"""Pure figure and tile builders for the dashboard.
+
+Nothing here touches Dash, Flask or a running twin: every function takes a
+:class:`~twin.network.Network` and arrays (or a :class:`~twin.live.TwinView`)
+and returns plain data, so it is unit-tested without a browser.
+
+The network map is drawn without any tile server (the operation room is
+offline): links are ``go.Scatter(mode="lines")`` polylines in longitude /
+latitude, one trace per speed band, with links joined by ``None`` separators.
+The y axis is anchored to the x axis with ``scaleratio = 1 / cos(latitude)`` so
+a metre north is as long on screen as a metre east.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import plotly.graph_objects as go
+from numpy.typing import NDArray
+
+from twin.network import Network, unproject_xy
+
+if TYPE_CHECKING:
+    from twin.live import TwinView
+
+FloatArray = NDArray[np.float64]
+
+MPS_TO_KMH = 3.6
+#: Each direction of a two-way street is drawn this far to the side of the
+#: centreline, so both directions stay visible when zoomed in. Positive is to
+#: the left of the direction of travel: Indonesia drives on the left.
+SIDE_OFFSET_M = 3.0
+#: Decimal places kept for degrees in the figure data (1e-6 deg ~ 0.1 m).
+COORD_DECIMALS = 6
+
+MAP_BACKGROUND = "#0f141b"
+MAP_FONT_COLOUR = "#d8dee9"
+
+
+@dataclass(frozen=True)
+class SpeedBand:
+    """One colour class of the map.
+
+    A link with vehicles is in the band whose ``[min_ratio, max_ratio)``
+    contains its speed ratio (mean speed / speed limit); a link without
+    vehicles (or with no speed) is in the band whose ``min_ratio`` is ``None``.
+    """
+
+    key: str
+    label: str
+    colour: str
+    min_ratio: float | None
+    max_ratio: float | None
+    width_px: float
+
+
+#: The bands in drawing order: later traces are drawn on top, so the worst
+#: congestion is never hidden under a free-flowing opposite direction.
+SPEED_BANDS: tuple[SpeedBand, ...] = (
+    SpeedBand("empty", "no vehicles", "#5b6575", None, None, 1.2),
+    SpeedBand("free", "≥ 80 % of limit", "#2ecc71", 0.8, math.inf, 2.2),
+    SpeedBand("slow", "50–80 %", "#f1c40f", 0.5, 0.8, 2.6),
+    SpeedBand("heavy", "25–50 %", "#ff8c1a", 0.25, 0.5, 3.0),
+    SpeedBand("jam", "< 25 %", "#ff3b3b", -math.inf, 0.25, 3.4),
+)
+EMPTY_BAND = 0
+
+
+# ---------------------------------------------------------------- link bands
+def speed_ratio(network: Network, link_speed_mps: FloatArray) -> FloatArray:
+    """Link speed over speed limit.
+
+    Parameters
+    ----------
+    network : Network
+    link_speed_mps : float64 array (n_links,), m/s; ``nan`` where unknown.
+
+    Returns
+    -------
+    float64 array (n_links,), dimensionless; ``nan`` where the speed is unknown.
+    """
+    speed = _check_link_array(network, link_speed_mps, "link_speed_mps").astype(np.float64)
+    return speed / network.link_speed_limit_mps
+
+
+def link_bands(
+    network: Network,
+    link_speed_mps: FloatArray,
+    link_vehicle_count: NDArray[np.integer] | None = None,
+) -> NDArray[np.int8]:
+    """The :data:`SPEED_BANDS` index of every link.
+
+    Parameters
+    ----------
+    network : Network
+    link_speed_mps : float64 array (n_links,), m/s; ``nan`` where unknown.
+    link_vehicle_count : int array (n_links,), optional
+        Links with no vehicle are in the "no vehicles" band. Without it only
+        links whose speed is ``nan`` are.
+
+    Returns
+    -------
+    int8 array (n_links,), indices into :data:`SPEED_BANDS`.
+    """
+    ratio = speed_ratio(network, link_speed_mps)
+    bands = np.full(network.n_links, EMPTY_BAND, dtype=np.int8)
+    known = np.isfinite(ratio)
+    if link_vehicle_count is not None:
+        count = _check_link_array(network, link_vehicle_count, "link_vehicle_count")
+        known &= count > 0
+    for i, band in enumerate(SPEED_BANDS):
+        if band.min_ratio is None:
+            continue
+        in_band = known & (ratio >= band.min_ratio) & (ratio < band.max_ratio)
+        bands[in_band] = i
+    return bands
+
+
+# ------------------------------------------------------------------- traces
+def speed_band_traces(
+    network: Network,
+    link_speed_mps: FloatArray,
+    link_vehicle_count: NDArray[np.integer] | None = None,
+    *,
+    side_offset_m: float = SIDE_OFFSET_M,
+) -> list[dict[str, list[Any]]]:
+    """The data of the map's band traces, in :data:`SPEED_BANDS` order.
+
+    The Operations page patches exactly these keys of the figure's traces
+    every tick (``dash.Patch``), so the layout and styling are sent once.
+
+    Parameters
+    ----------
+    network : Network
+    link_speed_mps : float64 array (n_links,), m/s; ``nan`` where unknown.
+    link_vehicle_count : int array (n_links,), optional
+    side_offset_m : float, metres
+        Draw each link this far to the left of its centreline.
+
+    Returns
+    -------
+    list of dict, one per band, with lists ``x`` (longitude, degrees), ``y``
+    (latitude, degrees) and ``hovertext`` of equal length: the band's link
+    polylines one after another, each followed by a ``None`` separator.
+    """
+    bands = link_bands(network, link_speed_mps, link_vehicle_count)
+    lon, lat = _map_geometry(network, float(side_offset_m))
+    text = _link_hover_text(network, link_speed_mps, link_vehicle_count)
+    return [
+        _polylines(network.geom_offsets, lon, lat, text, np.flatnonzero(bands == i))
+        for i in range(len(SPEED_BANDS))
+    ]
+
+
+def network_figure(
+    network: Network,
+    link_speed_mps: FloatArray,
+    link_vehicle_count: NDArray[np.integer] | None = None,
+    *,
+    side_offset_m: float = SIDE_OFFSET_M,
+) -> go.Figure:
+    """The network map: every link coloured by its speed band.
+
+    Parameters
+    ----------
+    network : Network
+    link_speed_mps : float64 array (n_links,), m/s; ``nan`` where unknown.
+    link_vehicle_count : int array (n_links,), optional
+        Links with no vehicles are drawn grey.
+    side_offset_m : float, metres, see :func:`speed_band_traces`.
+
+    Returns
+    -------
+    plotly Figure with one ``Scatter`` line trace per band (in
+    :data:`SPEED_BANDS` order) and an undistorted, tile-free map layout.
+    """
+    data = speed_band_traces(
+        network, link_speed_mps, link_vehicle_count, side_offset_m=side_offset_m
+    )
+    traces = [
+        go.Scatter(
+            x=d["x"], y=d["y"], hovertext=d["hovertext"], mode="lines",
+            name=band.label, legendgroup=band.key, connectgaps=False,
+            line={"color": band.colour, "width": band.width_px},
+            hoverinfo="text",
+            hoverlabel={"bgcolor": "#1b2330", "bordercolor": band.colour,
+                        "font": {"color": MAP_FONT_COLOUR, "size": 13}},
+        )
+        for band, d in zip(SPEED_BANDS, data, strict=True)
+    ]
+    fig = go.Figure(traces)
+    fig.update_layout(
+        paper_bgcolor=MAP_BACKGROUND,
+        plot_bgcolor=MAP_BACKGROUND,
+        font={"color": MAP_FONT_COLOUR, "size": 13},
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        hovermode="closest",
+        dragmode="pan",
+        uirevision=network.name,  # keep the operator's zoom across updates
+        legend={
+            "title": {"text": "Speed / limit"},
+            "orientation": "v", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
+            "bgcolor": "rgba(15, 20, 27, 0.85)", "bordercolor": "#3b4556", "borderwidth": 1,
+            "font": {"size": 13}, "itemclick": "toggle", "itemdoubleclick": "toggleothers",
+        },
+        xaxis={"visible": False, "showgrid": False, "zeroline": False},
+        yaxis={
+            "visible": False, "showgrid": False, "zeroline": False,
+            "scaleanchor": "x", "scaleratio": lat_scale_ratio(network.origin_lat),
+        },
+    )
+    return fig
+
+
+def lat_scale_ratio(origin_lat: float) -> float:
+    """Screen length of one degree of latitude over one degree of longitude.
+
+    A degree of longitude spans ``cos(latitude)`` times the ground distance of a
+    degree of latitude, so ``yaxis.scaleratio = 1 / cos(latitude)`` keeps the
+    map undistorted near ``origin_lat`` (degrees).
+    """
+    return 1.0 / math.cos(math.radians(origin_lat))
+
+
+# ---------------------------------------------------------------------- KPIs
+def mean_speed_kmh(view: TwinView) -> float | None:
+    """Mean network speed weighted by vehicles, km/h; ``None`` without vehicles."""
+    count = np.asarray(view.link_vehicle_count, dtype=np.float64)
+    speed = np.asarray(view.link_speed_mps, dtype=np.float64)
+    ok = (count > 0) & np.isfinite(speed)
+    total = count[ok].sum()
+    if total <= 0:
+        return None
+    return float((speed[ok] * count[ok]).sum() / total * MPS_TO_KMH)
+
+
+def kpi_values(view: TwinView) -> dict[str, str]:
+    """Display strings of the Operations KPI tiles.
+
+    Returns
+    -------
+    dict with keys ``clock`` (``HH:MM:SS`` in the scenario's time zone),
+    ``vehicles`` (active), ``arrived``, ``mean_speed`` (km/h, weighted by
+    vehicles, ``"–"`` when none) and ``progress`` (% of the scenario duration).
+    """
+    speed = mean_speed_kmh(view)
+    if view.finished:
+        progress = 100.0
+    elif view.duration_s > 0:
+        progress = min(100.0, max(0.0, 100.0 * view.time_s / view.duration_s))
+    else:
+        progress = 0.0
+    return {
+        "clock": view.clock_time.strftime("%H:%M:%S"),
+        "vehicles": f"{view.n_active:,}",
+        "arrived": f"{view.n_arrived:,} / {view.n_total:,}",
+        "mean_speed": "–" if speed is None else f"{speed:.1f} km/h",
+        "progress": f"{progress:.0f} %",
+    }
+
+
+def status_text(view: TwinView) -> str:
+    """One line under the header: scenario, date and run state."""
+    state = "finished" if view.finished else "running"
+    return (
+        f"{view.scenario_name} · {view.clock_time:%a %d %b %Y} · {state} · "
+        f"{view.n_waiting:,} trips waiting to depart"
+    )
+
+
+# ----------------------------------------------------------------- internals
+def _check_link_array(network: Network, values: NDArray[Any], name: str) -> NDArray[Any]:
+    arr = np.asarray(values)
+    if arr.shape != (network.n_links,):
+        raise ValueError(
+            f"{name} has shape {arr.shape}, expected ({network.n_links},) — one value per "
+            f"link of network {network.name!r}"
+        )
+    return arr
+
+
+@lru_cache(maxsize=8)
+def _map_geometry(network: Network, side_offset_m: float) -> tuple[FloatArray, FloatArray]:
+    """Link polylines shifted ``side_offset_m`` to the left, in rounded degrees.
+
+    Cached per network (networks hash by identity), since the geometry never
+    changes during a run.
+    """
+    x, y = network.geom_x_m, network.geom_y_m
+    if side_offset_m != 0.0 and x.size:
+        counts = np.diff(network.geom_offsets)
+        owner = np.repeat(np.arange(network.n_links), counts)
+        idx = np.arange(x.size)
+        prev = np.maximum(idx - 1, network.geom_offsets[owner])
+        nxt = np.minimum(idx + 1, network.geom_offsets[owner + 1] - 1)
+        dx, dy = x[nxt] - x[prev], y[nxt] - y[prev]
+        norm = np.hypot(dx, dy)
+        norm[norm == 0] = np.inf  # degenerate: no offset
+        x = x - side_offset_m * dy / norm
+        y = y + side_offset_m * dx / norm
+    lon, lat = unproject_xy(x, y, network.origin_lon, network.origin_lat)
+    return np.round(lon, COORD_DECIMALS), np.round(lat, COORD_DECIMALS)
+
+
+def _link_hover_text(
+    network: Network,
+    link_speed_mps: FloatArray,
+    link_vehicle_count: NDArray[np.integer] | None,
+) -> list[str]:
+    speed_kmh = np.asarray(link_speed_mps, dtype=np.float64) * MPS_TO_KMH
+    limit_kmh = network.link_speed_limit_mps * MPS_TO_KMH
+    counts = None if link_vehicle_count is None else np.asarray(link_vehicle_count)
+    out = []
+    for i in range(network.n_links):
+        name = network.link_name[i] or f"unnamed {network.link_road_class[i] or 'road'}"
+        n = None if counts is None else int(counts[i])
+        if n == 0 or not math.isfinite(speed_kmh[i]):
+            speed = "no vehicles"
+        else:
+            speed = f"{speed_kmh[i]:.0f} km/h" + ("" if n is None else f" · {n} veh")
+        out.append(f"<b>{name}</b><br>{speed}<br>limit {limit_kmh[i]:.0f} km/h")
+    return out
+
+
+def _polylines(
+    offsets: NDArray[np.int64],
+    lon: FloatArray,
+    lat: FloatArray,
+    link_text: list[str],
+    links: NDArray[np.intp],
+) -> dict[str, list[Any]]:
+    """The polylines of ``links`` joined by ``None`` separators."""
+    if links.size == 0:
+        # one gap point rather than no data, so the band keeps its legend entry
+        return {"x": [None], "y": [None], "hovertext": [None]}
+    starts, ends = offsets[links], offsets[links + 1]
+    lengths = ends - starts + 1  # + 1 for the separator
+    total = int(lengths.sum())
+    # position within each link's block, then the source point index
+    block_start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    within = np.arange(total) - block_start
+    src = np.repeat(starts, lengths) + within
+    sep = within == np.repeat(lengths - 1, lengths)
+    src[sep] = 0
+    x = lon[src].astype(object)
+    y = lat[src].astype(object)
+    x[sep] = None
+    y[sep] = None
+    text = np.empty(links.size, dtype=object)
+    text[:] = [link_text[i] for i in links]
+    hover = np.repeat(text, lengths)
+    hover[sep] = None
+    return {"x": x.tolist(), "y": y.tolist(), "hovertext": hover.tolist()}

@@ -1,0 +1,28 @@
+"""Component ids shared by the shell and the pages.
+
+Ids live here (or carry their page's prefix) so two pages can never register
+the same id by accident. Operations-page ids start with ``ops-``.
+"""
+
+from __future__ import annotations
+
+# shell (app.py)
+NAVBAR = "shell-navbar"
+NAV_LINKS = "shell-nav-links"
+
+# operations page
+OPS_MAP = "ops-map"
+OPS_INTERVAL = "ops-interval"
+OPS_LAST_TIME = "ops-last-time"  # dcc.Store: simulated time of the view last drawn
+OPS_SCENARIO = "ops-scenario"
+OPS_STATUS = "ops-status"
+
+# KPI tiles of the operations page; each value is shown in ``ops-kpi-<key>``.
+OPS_KPI_KEYS = ("clock", "vehicles", "arrived", "mean_speed", "progress")
+
+
+def ops_kpi(key: str) -> str:
+    """The id of the value element of the operations KPI tile ``key``."""
+    if key not in OPS_KPI_KEYS:
+        raise ValueError(f"unknown KPI tile {key!r}; expected one of {OPS_KPI_KEYS}")
+    return f"ops-kpi-{key}"

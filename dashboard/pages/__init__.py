@@ -1,0 +1,1 @@
+"""Dashboard pages; Dash imports each module here through ``use_pages``."""

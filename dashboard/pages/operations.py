@@ -1,0 +1,88 @@
+"""Operations: the live network map and the run's key figures.
+
+Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
+:class:`~twin.live.TwinView` and sends only the band traces' data (a
+``dash.Patch``) and the tile texts; the figure layout is sent once, with the
+page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, Patch, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import figures, ids
+from dashboard.state import current_live
+
+dash.register_page(__name__, path="/", name="Operations", order=0)
+
+REFRESH_MS = 1000
+KPI_LABELS = {
+    "clock": "Simulation clock",
+    "vehicles": "Vehicles on the road",
+    "arrived": "Arrived / trips",
+    "mean_speed": "Mean speed",
+    "progress": "Scenario progress",
+}
+
+
+def layout(**_kwargs: Any) -> html.Div:
+    """The page, drawn from the live twin's current view."""
+    live = current_live()
+    view = live.latest()
+    kpis = figures.kpi_values(view)
+    figure = figures.network_figure(live.network, view.link_speed_mps, view.link_vehicle_count)
+    return html.Div(className="ops-page", children=[
+        html.Div(figures.status_text(view), id=ids.OPS_STATUS, className="ops-status"),
+        html.Div(className="kpi-row", children=[_tile(key, kpis[key]) for key in ids.OPS_KPI_KEYS]),
+        html.Div(className="map-card", children=dcc.Graph(
+            id=ids.OPS_MAP, figure=figure, className="ops-map",
+            config={"scrollZoom": True, "displaylogo": False, "responsive": True},
+        )),
+        dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
+        dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
+    ])
+
+
+@callback(
+    Output(ids.OPS_MAP, "figure"),
+    Output(ids.OPS_LAST_TIME, "data"),
+    Output(ids.OPS_STATUS, "children"),
+    *[Output(ids.ops_kpi(key), "children") for key in ids.OPS_KPI_KEYS],
+    Input(ids.OPS_INTERVAL, "n_intervals"),
+    State(ids.OPS_LAST_TIME, "data"),
+    prevent_initial_call=True,
+)
+def refresh(_n_intervals: int, last_key: list[Any] | None) -> tuple[Any, ...]:
+    """Patch the map's band traces and the tiles when the view has moved on."""
+    live = current_live()
+    view = live.latest()
+    if last_key == _view_key(view):
+        raise PreventUpdate
+    traces = figures.speed_band_traces(live.network, view.link_speed_mps, view.link_vehicle_count)
+    kpis = figures.kpi_values(view)
+    return (band_patch(traces), _view_key(view), figures.status_text(view),
+            *(kpis[key] for key in ids.OPS_KPI_KEYS))
+
+
+def band_patch(traces: list[dict[str, list[Any]]]) -> Patch:
+    """A figure Patch replacing the data of trace ``i`` by ``traces[i]``."""
+    patch = Patch()
+    for i, data in enumerate(traces):
+        for key, values in data.items():
+            patch["data"][i][key] = values
+    return patch
+
+
+def _view_key(view: Any) -> list[Any]:
+    return [view.time_s, view.finished]
+
+
+def _tile(key: str, value: str) -> html.Div:
+    return html.Div(className=f"kpi-tile kpi-{key}", children=[
+        html.Div(KPI_LABELS[key], className="kpi-label"),
+        html.Div(value, id=ids.ops_kpi(key), className="kpi-value"),
+    ])

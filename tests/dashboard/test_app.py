@@ -1,0 +1,91 @@
+"""The app shell and the Operations callback, through Flask (no browser)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from dash import Patch
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids
+from dashboard.app import create_app, serve
+from dashboard.figures import SPEED_BANDS
+from dashboard.state import LIVE_CONFIG_KEY, current_live
+from twin.live import LiveTwin
+
+
+@pytest.fixture
+def app_and_live(tiny_network, view_factory):
+    live = LiveTwin(tiny_network, view_factory(tiny_network))
+    app = create_app(live, title="Kota Twin test")
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200  # first request: pages and callbacks set up
+    return app, live, client
+
+
+def test_app_keeps_the_live_twin_in_its_config(app_and_live):
+    """Pages find the twin through the Flask config, not a module global."""
+    app, live, _ = app_and_live
+    assert app.server.config[LIVE_CONFIG_KEY] is live
+    with app.server.test_request_context():
+        assert current_live() is live
+
+
+def test_current_live_outside_a_request_says_what_to_do():
+    """Calling the accessor outside an app is a clear error."""
+    with pytest.raises(RuntimeError, match="create_app"):
+        current_live()
+
+
+def test_shell_serves_layout_assets_and_one_operations_callback(app_and_live):
+    """The index, the shell layout, the local CSS and the page's callback are served."""
+    _, _, client = app_and_live
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert ids.NAVBAR in layout and "Operations" in layout
+    css = client.get("/assets/kota.css")
+    assert css.status_code == 200 and b".kpi-tile" in css.data
+    index = client.get("/").get_data(as_text=True)
+    assert "kota.css" in index
+    assert "cdn" not in index.lower()
+    deps = client.get("/_dash-dependencies").get_json()
+    ops = [d for d in deps if ids.OPS_MAP in d["output"]]
+    assert len(ops) == 1
+
+
+def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_factory):
+    """A newer view gives a Patch of every band's x/y/hovertext plus the tile texts."""
+    app, live, _ = app_and_live
+    page = sys.modules["dashboard.pages.operations"]
+    with app.server.test_request_context():
+        page.layout()
+        first_key = page._view_key(live.latest())
+        with pytest.raises(PreventUpdate):
+            page.refresh(1, first_key)
+        speed = tiny_network.link_speed_limit_mps * np.array([1.0, 0.6, 0.3, 0.1])
+        live.publish_view(view_factory(
+            tiny_network, speed, np.ones(4, np.int64), time_s=65.0, n_active=4, n_total=10,
+        ))
+        patch, key, status, *tiles = page.refresh(2, first_key)
+    assert isinstance(patch, Patch)
+    ops = patch.to_plotly_json()["operations"]
+    patched = {(op["location"][1], op["location"][2]) for op in ops}
+    assert patched == {(i, k) for i in range(len(SPEED_BANDS)) for k in ("x", "y", "hovertext")}
+    assert key == [65.0, False]
+    assert tiles[0] == "07:01:05"
+    assert tiles[1] == "4"
+    assert "tiny" in status
+
+
+def test_serve_hands_the_flask_app_to_waitress(monkeypatch, tiny_network, view_factory):
+    """``serve`` runs the app's WSGI server under waitress on the given address."""
+    waitress = pytest.importorskip("waitress")
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app, **kw))
+    live = LiveTwin(tiny_network, view_factory(tiny_network))
+    serve(live, host="127.0.0.1", port=8123)
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
+    assert calls["app"].config[LIVE_CONFIG_KEY] is live
+    # let the app set itself up, so the next app starts from a clean callback list
+    assert calls["app"].test_client().get("/").status_code == 200
