@@ -29,10 +29,10 @@ def build_network(scenario: Scenario) -> Network:
 def _profile(scenario: Scenario) -> demand.TimeProfile:
     p = scenario.demand.profile
     if p == "flat":
-        return demand.TimeProfile.flat()
+        return demand.FLAT
     if p == "morning_peak":
         return demand.MORNING_PEAK
-    return demand.TimeProfile(list(p))
+    return demand.TimeProfile(tuple((float(a), float(b)) for a, b in p), name="scenario")
 
 
 def build_trips(scenario: Scenario, network: Network, rng: np.random.Generator) -> demand.Trips:

@@ -158,8 +158,7 @@ class TwinRun:
         """
         meta = self.scenario.scenario
         self.store.start_run(
-            run_id=self.run_id, scenario_name=meta.name, scenario_sha256=self.scenario.sha256,
-            seed=meta.seed,
+            meta.name, run_id=self.run_id, scenario_hash=self.scenario.sha256, seed=meta.seed,
         )
         self.clock.process(self._traffic())
         for spec in self.scenario.incidents:

@@ -1,0 +1,85 @@
+"""The ``kota`` command line: help, validate, import, run."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+from twin.network import Network
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "validate", "import"):
+        assert command in out
+    assert "examples:" in out
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("kota", path=str(Path(sys.executable).parent))
+    assert exe, "the kota console script is not installed in this environment"
+    done = subprocess.run([exe, "run", "--help"], capture_output=True, text=True, check=True)
+    assert "--dashboard" in done.stdout and "--speedup" in done.stdout
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
+def test_every_shipped_scenario_validates(scenario, capsys):
+    assert main(["validate", str(scenario)]) == 0
+    assert capsys.readouterr().out.startswith("ok")
+
+
+def test_broken_scenario_fails_with_the_key_named(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "scenarios" / "grid_small.toml").read_text()
+                   .replace("duration_s = 1800", "duration_s = -1"))
+    assert main(["validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "scenario.duration_s" in err
+
+
+def test_scenario_naming_a_missing_link_fails(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "scenarios" / "grid_small.toml").read_text()
+                   .replace('link = "r2c2-r2c3"', 'link = "nowhere"'))
+    assert main(["validate", str(bad)]) == 1
+    assert "no link 'nowhere'" in capsys.readouterr().err
+
+
+def test_broken_network_file_fails_clearly(tmp_path, capsys):
+    broken = tmp_path / "broken.graphml"
+    broken.write_text("<graphml><graph><node id='a'>")
+    assert main(["import", str(broken), str(tmp_path / "out.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "broken.graphml" in err
+
+
+def test_import_writes_a_native_network_that_loads(tmp_path, capsys):
+    src = ROOT / "data" / "tntp" / "SiouxFalls" / "SiouxFalls_net.tntp"
+    out = tmp_path / "sioux.npz"
+    assert main(["import", str(src), str(out)]) == 0
+    net = Network.load(out)
+    assert (net.n_nodes, net.n_links) == (24, 76)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_run_json_summary_counts_trips_and_stores_observations(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'kota.db'}"
+    assert main(["run", str(ROOT / "scenarios" / "grid_small.toml"), "--json",
+                 "--store", url]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["scenario"] == "grid-small"
+    assert summary["sim_time_s"] == pytest.approx(1800.0)
+    assert 0 < summary["trips_completed"] <= summary["trips_total"]
+    assert summary["observations_stored"] > 0
+    assert summary["observations_duplicate"] == 0
+    assert summary["bus_dropped"] == 0
