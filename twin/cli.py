@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from twin.assemble import build_network, build_trips
     from twin.scenario import check_against_network, load_scenario
-
-    import numpy as np
 
     failed = 0
     for path in args.scenarios:

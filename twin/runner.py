@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from twin.assemble import build_network, build_trips
 from twin.bus import Bus
 from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
 from twin.observations import Location, Observation, ObservationKind
-from twin.assemble import build_network, build_trips
 from twin.scenario import IncidentSpec, Scenario, check_against_network
 from twin.sensors import LoopDetectorSensors, auto_detector_sites
 from twin.simulation import Simulation

@@ -53,7 +53,7 @@ def test_only_matching_subscribers_receive_in_order():
 
 def test_full_queue_counts_every_refused_observation():
     bus = Bus()
-    small = bus.subscribe("#", maxsize=3, name="slow")
+    bus.subscribe("#", maxsize=3, name="slow")
     big = bus.subscribe("#", maxsize=100)
     for i in range(10):
         bus.publish(_speed(i=i))

@@ -28,12 +28,13 @@ def test_csr_lists_each_nodes_outgoing_links():
 
 def test_default_connections_join_links_and_skip_u_turns_unless_dead_end():
     net = Network.from_arrays(**_args())
-    pairs = {(net.link_ids[f], net.link_ids[t]) for f, t in zip(net.conn_from_link, net.conn_to_link)}
+    joined = zip(net.conn_from_link, net.conn_to_link, strict=True)
+    pairs = {(net.link_ids[f], net.link_ids[t]) for f, t in joined}
     assert ("ab", "bc") in pairs and ("cb", "ba") in pairs
     assert ("ab", "ba") not in pairs  # a U-turn where the street goes on
     assert ("bc", "cb") in pairs      # c is a dead end: turning back is the only way on
     # every lane of a two-lane link is reached from the one-lane link feeding it
-    to_lanes = {int(b) for f, t, b in zip(net.conn_from_link, net.conn_to_link, net.conn_to_lane)
+    to_lanes = {int(b) for f, t, b in zip(net.conn_from_link, net.conn_to_link, net.conn_to_lane, strict=True)
                 if net.link_ids[f] == "ab" and net.link_ids[t] == "bc"}
     assert to_lanes == {0, 1}
 

@@ -105,6 +105,7 @@ def test_ids_are_checked_against_the_network(tmp_path):
     s = load_scenario(_write(tmp_path, GOOD.replace("pos_m = 50", "pos_m = 500")))
     with pytest.raises(ScenarioError, match="beyond the end"):
         check_against_network(s, _network())
-    s = load_scenario(_write(tmp_path, GOOD.replace("duration_s = 120", "duration_s = 120\nlanes_blocked = 3")))
+    blocked = GOOD.replace("duration_s = 120", "duration_s = 120\nlanes_blocked = 3")
+    s = load_scenario(_write(tmp_path, blocked))
     with pytest.raises(ScenarioError, match="has only 1 lane"):
         check_against_network(s, _network())
