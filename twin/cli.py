@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from twin.network import NetworkError
+    from twin.plugins import PluginError
     from twin.scenario import ScenarioError
 
     try:
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _cmd_validate(args)
         return _cmd_import(args)
-    except (ScenarioError, NetworkError, ValueError) as exc:
+    except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -161,8 +162,9 @@ def _run_with_progress(run, show: bool):  # type: ignore[no-untyped-def]
 
 
 def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from dashboard.app import serve
+    from twin.plugins import FRONTENDS, load_plugin
 
+    serve = load_plugin(FRONTENDS, "dashboard")
     worker = threading.Thread(target=run.run, name="kota-simulation", daemon=True)
     worker.start()
     print(f"Kota Twin: {run.network.summary()}")

@@ -83,3 +83,30 @@ def test_run_json_summary_counts_trips_and_stores_observations(tmp_path, capsys)
     assert summary["observations_stored"] > 0
     assert summary["observations_duplicate"] == 0
     assert summary["bus_dropped"] == 0
+
+
+def test_twin_never_imports_the_layers_above_it():
+    """DESIGN.md's arrows: twin and core_ext import neither dashboard nor hardware_bridge."""
+    import ast
+
+    for package, forbidden in (("twin", ("dashboard", "hardware_bridge")),
+                               ("core_ext", ("twin", "dashboard", "hardware_bridge"))):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                for name in names:
+                    assert name.split(".")[0] not in forbidden, f"{path}: imports {name}"
+
+
+def test_dashboard_frontend_is_found_through_its_entry_point():
+    from twin.plugins import FRONTENDS, PluginError, load_plugin
+
+    serve = load_plugin(FRONTENDS, "dashboard")
+    assert callable(serve) and serve.__module__ == "dashboard.app"
+    with pytest.raises(PluginError, match="no 'kota_twin.frontends' plug-in named 'hologram'"):
+        load_plugin(FRONTENDS, "hologram")

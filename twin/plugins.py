@@ -1,0 +1,44 @@
+"""Plug-ins found through package entry points, so ``twin`` never imports its callers.
+
+The dashboard (and later the hardware bridge) sit above ``twin`` in the
+architecture: they import ``twin``, never the other way. Where ``twin`` must
+start one of them — ``kota run --dashboard`` — it looks it up by name in an
+entry-point group declared in ``pyproject.toml``::
+
+    [project.entry-points."kota_twin.frontends"]
+    dashboard = "dashboard.app:serve"
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+FRONTENDS = "kota_twin.frontends"
+
+
+class PluginError(RuntimeError):
+    """A plug-in is not installed or does not load."""
+
+
+def load_plugin(group: str, name: str) -> Any:
+    """The object registered as ``name`` in the entry-point ``group``.
+
+    Raises
+    ------
+    PluginError
+        When nothing is registered under that name (the message lists what is)
+        or the registered object fails to import.
+    """
+    found = entry_points(group=group)
+    matches = [ep for ep in found if ep.name == name]
+    if not matches:
+        known = ", ".join(sorted(ep.name for ep in found)) or "none"
+        raise PluginError(
+            f"no {group!r} plug-in named {name!r} is installed (installed: {known}); "
+            f"reinstall Kota Twin with `pip install -e .`"
+        )
+    try:
+        return matches[0].load()
+    except ImportError as exc:
+        raise PluginError(f"the {group!r} plug-in {name!r} failed to import: {exc}") from exc
