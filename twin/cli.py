@@ -177,15 +177,20 @@ def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[n
     return 0
 
 
+def _seconds(value: float | None) -> str:
+    return "no trip completed" if value is None else f"{value:.1f} s"
+
+
 def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     rows = [
         ("scenario", summary.get("scenario")),
         ("run id", summary.get("run_id")),
         ("simulated", f"{summary.get('sim_time_s', 0):.0f} s in {summary.get('sim_wall_s', 0):.1f} s wall"),
         ("trips completed", f"{summary.get('trips_completed')} of {summary.get('trips_total')}"),
-        ("mean travel time", f"{summary.get('mean_travel_time_s', float('nan')):.1f} s"),
+        ("mean travel time", _seconds(summary.get("mean_travel_time_s"))),
         ("vehicle-steps", summary.get("vehicle_steps")),
         ("observations stored", summary.get("observations_stored")),
+        ("peak memory", f"{summary.get('peak_rss_mb', 0):.0f} MiB"),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:

@@ -10,6 +10,8 @@ sensors publish is stored once (deduplicated by ``event_id``).
 from __future__ import annotations
 
 import logging
+import resource
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +42,12 @@ class RunResult:
     run_id: str
     scenario_name: str
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
 class TwinRun:
@@ -82,13 +90,13 @@ class TwinRun:
             taken = {link for _, link, _ in sites}
             sites += [s for s in auto_detector_sites(
                 self.network, max_count=scenario.sensors.auto_loop_detectors) if s[1] not in taken]
+        self.run_id = f"{meta.name}-{meta.seed}-{uuid.uuid4().hex[:8]}"
         self.sensors = LoopDetectorSensors(
             self.sim, self.network, self.bus, clock_start=meta.start,
-            interval_s=scenario.sensors.interval_s, sites=sites,
+            interval_s=scenario.sensors.interval_s, sites=sites, event_scope=self.run_id,
         )
         self.store: Store = open_store(store_url or scenario.store.url)
         self._store_feed = self.bus.subscribe("#", name="store")
-        self.run_id = f"{meta.name}-{meta.seed}-{uuid.uuid4().hex[:8]}"
         self.view_every_s = view_every_s
         self.live = LiveTwin(self.network, self.view())
         self.observations_stored = 0
@@ -199,6 +207,7 @@ class TwinRun:
             "scenario": self.scenario.scenario.name,
             "sim_time_s": float(self.sim.time_s),
             "sim_wall_s": round(wall_s, 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
             "observations_stored": self.observations_stored,
             "observations_duplicate": self.observations_duplicate,
             "bus_dropped": self.bus.stats().dropped,

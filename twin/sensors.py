@@ -8,7 +8,9 @@ hardware bridge. Modules cannot tell them apart.
 
 Each record's ``event_id`` is ``f"{detector_id}@{interval_start_iso}"``, so
 publishing the same interval twice (a replay, a restored snapshot) is
-deduplicated downstream.
+deduplicated downstream. A simulated run passes its run id as ``event_scope``
+(``f"{scope}/{detector_id}@{interval_start_iso}"``): two runs of one scenario
+are two different worlds, and a store holding both keeps both.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ class LoopDetectorSensors:
         :func:`auto_detector_sites` (up to ``max_auto`` detectors).
     max_auto : int
         Cap for the automatic placement.
+    event_scope : str
+        Prefix of every ``event_id`` (a run id); empty for none.
 
     Examples
     --------
@@ -162,6 +166,7 @@ class LoopDetectorSensors:
         *,
         sites: Sequence[Site] | None = None,
         max_auto: int = 50,
+        event_scope: str = "",
     ) -> None:
         if not isinstance(clock_start, datetime) or clock_start.tzinfo is None:
             raise ValueError(f"clock_start must be a timezone-aware datetime, got {clock_start!r}")
@@ -173,6 +178,7 @@ class LoopDetectorSensors:
         self.bus = bus
         self.clock_start = clock_start
         self.interval_s = float(interval_s)
+        self.event_scope = event_scope
         if sites is None:
             sites = auto_detector_sites(network, max_count=max_auto)
         ids: list[str] = []
@@ -255,7 +261,8 @@ class LoopDetectorSensors:
                     "mean_speed_mps": float(mean_speed[i]) if n > 0 else None,
                 },
                 location=loc,
-                event_id=f"{det_id}@{start_iso}",
+                event_id=f"{self.event_scope}/{det_id}@{start_iso}" if self.event_scope
+                else f"{det_id}@{start_iso}",
             ))
         self.bus.publish_many(records)
         self.published += len(records)
