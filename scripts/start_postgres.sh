@@ -24,7 +24,9 @@ DB=${KOTA_PG_DB:-twin}
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "bad port '$PORT'"
 
 if [ -z "${PGBIN:-}" ]; then
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  # the newest server install; a client-only install has bin/ without initdb
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)
+  PGBIN=${PGBIN%/initdb}
   if [ -z "$PGBIN" ] && command -v initdb >/dev/null 2>&1; then
     PGBIN=$(dirname "$(command -v initdb)")
   fi
