@@ -73,3 +73,16 @@ def warm_up() -> None:
     """Compile the link-model kernel on a tiny state."""
     state, params, t = loaded_state("1k")
     link_model.advance(state, params, t, 1.0, 1)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
+    """Print each benchmark's derived figures (``extra_info``) under the timing tables."""
+    session = getattr(config, "_benchmarksession", None)
+    benches = [b for b in getattr(session, "benchmarks", []) if getattr(b, "extra_info", None)]
+    if not benches:
+        return
+    terminalreporter.section("benchmark figures (extra_info)")
+    for bench in sorted(benches, key=lambda b: b.fullname):
+        figures = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
+                            for k, v in bench.extra_info.items())
+        terminalreporter.write_line(f"{bench.name}: {figures}")
