@@ -51,13 +51,15 @@ def build_trips(scenario: Scenario, network: Network, rng: np.random.Generator) 
             rng=rng, vehicle_mix=mix, profile=_profile(scenario),
         )
     if spec.kind == "od":
-        od = {(o, d): float(n) for o, d, n in spec.od or []}
+        od: dict[tuple[str | int, str | int], float] = {
+            (o, d): float(n) for o, d, n in spec.od or []
+        }
         return demand.od_trips(network, od, duration_s=duration_s, rng=rng,
                                profile=_profile(scenario), vehicle_mix=mix, scale=spec.scale)
     if spec.kind == "tntp":
         assert spec.file is not None
-        od = demand.read_tntp_trips(scenario.resolve(spec.file))
-        return demand.od_trips(network, od, duration_s=duration_s, rng=rng,
+        tntp_od = demand.read_tntp_trips(scenario.resolve(spec.file))
+        return demand.od_trips(network, dict(tntp_od.items()), duration_s=duration_s, rng=rng,
                                profile=_profile(scenario), vehicle_mix=mix, scale=spec.scale)
     assert spec.file is not None
     return demand.read_sumo_routes(scenario.resolve(spec.file), network, rng=rng)

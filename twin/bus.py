@@ -161,7 +161,8 @@ class Bus:
     ) -> Subscription:
         """Call ``callback(observation)`` synchronously for each match of ``pattern``."""
         _check_pattern(pattern)
-        sub = Subscription(name or getattr(callback, "__name__", pattern), pattern, 1, callback)
+        label = name or str(getattr(callback, "__name__", pattern))
+        sub = Subscription(label, pattern, 1, callback)
         with self._lock:
             self._subs.append(sub)
         return sub

@@ -293,19 +293,20 @@ class Network:
         }
         _check_unique(node_ids_t, "node", source)
         _check_unique(link_ids_t, "link", source)
-        for col_name, col in (("node_lon", node_lon_a), ("node_lat", node_lat_a)):
-            if col.shape != (n_nodes,):
-                raise NetworkError(f"{source}: {col_name} has {col.shape[0]} values, expected {n_nodes}")
-            _check_finite(col, col_name, node_ids_t, source)
-        for col_name, col in {**cols_i, **cols_f}.items():
-            if col.shape != (n_links,):
-                raise NetworkError(f"{source}: {col_name} has {col.shape[0]} values, expected {n_links}")
-        for col_name, col in cols_f.items():
-            _check_finite(col, col_name, link_ids_t, source)
-            bad = np.flatnonzero(col <= 0)
+        for col_name, node_col in (("node_lon", node_lon_a), ("node_lat", node_lat_a)):
+            if node_col.shape != (n_nodes,):
+                raise NetworkError(f"{source}: {col_name} has {node_col.shape[0]} values, expected {n_nodes}")
+            _check_finite(node_col, col_name, node_ids_t, source)
+        shaped: list[tuple[str, NDArray[np.generic]]] = [*cols_i.items(), *cols_f.items()]
+        for col_name, any_col in shaped:
+            if any_col.shape != (n_links,):
+                raise NetworkError(f"{source}: {col_name} has {any_col.shape[0]} values, expected {n_links}")
+        for col_name, f_col in cols_f.items():
+            _check_finite(f_col, col_name, link_ids_t, source)
+            bad = np.flatnonzero(f_col <= 0)
             if bad.size:
                 raise NetworkError(
-                    f"{source}: link {link_ids_t[bad[0]]!r}: {col_name} must be > 0, got {col[bad[0]]}"
+                    f"{source}: link {link_ids_t[bad[0]]!r}: {col_name} must be > 0, got {f_col[bad[0]]}"
                 )
         for col_name in ("link_from", "link_to"):
             col = cols_i[col_name]

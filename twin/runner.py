@@ -26,7 +26,7 @@ from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
 from twin.observations import Location, Observation, ObservationKind
 from twin.scenario import IncidentSpec, Scenario, check_against_network
-from twin.sensors import LoopDetectorSensors, auto_detector_sites
+from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites
 from twin.simulation import Simulation
 from twin.store import Store, open_store
 
@@ -85,9 +85,13 @@ class TwinRun:
         self.sim = Simulation(self.network, self.trips, seed=int(seeds[1].generate_state(1)[0]))
         self.bus = Bus()
         self.clock = Clock(meta.start, realtime=realtime, speedup=speedup)
-        sites = [(d.id, d.link, d.pos_m) for d in scenario.sensors.loop_detectors]
+        sites: list[Site] = [
+            (d.id, d.link, d.pos_m if d.pos_m is not None
+             else float(self.network.link_length_m[self.network.link_index[d.link]]) / 2.0)
+            for d in scenario.sensors.loop_detectors
+        ]
         if scenario.sensors.auto_loop_detectors:
-            taken = {link for _, link, _ in sites}
+            taken = {site[1] for site in sites}
             sites += [s for s in auto_detector_sites(
                 self.network, max_count=scenario.sensors.auto_loop_detectors) if s[1] not in taken]
         self.run_id = f"{meta.name}-{meta.seed}-{uuid.uuid4().hex[:8]}"

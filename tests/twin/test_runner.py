@@ -137,3 +137,16 @@ def test_two_runs_into_one_store_keep_their_own_records(tmp_path):
     finally:
         for r in runs:
             r.close()
+
+
+def test_detector_without_position_sits_in_the_middle_of_its_link(tmp_path):
+    path = tmp_path / "mid.toml"
+    path.write_text(GRID.read_text().replace('link = "r2c2-r2c3"\npos_m = 150.0',
+                                             'link = "r2c2-r2c3"'))
+    run = TwinRun(load_scenario(path), store_url=f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        i = run.sensors.detector_ids.index("loop-r2c2-east")
+        link = run.network.link_index["r2c2-r2c3"]
+        assert run.sensors.locations[i].pos_m == pytest.approx(run.network.link_length_m[link] / 2)
+    finally:
+        run.close()
