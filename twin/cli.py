@@ -171,6 +171,10 @@ def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[n
     print(f"dashboard on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     try:
         serve(run.live, host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"kota run: error: cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); "
+              f"is another dashboard running? Choose another port with --port", file=sys.stderr)
+        return 1
     finally:
         run.stop()
         worker.join(timeout=10)

@@ -110,3 +110,16 @@ def test_dashboard_frontend_is_found_through_its_entry_point():
     assert callable(serve) and serve.__module__ == "dashboard.app"
     with pytest.raises(PluginError, match="no 'kota_twin.frontends' plug-in named 'hologram'"):
         load_plugin(FRONTENDS, "hologram")
+
+
+def test_dashboard_on_a_taken_port_fails_clearly(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["run", str(ROOT / "scenarios" / "grid_small.toml"), "--dashboard",
+                     "--port", str(port), "--store", f"sqlite:///{tmp_path / 'k.db'}"])
+    assert code == 1
+    assert "choose another port with --port" in capsys.readouterr().err.lower()
