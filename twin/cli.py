@@ -165,7 +165,9 @@ def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[n
     from twin.plugins import FRONTENDS, load_plugin
 
     serve = load_plugin(FRONTENDS, "dashboard")
-    worker = threading.Thread(target=run.run, name="kota-simulation", daemon=True)
+    # chunks of about one wall second, so Ctrl-C stops the run promptly
+    worker = threading.Thread(target=run.run, kwargs={"chunk_s": max(1.0, args.speedup)},
+                              name="kota-simulation", daemon=True)
     worker.start()
     print(f"Kota Twin: {run.network.summary()}")
     print(f"dashboard on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
