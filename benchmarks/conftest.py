@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core_ext import link_model
 from core_ext.link_model import LinkModelParams, LinkModelState
 from twin.demand import random_trips
 from twin.importers.grid import grid_network
@@ -70,9 +69,10 @@ def jatinegara_csr():
 
 
 def warm_up() -> None:
-    """Compile the link-model kernel on a tiny state."""
-    state, params, t = loaded_state("1k")
-    link_model.advance(state, params, t, 1.0, 1)
+    """Compile (or load from the cache) the link-model kernel on a tiny scenario."""
+    net = grid_network(2, 2)
+    trips = random_trips(net, n_trips=5, duration_s=10.0, rng=np.random.default_rng(0))
+    Simulation(net, trips, seed=0).run(5.0)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001

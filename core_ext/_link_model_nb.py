@@ -64,7 +64,8 @@ the order links or vehicles are stored in):
    reaches the queue tail (the tail decided in phase 5; the link end when there
    is no queue) it joins the queue: ``pos_m = length_m``, and
    ``veh_pos_time_s`` records when it got to the tail, its FIFO key for
-   phase 2. Loop detectors: a vehicle whose position passes ``det_pos_m``
+   phase 2 (a vehicle the tail has already moved past, because the queue
+   grew, keeps the time of its last position). Loop detectors: a vehicle whose position passes ``det_pos_m``
    (``old < det_pos_m <= new``, ``new = length_m`` on joining the queue)
    counts once and adds the link speed to the detector's speed sum; a moving
    vehicle also adds ``min(eff_length_m / v, dt)`` of occupancy. A detector

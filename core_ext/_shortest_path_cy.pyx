@@ -133,37 +133,6 @@ def dijkstra_csr(
     return dist_arr, pred_arr, settled
 
 
-def all_pairs_next_link(
-    const long long[::1] out_offsets,
-    const int[::1] out_links,
-    const int[::1] link_to,
-    const double[::1] link_cost,
-    const int[::1] sources,
-):
-    """One-to-all trees from each source; return the predecessor-link matrix.
-
-    The result is an int32 array of shape ``(len(sources), n_nodes)`` whose row
-    ``i`` is the predecessor-link tree rooted at ``sources[i]``.
-    """
-    cdef Py_ssize_t n_nodes = out_offsets.shape[0] - 1
-    cdef Py_ssize_t heap_cap = out_links.shape[0] + 1
-    cdef Py_ssize_t n_src = sources.shape[0]
-    pred_all = np.empty((n_src, n_nodes), dtype=np.int32)
-    dist_arr = np.empty(n_nodes, dtype=np.float64)
-    keys_arr = np.empty(heap_cap, dtype=np.float64)
-    vals_arr = np.empty(heap_cap, dtype=np.int32)
-    cdef int[:, ::1] pred_view = pred_all
-    cdef double[::1] dist = dist_arr
-    cdef double[::1] keys = keys_arr
-    cdef int[::1] vals = vals_arr
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(n_src):
-            _dijkstra(out_offsets, out_links, link_to, link_cost, sources[i], -1,
-                      dist, pred_view[i], keys, vals)
-    return pred_all
-
-
 def paths_from_tree_csr(
     const int[::1] pred_link,
     const int[::1] link_from,

@@ -220,9 +220,19 @@ class LinkModelState:
         return LinkModelState(**{k: v.copy() for k, v in self.arrays().items()})
 
     def load(self, other: LinkModelState) -> None:
-        """Overwrite this state's arrays in place with copies of ``other``'s."""
+        """Make this state equal to ``other``, sharing no array with it.
+
+        Columns of the same shape and dtype are overwritten in place, so views
+        handed out earlier stay live (as they do across steps); the others
+        (detector columns, when ``other`` has another set of detectors) are
+        replaced by copies.
+        """
         for name, arr in other.arrays().items():
-            setattr(self, name, arr.copy())
+            mine = getattr(self, name)
+            if mine.shape == arr.shape and mine.dtype == arr.dtype and mine.flags.writeable:
+                np.copyto(mine, arr)
+            else:
+                setattr(self, name, arr.copy())
 
 
 def storage_veh(
@@ -234,7 +244,8 @@ def storage_veh(
 
 
 def _as(name: str, arr: object, dtype: type, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    a = np.ascontiguousarray(arr, dtype=dtype)
+    """A C-contiguous copy of ``arr``: the state owns its columns, never the caller's arrays."""
+    a = np.array(arr, dtype=dtype, order="C", copy=True)
     if shape is not None and a.shape != shape:
         raise ValueError(f"{name} has shape {a.shape}, expected {shape}")
     if a.ndim != 1:
@@ -272,6 +283,8 @@ def new_state(
     Returns
     -------
     LinkModelState
+        Owning copies of the inputs: changing the caller's arrays later does
+        not change the state.
 
     Raises
     ------
@@ -437,11 +450,25 @@ def advance(
     time_s: float,
     dt_s: float,
     n_steps: int = 1,
+    *,
+    check: bool = True,
 ) -> float:
     """Run ``n_steps`` steps of ``dt_s`` seconds from ``time_s`` (compiled kernel).
 
     Step ``i`` covers ``[time_s + i * dt_s, time_s + (i + 1) * dt_s)``; the
     semantics are in :mod:`core_ext._link_model_nb`. Updates ``state`` in place.
+
+    Parameters
+    ----------
+    state : LinkModelState
+    params : LinkModelParams
+    time_s : float, seconds, start of the first step
+    dt_s : float, seconds, > 0
+    n_steps : int, >= 0
+    check : bool
+        Check every column of ``state`` first (:func:`check_state`). Skip it
+        only for a state built by :func:`new_state` and checked since it was
+        last changed from outside this module (an owner stepping its own state).
 
     Returns
     -------
@@ -451,13 +478,14 @@ def advance(
     Raises
     ------
     ValueError
-        When ``dt_s <= 0``, ``n_steps < 0`` or a column of ``state`` has the
-        wrong dtype or length.
+        When ``dt_s <= 0``, ``n_steps < 0`` or (with ``check``) a column of
+        ``state`` has the wrong dtype or length.
     """
     time_s = float(time_s)
     dt_s = float(dt_s)
     _check_step_args(time_s, dt_s, n_steps)
-    check_state(state)
+    if check:
+        check_state(state)
     if n_steps == 0:
         return time_s
     s = state

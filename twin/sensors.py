@@ -126,8 +126,11 @@ class LoopDetectorSensors:
     clock_start : datetime
         Timezone-aware wall time of simulation time 0.
     interval_s : float
-        Aggregation interval in seconds (> 0). Intervals end at whole
-        multiples of ``interval_s`` of simulation time.
+        Aggregation interval in seconds (> 0). Intervals end at the first
+        sample at or after each whole multiple of ``interval_s`` of simulation
+        time: exactly on it when the steps land there (:meth:`run_until`, or a
+        step that divides ``interval_s``), a little after it otherwise, and
+        each record states the span its counts cover.
     sites : sequence of Site, optional
         ``(detector_id, link_id, pos_m[, lane])``; default
         :func:`auto_detector_sites` (up to ``max_auto`` detectors).
@@ -190,6 +193,7 @@ class LoopDetectorSensors:
             det_id, link_id, pos_m = site[0], site[1], float(site[2])
             lane = site[3] if len(site) == 4 else None  # type: ignore[misc]
             index = sim.add_loop_detector(det_id, link_id, pos_m, lane)
+            lane = None if lane is None else int(lane)
             link = sim.resolve_link(link_id)
             lon, lat = point_along_link(network, link, pos_m)
             ids.append(det_id)
@@ -218,28 +222,48 @@ class LoopDetectorSensors:
         Derived from the simulation's detector-count start, so it follows
         :meth:`Simulation.restore` without any bookkeeping here.
         """
-        return self._grid_after(self.sim.detector_interval_start_s)
+        return self._grid_after(self._snap(self.sim.detector_interval_start_s))
 
     def sample(self, time_s: float | None = None) -> list[Observation]:
-        """Publish the interval that ended at ``time_s`` (default: the simulation's time).
+        """Publish the detectors' counts once an interval end is reached.
 
-        Call it after each step (it returns ``[]`` until an interval end is
-        reached) or at each interval end. When called late, the record covers
-        everything since the last one and its ``interval_s`` says so.
+        Call it after each step (it returns ``[]`` until :attr:`next_sample_s`
+        is reached) or at each interval end. A record covers exactly what the
+        simulation counted: from the previous record to the simulation's
+        current time. When called late (a step that overshoots the interval
+        end, or a missed call) it therefore ends at the current time, not at
+        the boundary, and its ``interval_s`` and ``observed_at`` say so; the
+        next interval starts there.
+
+        Parameters
+        ----------
+        time_s : float, optional
+            The current simulation time in seconds (default ``sim.time_s``);
+            decides whether an interval end has been reached.
 
         Returns
         -------
         list of Observation
             The records published (one per detector), empty between interval ends.
+
+        Raises
+        ------
+        RuntimeError
+            When the simulation's detectors are no longer the ones placed here
+            (it was restored to a snapshot taken before they were added).
         """
         t = self.sim.time_s if time_s is None else float(time_s)
-        start_s = self._snap(self.sim.detector_interval_start_s)
-        end_s = self._grid_after(start_s)
-        if t + _EPS_S < end_s:
+        if t + _EPS_S < self.next_sample_s:
             return []
-        while end_s + self.interval_s <= t + _EPS_S:
-            end_s += self.interval_s
+        sim_ids = self.sim.detector_ids
+        if any(i >= len(sim_ids) or sim_ids[i] != d
+               for i, d in zip(self._sim_index, self.detector_ids, strict=True)):
+            raise RuntimeError(f"the simulation no longer has the loop detectors "
+                               f"{self.detector_ids} placed here, it has {sim_ids} (restored to "
+                               f"a snapshot taken before they were placed?)")
         counts = self.sim.take_detector_counts()
+        start_s = self._snap(counts.interval_start_s)
+        end_s = self._snap(counts.interval_end_s)
         start_dt = self.clock_start + timedelta(seconds=start_s)
         end_dt = self.clock_start + timedelta(seconds=end_s)
         interval = end_s - start_s
@@ -275,7 +299,7 @@ class LoopDetectorSensors:
         -------
         list of Observation, everything published on the way.
         """
-        out: list[Observation] = []
+        out = self.sample()  # an interval that ended before now, if not yet published
         while self.sim.time_s < until_s - _EPS_S:
             self.sim.run(min(until_s, self.next_sample_s))
             out.extend(self.sample())

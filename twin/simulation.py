@@ -12,18 +12,20 @@ density of the moving traffic sets each link's speed, vehicles queue at the
 link end, capacity sets its outflow, storage makes queues spill back. It
 ignores lanes, lane connections (turn restrictions) and signals; the
 microscopic engine of the "Traffic core" issue will replace it behind this
-same façade. Ids (trip, link,
-detector) are mapped to indices here and never reach the kernels.
+same façade. Ids (trip, link, detector) are mapped to indices here and never
+reach the kernels.
 
 Routes: a trip with an explicit route drives it; any other trip gets the
 shortest path on free-flow time, computed once at construction (one
-Dijkstra tree per distinct origin). Trips without a path are listed in
+Dijkstra tree per distinct origin). Trips without a path (destination
+unreachable, or equal to the origin) are listed in
 :attr:`Simulation.unroutable`, get state ``VEH_UNROUTABLE`` and are never
 inserted.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -184,9 +186,7 @@ class DetectorCounts:
     @property
     def mean_speed_mps(self) -> FloatArray:
         """Mean speed of the vehicles that passed, m/s; NaN where none did."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.speed_sum_mps / np.maximum(self.count, 1),
-                            np.nan)
+        return np.where(self.count > 0, self.speed_sum_mps / np.maximum(self.count, 1), np.nan)
 
     @property
     def occupancy(self) -> FloatArray:
@@ -201,7 +201,11 @@ class DetectorCounts:
 
 @dataclass(frozen=True, eq=False)
 class SimulationState:
-    """A deep copy of everything :meth:`Simulation.restore` needs to resume a run."""
+    """A deep copy of everything :meth:`Simulation.restore` needs to resume a run.
+
+    ``rng_state`` is the bit-generator state of :attr:`Simulation.rng`, so
+    draws made after a restore repeat those made after the snapshot.
+    """
 
     time_s: float
     model: LinkModelState
@@ -210,6 +214,7 @@ class SimulationState:
     interval_start_s: float
     incidents: dict[int, tuple[int, int, float]] = field(default_factory=dict)
     next_incident_id: int = 0
+    rng_state: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -228,7 +233,8 @@ class Simulation:
         Vehicle ``i`` of the simulation is trip ``i``.
     seed : int
         Seeds :attr:`rng`. The link model is deterministic and draws nothing;
-        the seed is kept for the engines and processes that will.
+        the seed is kept for the engines and processes that will. The state
+        of :attr:`rng` is part of :meth:`snapshot`.
     config : EngineConfig, optional
 
     Raises
@@ -293,6 +299,10 @@ class Simulation:
         self._next_incident_id = 0
 
     # ------------------------------------------------------------------ time
+    # The state is checked once, when it is built or restored; add_detector and
+    # the incidents keep its columns' dtypes and lengths, so the steps skip the
+    # per-call check_state (tens of microseconds, as long as a
+    # whole step of a thousand vehicles).
     @property
     def time_s(self) -> float:
         """Simulation time in seconds since the start."""
@@ -303,7 +313,7 @@ class Simulation:
         dt = self.config.dt_s if dt_s is None else float(dt_s)
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}")
-        self._time_s = self._advance(self._state, self._params, self._time_s, dt, 1)
+        self._time_s = self._advance(self._state, self._params, self._time_s, dt, 1, check=False)
 
     def run(self, until_s: float) -> None:
         """Advance in steps of ``config.dt_s`` to ``until_s`` seconds.
@@ -321,10 +331,12 @@ class Simulation:
         dt = self.config.dt_s
         n = int(math.floor((until - self._time_s) / dt + _TIME_EPS_S))
         if n > 0:
-            self._time_s = self._advance(self._state, self._params, self._time_s, dt, n)
+            self._time_s = self._advance(self._state, self._params, self._time_s, dt, n,
+                                         check=False)
         rest = until - self._time_s
         if rest > _TIME_EPS_S:
-            self._time_s = self._advance(self._state, self._params, self._time_s, rest, 1)
+            self._time_s = self._advance(self._state, self._params, self._time_s, rest, 1,
+                                         check=False)
         if abs(self._time_s - until) <= 1e-6:
             self._time_s = until
 
@@ -594,6 +606,7 @@ class Simulation:
             interval_start_s=self._interval_start_s,
             incidents=dict(self._incidents),
             next_incident_id=self._next_incident_id,
+            rng_state=copy.deepcopy(self.rng.bit_generator.state),
         )
 
     def restore(self, state: SimulationState) -> None:
@@ -604,7 +617,8 @@ class Simulation:
         Raises
         ------
         ValueError
-            When the snapshot has a different number of links or vehicles.
+            When the snapshot has a different number of links or vehicles, or
+            its columns are malformed.
         """
         m = state.model
         if m.n_links != self._state.n_links or m.n_vehicles != self._state.n_vehicles:
@@ -612,6 +626,10 @@ class Simulation:
                 f"snapshot has {m.n_links} links and {m.n_vehicles} vehicles; this simulation "
                 f"has {self._state.n_links} and {self._state.n_vehicles}"
             )
+        link_model.check_state(m)
+        if len(state.detector_ids) != m.n_detectors:
+            raise ValueError(f"snapshot names {len(state.detector_ids)} detectors but holds "
+                             f"{m.n_detectors}")
         self._state.load(m)
         self._time_s = state.time_s
         self._detector_ids = list(state.detector_ids)
@@ -620,6 +638,8 @@ class Simulation:
         self._interval_start_s = state.interval_start_s
         self._incidents = dict(state.incidents)
         self._next_incident_id = state.next_incident_id
+        if state.rng_state:
+            self.rng.bit_generator.state = copy.deepcopy(state.rng_state)
 
     # --------------------------------------------------------------- summary
     def summary(self) -> dict[str, Any]:

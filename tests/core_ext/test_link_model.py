@@ -241,8 +241,8 @@ def test_detector_counts_each_passing_vehicle_once(backend):
     assert state.det_count[mid] == 20 and state.det_count[end] == 20
     speeds = state.det_speed_sum / state.det_count
     assert np.all((speeds > 0) & (speeds <= 10.0))
-    # mid-link: (6.5 m / speed) per crossing, at most one step each
-    assert 0 < state.det_occ_s[mid] <= 20 * 1.0
+    # mid-link: (6.5 m / speed) per crossing, at most one step each; speed <= 10 m/s
+    assert 20 * 6.5 / 10.0 <= state.det_occ_s[mid] <= 20 * 1.0
     # at the link end each vehicle stands on the loop until it leaves
     assert state.det_occ_s[end] >= 20 * 6.5 / 10.0
 
@@ -264,6 +264,35 @@ def test_empty_scenario_runs(backend):
     state, params = chain([100.0], n_vehicles=0)
     assert backend(state, params, 0.0, 1.0, 10) == 10.0
     assert state.counters.tolist() == [0, 0]
+
+
+def test_new_state_owns_its_columns():
+    """``new_state`` copies its inputs: the caller's arrays and the state share no memory."""
+    inputs = {
+        "link_length_m": np.array([100.0]), "link_lanes": np.array([1], np.int32),
+        "link_speed_limit_mps": np.array([10.0]), "link_capacity_vph": np.array([1800.0]),
+        "route_offsets": np.array([0, 1], np.int64), "route_links": np.array([0], np.int32),
+        "depart_s": np.array([0.0]), "eff_length_m": np.array([5.0]),
+    }
+    state = link_model.new_state(**inputs, params=LinkModelParams())
+    for arr in inputs.values():
+        for name, col in state.arrays().items():
+            assert not np.shares_memory(arr, col), name
+
+
+def test_load_overwrites_in_place_and_adopts_other_detectors():
+    """``load`` keeps same-shaped columns (views stay live) and copies the detector set."""
+    state, params = random_scenario(2, n_vehicles=100, n_detectors=0)
+    before = state.copy()
+    link_model.advance(state, params, 0.0, 1.0, 60)
+    link_model.add_detector(state, 0, 1.0)
+    count_col = state.link_count
+    state.load(before)
+    assert state.link_count is count_col
+    assert_states_equal(state, before)
+    assert state.n_detectors == 0
+    for name, arr in state.arrays().items():
+        assert not np.shares_memory(arr, getattr(before, name)), name
 
 
 def test_copy_is_deep():

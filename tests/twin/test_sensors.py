@@ -129,9 +129,16 @@ def test_sample_waits_for_the_interval_end_and_covers_late_calls(grid):
     sim.run(200.0)
     late = sensors.sample()
     assert len(late) == 4
-    assert late[0].payload["interval_s"] == 180.0  # 0 .. 180, the last whole boundary
+    # the counts cover 0 .. 200 s, so the record says 200 s and ends at 200 s (labelling
+    # them 0 .. 180 would overstate flow and disagree with the occupancy's denominator)
+    assert late[0].payload["interval_s"] == 200.0
+    assert late[0].observed_at == START + timedelta(seconds=200.0)
     assert late[0].event_id == f"d0@{START.isoformat()}"
     assert sensors.next_sample_s == 240.0
+    sim.run(240.0)
+    on_time = sensors.sample()
+    assert on_time[0].payload["interval_s"] == 40.0  # 200 .. 240, back on the grid
+    assert on_time[0].event_id == f"d0@{(START + timedelta(seconds=200.0)).isoformat()}"
 
 
 def test_like_the_runner_sample_after_every_step(grid):
@@ -143,6 +150,49 @@ def test_like_the_runner_sample_after_every_step(grid):
         if sensors.sample(sim.time_s):
             published_at.append(sim.time_s)
     assert published_at == [30.0, 60.0]
+
+
+def test_records_tile_the_timeline_when_steps_do_not_divide_the_interval(grid):
+    """With 0.7 s steps each record spans exactly what was counted: no gap, no overlap."""
+    sim, _bus, _feed, sensors = make(grid, interval_s=60.0)
+    published = []
+    for _ in range(400):
+        sim.step(0.7)
+        published += [(sim.time_s, o) for o in sensors.sample() if o.source_id == "d0"]
+    assert len(published) == 4
+    prev_end = START
+    for k, (now, obs) in enumerate(published, start=1):
+        assert 60.0 * k <= now + 1e-9 < 60.0 * k + 0.7  # the first step at or after the end
+        assert obs.observed_at == START + timedelta(seconds=now)
+        assert obs.event_id == f"d0@{prev_end.isoformat()}"
+        npt.assert_allclose(obs.payload["interval_s"],
+                            (obs.observed_at - prev_end).total_seconds(), atol=1e-6)
+        prev_end = obs.observed_at
+
+
+def test_run_until_after_the_simulation_ran_past_an_interval_end(grid):
+    """A simulation advanced without sampling is caught up: the late interval comes first."""
+    sim, _bus, _feed, sensors = make(grid, interval_s=60.0)
+    sim.run(130.0)
+    out = sensors.run_until(240.0)
+    d0 = [o for o in out if o.source_id == "d0"]
+    assert [o.payload["interval_s"] for o in d0] == [130.0, 50.0, 60.0]
+    assert [o.observed_at for o in d0] == [START + timedelta(seconds=t)
+                                          for t in (130.0, 180.0, 240.0)]
+
+
+def test_sample_refuses_a_simulation_restored_to_before_the_detectors(grid):
+    """Counts are never attributed to the wrong detector after a restore removed them."""
+    trips = random_trips(grid, n_trips=50, duration_s=60.0, rng=np.random.default_rng(1))
+    sim = Simulation(grid, trips, seed=1)
+    bare = sim.snapshot()
+    sensors = LoopDetectorSensors(sim, grid, Bus(), START, sites=[("d", grid.link_ids[0], 50.0)])
+    sim.run(60.0)
+    assert len(sensors.sample()) == 1
+    sim.restore(bare)
+    sim.run(60.0)
+    with pytest.raises(RuntimeError, match="no longer has the loop detectors"):
+        sensors.sample()
 
 
 def test_bad_arguments(grid):

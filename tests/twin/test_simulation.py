@@ -186,15 +186,80 @@ def test_loop_detectors_count_and_reset(sim, grid):
     with pytest.raises(ValueError, match="lane 3 does not exist"):
         sim.add_loop_detector("c", 2, 10.0, lane=3)
     sim.run(600.0)
+    expected = [passed_detector(sim, 0, 75.0), passed_detector(sim, 1, 150.0)]
     counts = sim.take_detector_counts()
     assert counts.detector_ids == ("a", "b") and counts.lane == (None, 0)
     assert counts.interval_start_s == 0.0 and counts.interval_end_s == 600.0
     assert counts.count.sum() > 0
+    assert counts.count.tolist() == expected
     ok = counts.count > 0
     assert np.all(counts.mean_speed_mps[ok] > 0) and np.all(np.isnan(counts.mean_speed_mps[~ok]))
     assert np.all((counts.occupancy >= 0) & (counts.occupancy <= 1))
     again = sim.take_detector_counts()
     assert again.count.sum() == 0 and again.interval_start_s == 600.0
+
+
+def passed_detector(sim: Simulation, link: int, pos_m: float) -> int:
+    """Vehicles that have passed ``pos_m`` on ``link`` so far, from their routes and positions.
+
+    A vehicle joining the queue at the link end counts as having reached the end.
+    """
+    model = sim.snapshot().model
+    n = 0
+    for v in range(sim.n_vehicles):
+        route = sim.route_of(v)
+        where = np.flatnonzero(route == link)
+        if where.size == 0 or sim.vehicle_state[v] == VEH_WAITING:
+            continue
+        at = int(model.route_offsets[v]) + int(where[0])
+        if sim.vehicle_state[v] == VEH_ARRIVED or model.veh_route_pos[v] > at \
+                or (model.veh_route_pos[v] == at and sim.vehicle_pos_m[v] >= pos_m):
+            n += 1
+    return n
+
+
+def test_vehicle_steps_sum_the_active_vehicles_of_every_step(sim):
+    """``vehicle_steps`` (the benchmarks' throughput figure) adds the active vehicles per step."""
+    total = 0
+    for _ in range(400):
+        sim.step(1.0)
+        total += sim.n_active
+    assert total > 0
+    assert sim.summary()["vehicle_steps"] == total
+
+
+def test_link_speed_is_the_mean_over_moving_and_queued_vehicles():
+    """Queued vehicles count with speed 0; an empty link reports its moving speed."""
+    net = oneway_network()
+    trips = Trips.from_records(net, [TripRecord(f"t{i}", "car", 2.0 * i, route=["ab", "bc"])
+                                     for i in range(12)])
+    sim = Simulation(net, trips, seed=0)
+    sim.open_incident("bc", 1)  # nothing leaves bc: a queue forms at its end
+    for _ in range(60):
+        sim.step(1.0)
+        if 0 < sim.link_queue_veh[1] < sim.link_vehicle_count[1]:
+            break  # some queued, some still moving
+    count = np.asarray(sim.link_vehicle_count, float)
+    queue = np.asarray(sim.link_queue_veh, float)
+    assert 0 < queue[1] < count[1]
+    moving = sim.link_moving_speed_mps
+    npt.assert_allclose(sim.link_speed_mps[1], (count[1] - queue[1]) * moving[1] / count[1])
+    assert count[2] == 0 and sim.link_speed_mps[2] == moving[2] == 10.0
+
+
+def test_trip_to_its_own_origin_is_unroutable(grid):
+    """Origin == destination gives no path: the trip is unroutable, not an instant arrival."""
+    trips = Trips(  # Trips.from_arrays refuses this; the raw constructor does not
+        trip_ids=("loop", "ok"), vehicle_class=np.array([1, 1], np.int8),
+        origin_node=np.array([3, 3], np.int32), destination_node=np.array([3, 4], np.int32),
+        depart_s=np.array([0.0, 0.0]), route_offsets=np.zeros(3, np.int64),
+        route_links=np.zeros(0, np.int32),
+    )
+    sim = Simulation(grid, trips, seed=0)
+    assert sim.unroutable == ("loop",)
+    assert sim.route_of(0).size == 0
+    sim.run(120.0)
+    assert sim.vehicle_state.tolist() == [VEH_UNROUTABLE, VEH_ARRIVED]
 
 
 def test_incidents_scale_capacity_and_combine(grid):
@@ -210,6 +275,8 @@ def test_incidents_scale_capacity_and_combine(grid):
     assert sim.link_speed_mps[0] == pytest.approx(0.5 * net.link_speed_limit_mps[0])
     sim.clear_incident(b)
     assert sim.snapshot().model.link_cap_factor[0] == 0.5
+    assert sim.snapshot().model.link_speed_factor[0] == 0.5  # a's factor stays
+    assert sim.open_incidents == {a: (0, 1, 0.5)}
     sim.clear_incident(a)
     m = sim.snapshot().model
     assert m.link_cap_factor[0] == 1.0 and m.link_speed_factor[0] == 1.0
@@ -236,6 +303,47 @@ def test_snapshot_is_independent_of_the_running_simulation(sim):
     sim.run(120.0)
     npt.assert_array_equal(snap.model.veh_pos_m, before)
     assert snap.time_s == 60.0
+
+
+def test_restore_brings_back_incident_ids_rng_and_live_views(sim, grid):
+    """After a restore the next incident id, the rng draws and held views repeat the snapshot's."""
+    sim.run(60.0)
+    first = sim.open_incident(grid.link_ids[4], 1)
+    snap = sim.snapshot()
+    counts_view = sim.link_vehicle_count  # read-only view held across the restore
+    at_snapshot = counts_view.copy()
+    second = sim.open_incident(grid.link_ids[6], 1)
+    draws = sim.rng.random(5)
+    sim.run(200.0)
+    assert not np.array_equal(counts_view, at_snapshot)
+    sim.restore(snap)
+    npt.assert_array_equal(counts_view, at_snapshot)
+    assert sim.open_incidents == {first: (4, 1, 1.0)}
+    assert sim.snapshot().model.link_cap_factor[6] == 1.0
+    assert sim.open_incident(grid.link_ids[6], 1) == second
+    npt.assert_array_equal(sim.rng.random(5), draws)
+
+
+def test_restore_checks_the_snapshot_columns(sim):
+    """A snapshot whose arrays were tampered with is refused, and the simulation is unchanged."""
+    sim.run(30.0)
+    snap = sim.snapshot()
+    snap.model.veh_pos_m = snap.model.veh_pos_m.astype(np.float32)
+    before = np.array(sim.vehicle_pos_m)
+    with pytest.raises(ValueError, match="veh_pos_m"):
+        sim.restore(snap)
+    npt.assert_array_equal(sim.vehicle_pos_m, before)
+
+
+def test_simulation_owns_its_arrays(grid):
+    """Changing the network's or the trips' arrays after construction does not change the run."""
+    net = grid_network(3, 3)
+    trips = random_trips(net, n_trips=50, duration_s=60.0, rng=np.random.default_rng(2))
+    sim = Simulation(net, trips, seed=0)
+    net.link_capacity_vph[:] = 0.0
+    trips.depart_s[:] = 1e9
+    sim.run(600.0)
+    assert sim.n_arrived == 50
 
 
 def test_seed_must_be_an_integer(grid):

@@ -4,8 +4,10 @@ Closed-form checks (UXsim's ``test_verification_*`` style), with the model's
 fundamental diagram:
 
 - storage per link ``N = max(1, floor(L * lanes * k_jam))``, ``k_jam`` = 0.15 veh/m/lane;
-- speed ``v = v_limit * max(min_speed_frac, 1 - k / k_jam)``, ``k = n / (L * lanes)``,
-  so a lone vehicle drives at ``v_limit * (1 - 1 / (L * lanes * k_jam))``;
+- speed of the moving vehicles ``v = v_limit * max(min_speed_frac, 1 - k / k_jam)`` with
+  ``k = n_moving / (tail * lanes)``, where the standing queue at the link end starts at
+  ``tail = L - n_queued / (lanes * k_jam)``; so a lone vehicle drives at
+  ``v_limit * (1 - 1 / (L * lanes * k_jam))``;
 - outflow of a link at most ``capacity_vph`` (plus one vehicle of burst).
 """
 
