@@ -10,9 +10,10 @@
 # production one). Running it again on a running DIR just prints the URL.
 # As root the server runs as the `postgres` user (initdb refuses root) via runuser.
 #
-# Environment: PGBIN (binaries folder; default: newest /usr/lib/postgresql/*/bin or
-# PATH), KOTA_PG_DB (database to create; default twin), KOTA_PG_FAST=1 (fsync=off and
-# friends: fast for tests, NOT crash-safe).
+# Environment: PGBIN (binaries folder; default: for an existing cluster
+# /usr/lib/postgresql/<its PG_VERSION>/bin, else the newest /usr/lib/postgresql/*/bin
+# with initdb, else PATH), KOTA_PG_DB (database to create; default twin),
+# KOTA_PG_FAST=1 (fsync=off and friends: fast for tests, NOT crash-safe).
 set -euo pipefail
 
 die() { echo "start_postgres.sh: $*" >&2; exit 1; }
@@ -22,7 +23,13 @@ DIR=$1
 PORT=${2:-${PGPORT:-25432}}
 DB=${KOTA_PG_DB:-twin}
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "bad port '$PORT'"
+[[ $DB =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "bad database name '$DB' (letters, digits, _)"
 
+if [ -z "${PGBIN:-}" ] && [ -f "$DIR/data/PG_VERSION" ]; then
+  # an existing cluster only runs under the server of its own major version
+  VERSION_BIN=/usr/lib/postgresql/$(cat "$DIR/data/PG_VERSION")/bin
+  if [ -x "$VERSION_BIN/initdb" ]; then PGBIN=$VERSION_BIN; fi
+fi
 if [ -z "${PGBIN:-}" ]; then
   # the newest server install; a client-only install has bin/ without initdb
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)
@@ -70,7 +77,7 @@ if as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   fi
   PORT=${RUNNING_PORT:-$PORT}
 else
-  OPTS="-c listen_addresses=127.0.0.1 -p $PORT -k $DIR"
+  OPTS="-c listen_addresses=127.0.0.1 -p $PORT -k '$DIR'"
   if [ "${KOTA_PG_FAST:-0}" = 1 ]; then
     OPTS="$OPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   fi

@@ -14,7 +14,13 @@ DATA=$1/data
 [ -f "$DATA/PG_VERSION" ] || die "no PostgreSQL cluster in $DATA"
 
 if [ -z "${PGBIN:-}" ]; then
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  # the cluster's own major version first; else the newest server install (a
+  # client-only install also has a bin/ folder, without pg_ctl)
+  PGBIN=/usr/lib/postgresql/$(cat "$DATA/PG_VERSION")/bin
+  if [ ! -x "$PGBIN/pg_ctl" ]; then
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1 || true)
+    PGBIN=${PGBIN%/pg_ctl}
+  fi
   if [ -z "$PGBIN" ] && command -v pg_ctl >/dev/null 2>&1; then
     PGBIN=$(dirname "$(command -v pg_ctl)")
   fi

@@ -38,12 +38,9 @@ _INSTALL_HINT = (
 )
 
 
-def _conninfo(url: str, database: str | None = None) -> str:
-    """A libpq URL for psycopg from a SQLAlchemy URL."""
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
+def libpq_conninfo(url: str) -> str:
+    """A libpq URL for psycopg (``psycopg.connect``) from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _free_port() -> int:
@@ -110,14 +107,14 @@ class PostgresServer:
     def create_database(self) -> str:
         """Create an empty database with a unique name and return its URL."""
         name = f"kota_test_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(self.url), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
     def drop_database(self, url: str) -> None:
         """Drop the database of ``url``, disconnecting anyone still in it."""
         name = make_url(url).database
-        with psycopg.connect(_conninfo(self.url), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(self.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:

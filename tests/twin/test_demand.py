@@ -450,6 +450,10 @@ def gridnet(random_trips_files: tuple[Path, Path, Path]) -> Network:
     ('<trip id="v9" depart="0" fromTaz="z1" toTaz="z2"/>', r"trip 'v9'.*'fromTaz'"),
     ('<route id="r1" edges="A0A1 C3C4"/>', r"route 'r1'.*gap"),
     ('<vehicle id="v10" depart="0"', r"broken XML at line"),
+    ('<vTypeDistribution id="d1" vTypes="moto" probabilities="1 2"/>',
+     r"vTypeDistribution 'd1'.*1 vTypes but 2 probabilities"),
+    ('<route id="r2" edges="A0A1"/><routeDistribution id="d2" routes="r2" probabilities="x"/>',
+     r"routeDistribution 'd2'.*'x' is not a number"),
 ])
 def test_sumo_broken_inputs(gridnet: Network, tmp_path: Path, body: str, match: str) -> None:
     """Broken route files give a DemandError naming the file and the item."""
@@ -490,6 +494,15 @@ def test_sumo_vtypes_flows_and_gzip(gridnet: Network, tmp_path: Path) -> None:
     assert [dep[f"p.{k}"] for k in range(5)] == [0.0, 10.0, 20.0, 30.0, 40.0]
     route = [gridnet.link_ids[x] for x in t.route_of(by_id["p.0"])]
     assert route[0] == "A0A1" and route[-1] == "B1B2"
+
+
+def test_sumo_corrupt_gzip(gridnet: Network, tmp_path: Path) -> None:
+    """A damaged gzip stream is a DemandError naming the file, not a raw zlib.error."""
+    data = gzip.compress(b'<routes>' + b'<vehicle id="a" depart="0"/>' * 2000 + b'</routes>')
+    f = tmp_path / "bad.rou.xml.gz"
+    f.write_bytes(data[:40] + bytes(200) + data[240:])
+    with pytest.raises(DemandError, match=r"bad\.rou\.xml\.gz: cannot read the file"):
+        read_sumo_routes(f, gridnet)
 
 
 def test_sumo_distributions_intervals_and_junctions(gridnet: Network, tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, text
 
+from tests.pg_server import libpq_conninfo
 from twin.observations import Location, Observation, ObservationKind
 from twin.store import (
     InsertResult,
@@ -175,6 +177,48 @@ def test_unstorable_observation_goes_to_quarantine(store: Store) -> None:
     assert json.loads(record.raw.replace("NaN", "null"))["event_id"] == "radar-7:nan"
 
 
+def test_unstorable_text_and_position_go_to_quarantine(store: Store) -> None:
+    """Text that is not UTF-8 (an unpaired surrogate, as ``surrogateescape`` decoding
+    leaves) and a NaN ``pos_m`` (SQLite would store NULL) are quarantined; the good
+    records of the batch are stored."""
+    surrogate = Observation(ObservationKind.POINT_SPEED, "radar-7", T0,
+                            {"speed_mps": 12.0, "note": "caf\udce9"}, event_id="radar-7:s")
+    bad_source = Observation(ObservationKind.POINT_SPEED, "radar-\udce9", T0,
+                             {"speed_mps": 12.0}, event_id="radar-x:1")
+    nan_pos = Observation(ObservationKind.POINT_SPEED, "radar-7", T0, {"speed_mps": 9.0},
+                          Location(106.8, -6.2, "L-9", math.nan), event_id="radar-7:p")
+    result = store.add_observations([detector(1), surrogate, bad_source, nan_pos, detector(2)])
+    assert result == InsertResult(inserted=2, duplicates=0, quarantined=3)
+    assert [o.event_id for o in store.observations()] == ["det-1:1", "det-1:2"]
+    by_event = {json.loads(r.raw.replace("NaN", "null"))["event_id"]: r
+                for r in store.quarantined()}
+    assert set(by_event) == {"radar-7:s", "radar-x:1", "radar-7:p"}
+    assert "payload contains an unpaired surrogate" in by_event["radar-7:s"].reason
+    assert "caf\\udce9" in by_event["radar-7:s"].raw  # kept, escaped
+    assert "source_id contains an unpaired surrogate" in by_event["radar-x:1"].reason
+    assert by_event["radar-x:1"].source == "radar-\\udce9"
+    assert "location.pos_m is nan" in by_event["radar-7:p"].reason
+
+
+def test_mixed_number_types_in_one_batch(store: Store) -> None:
+    """Locations may hold ints, floats and NumPy scalars side by side (psycopg refuses
+    mixed int/float arrays, sqlite3 NumPy integers); a fractional lane is quarantined."""
+    def at(i: int, loc: Location) -> Observation:
+        return Observation(ObservationKind.POINT_SPEED, "radar-7", T0 + timedelta(seconds=i),
+                           {"speed_mps": 10.0}, loc, event_id=f"radar-7:{i}")
+
+    obs = [at(0, Location(106, -6, "L-1", 0, 1)),
+           at(1, Location(106.5, -6.25, "L-1", 42.5, np.int64(2))),
+           at(2, Location(np.float64(106.75), np.float32(-6.5), "L-1", np.float32(1.5), 0))]
+    result = store.add_observations([*obs, at(3, Location(106.0, -6.0, "L-1", 1.0, 1.5))])
+    assert result == InsertResult(inserted=3, duplicates=0, quarantined=1)
+    back = store.observations()
+    assert [o.location for o in back] == [o.location for o in obs]
+    assert all(type(v) is float for o in back for v in (o.location.lon, o.location.pos_m))
+    assert [type(o.location.lane) for o in back] == [int, int, int]
+    assert "location.lane is 1.5" in store.quarantined()[0].reason
+
+
 # -- SQLite specifics, restarts ---------------------------------------------------------
 
 
@@ -194,6 +238,26 @@ def test_default_url_is_var_kota_db(tmp_path, monkeypatch: pytest.MonkeyPatch) -
     with open_store() as store:
         store.add_observations([detector(1)])
     assert (tmp_path / "var" / "kota.db").is_file()
+
+
+def test_sqlite_path_with_tilde_is_in_home(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sqlite:///~/...`` is the home folder, not a folder named ``~``."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///~/kota/k.db") as store:
+        store.add_observations([detector(1)])
+    assert (tmp_path / "home" / "kota" / "k.db").is_file()
+    assert not (tmp_path / "~").exists()
+
+
+def test_closed_store_refuses_calls(tmp_path) -> None:
+    """A closed store raises StoreError instead of silently reconnecting."""
+    store = open_store(f"sqlite:///{tmp_path / 'kota.db'}")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.add_observations([detector(1)])
+    with pytest.raises(StoreError, match="closed"):
+        store.count_observations()
 
 
 def test_survives_close_and_reopen(store_url: str) -> None:
@@ -320,6 +384,59 @@ def test_pg_restart_mid_transaction(
 
 
 @pytest.mark.postgres
+def test_pg_connection_lost_after_the_commit_landed(
+    postgres_url: str, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    """The connection dies after COMMIT was applied but before the client heard back.
+
+    The retry must not write anything twice (quarantine rows have no natural key)
+    nor report a run it stored itself as "already exists".
+    """
+    with open_store(postgres_url) as store:
+        dropped: list[int] = []
+
+        def commit_then_drop(conn) -> None:  # type: ignore[no-untyped-def]
+            if dropped:
+                return
+            dbapi = conn.connection.dbapi_connection
+            dbapi.commit()  # the work is stored ...
+            dbapi.execute("SELECT 1")  # ... and SQLAlchemy's own COMMIT will fail:
+            with psycopg.connect(libpq_conninfo(postgres_url), autocommit=True) as admin:
+                # with a timeout (PostgreSQL 14+) it returns once the backend is gone
+                admin.execute("SELECT pg_terminate_backend(%s, 10000)",
+                              (dbapi.info.backend_pid,))
+            dropped.append(1)
+
+        event.listen(store.engine, "commit", commit_then_drop)
+        caplog.set_level("WARNING", logger="twin.store.core")
+        run = store.start_run("rush_hour", run_id="r1", seed=3)
+        assert dropped and run == "r1" and store.run("r1") is not None
+
+        dropped.clear()
+        qid = store.quarantine("mqtt:cam-1", "not JSON", "{")
+        assert dropped and [r.id for r in store.quarantined()] == [qid]
+
+        dropped.clear()
+        bad = Observation(ObservationKind.POINT_SPEED, "radar-7", T0,
+                          {"speed_mps": 1.0, "accel_mps2": math.inf}, event_id="radar-7:inf")
+        result = store.add_observations([detector(1), bad, detector(2)], run_id="r1")
+        # the retry finds the first attempt's rows: reported as duplicates, as documented
+        assert dropped and result == InsertResult(inserted=0, duplicates=2, quarantined=1)
+        assert store.count_observations() == 2
+        assert len(store.quarantined()) == 2
+
+        dropped.clear()
+        assert store.add_link_intervals("r1", ["a", "b"], 0.0, 5.0, 2, 24.0) == 0  # likewise
+        assert dropped and len(store.link_intervals("r1")) == 2
+
+        event.remove(store.engine, "commit", commit_then_drop)
+        lost = [r for r in caplog.records if "connection lost" in r.getMessage()]
+        assert len(lost) == 4  # every call above did retry
+        with pytest.raises(StoreError, match="already exists"):  # a real clash still is one
+            store.start_run("rush_hour", run_id="r1", seed=3)
+
+
+@pytest.mark.postgres
 def test_pg_waits_for_a_restarting_server(
     request: pytest.FixtureRequest, postgres_url: str  # noqa: F811
 ) -> None:
@@ -424,6 +541,10 @@ def test_link_intervals(store: Store) -> None:
         store.add_link_intervals("nope", links, 0.0, 1.0, 1, 1.0)
     with pytest.raises(StoreError, match="non-negative"):
         store.add_link_intervals(run, ["x"], 0.0, 1.0, -1, 1.0)
+    for count in (1.5, np.nan, 2.0**40):  # would be truncated, garbage, or overflow int32
+        with pytest.raises(StoreError, match="whole numbers"):
+            store.add_link_intervals(run, ["x"], 0.0, 1.0, count, 1.0)
+    assert store.add_link_intervals(run, ["x"], 0.0, 1.0, np.float64(4.0), 48.0) == 1
 
 
 # -- migrations -------------------------------------------------------------------------

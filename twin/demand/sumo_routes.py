@@ -19,6 +19,7 @@ import gzip
 import math
 import warnings
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -163,7 +164,7 @@ class _Reader:
             line, col = exc.position
             raise DemandError(f"{path}: broken XML at line {line}, column {col}: "
                               f"{str(exc).split(':')[0]}") from exc
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib: a corrupt gzip stream
             raise DemandError(f"{path}: cannot read the file ({exc})") from exc
 
     def element(self, e: ET.Element, begin: float = 0.0, end: float | None = None) -> None:
@@ -193,6 +194,17 @@ class _Reader:
                               f"pass the included file to read_sumo_routes as well")
         elif tag in _SKIPPED:
             self.skipped[tag] = self.skipped.get(tag, 0) + 1
+
+    def weighted_refs(self, e: ET.Element, attr: str, where: str) -> list[tuple[str, float]]:
+        """The ids listed in ``e``'s ``attr`` (``vTypes``, ``routes``) with their
+        ``probabilities`` (1 each when that attribute is absent)."""
+        refs = e.get(attr, "").split()
+        probs = e.get("probabilities", "").split() or ["1"] * len(refs)
+        if len(probs) != len(refs):
+            raise DemandError(f"{self.path}: {where}: {len(refs)} {attr} but "
+                              f"{len(probs)} probabilities")
+        return [(ref, parse_number(p, f"{self.path}: {where}"))
+                for ref, p in zip(refs, probs, strict=True)]
 
     def need(self, e: ET.Element, attr: str, what: str) -> str:
         v = e.get(attr)
@@ -224,15 +236,10 @@ class _Reader:
             if _tag(child) == "vType":
                 codes.append(self.vtype(child))
                 probs.append(parse_number(child.get("probability", "1"), f"{self.path}: {where}"))
-        refs = e.get("vTypes", "").split()
-        ref_p = e.get("probabilities", "").split() or ["1"] * len(refs)
-        if len(ref_p) != len(refs):
-            raise DemandError(f"{self.path}: {where}: {len(refs)} vTypes but "
-                              f"{len(ref_p)} probabilities")
-        for ref, p in zip(refs, ref_p, strict=True):
+        for ref, p in self.weighted_refs(e, "vTypes", where):
             c, q = self.type_options(ref, where)
             codes.extend(c.tolist())
-            probs.extend((q * parse_number(p, f"{self.path}: {where}")).tolist())
+            probs.extend((q * p).tolist())
         total = sum(probs)
         if not codes or total <= 0:
             raise DemandError(f"{self.path}: {where} has no vTypes with probability > 0")
@@ -292,15 +299,10 @@ class _Reader:
                     self.routes[child.get("id", "")] = _single(links)
                 options.append(links)
                 probs.append(p)
-        refs = e.get("routes", "").split()
-        ref_p = e.get("probabilities", "").split() or ["1"] * len(refs)
-        if len(ref_p) != len(refs):
-            raise DemandError(f"{self.path}: {where}: {len(refs)} routes but "
-                              f"{len(ref_p)} probabilities")
-        for ref, p in zip(refs, ref_p, strict=True):
+        for ref, p in self.weighted_refs(e, "routes", where):
             off, links, q = self.route_options(ref, where)
             options += [links[off[i]:off[i + 1]] for i in range(len(q))]
-            probs += (q * parse_number(p, f"{self.path}: {where}")).tolist()
+            probs += (q * p).tolist()
         if not options or sum(probs) <= 0:
             raise DemandError(f"{self.path}: {where} has no routes with probability > 0")
         off = np.zeros(len(options) + 1, np.int64)

@@ -17,6 +17,7 @@ treated as WGS84 degrees.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ FloatArray = NDArray[np.float64]
 UTM_SCALE_FACTOR = 0.9996
 UTM_FALSE_EASTING_M = 500_000.0
 UTM_FALSE_NORTHING_SOUTH_M = 10_000_000.0
+_EPSG_UTM_RE = re.compile(r"^\s*epsg:32([67])(\d\d)\s*$", re.IGNORECASE)
 
 #: Ellipsoids by PROJ name: (semi-major axis a in metres, inverse flattening 1/f).
 ELLIPSOIDS: dict[str, tuple[float, float]] = {
@@ -73,6 +75,9 @@ def utm_zone(zone: int, south: bool = False, ellipsoid: str = "WGS84") -> Transv
 def parse_proj(proj: str) -> TransverseMercator:
     """Read a PROJ string: ``"+proj=utm +zone=48 +south ..."`` or ``"+proj=tmerc ..."``.
 
+    The EPSG codes of the WGS84 UTM zones are accepted too: ``EPSG:326zz``
+    (north) and ``EPSG:327zz`` (south), as pyproj writes them.
+
     Raises
     ------
     ValueError
@@ -80,6 +85,9 @@ def parse_proj(proj: str) -> TransverseMercator:
         not a number, the units are not metres, or the ellipsoid is not in
         :data:`ELLIPSOIDS`.
     """
+    epsg = _EPSG_UTM_RE.match(proj)
+    if epsg:
+        return utm_zone(int(epsg.group(2)), south=epsg.group(1) == "7")
     params: dict[str, str] = {}
     for token in proj.split():
         key, _, value = token.lstrip("+").partition("=")

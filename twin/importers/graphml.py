@@ -5,8 +5,9 @@ What is read
 - ``<key>`` elements map the per-file ``d0, d1, ...`` ids to attribute names
   (``attr.name``); the ids differ between files, so nothing relies on them.
 - Nodes: ``x`` (lon) and ``y`` (lat) in degrees when the graph ``crs`` is
-  EPSG:4326 (OSMnx's default); a projected graph with a ``+proj=utm`` crs is
-  converted back to degrees. The node ``highway`` tag ``traffic_signals``
+  EPSG:4326 (OSMnx's default); a graph projected to UTM is converted back to
+  degrees, whether its crs is a PROJ string (``+proj=utm +zone=48 +south``,
+  OSMnx 1) or a WGS84 UTM EPSG code (``EPSG:32748``, OSMnx 2). The node ``highway`` tag ``traffic_signals``
   marks a signalised junction.
 - Edges: one GraphML edge is one directed link with id ``"{u}-{v}-{key}"``
   (``key`` = the edge's ``id`` attribute, the MultiDiGraph key), so parallel
@@ -14,7 +15,7 @@ What is read
   directions of a two-way street as two edges: in ``jatinegara_drive`` every
   edge with ``oneway=False`` has its reverse edge, so ``oneway`` is never used
   to add links; it only tells how to read ``lanes`` (below).
-- ``length`` in metres (required, > 0; a missing one is measured along the
+- ``length`` in metres (> 0 when given; a missing one is measured along the
   geometry), ``geometry`` as a WKT ``LINESTRING (lon lat, ...)`` (kept as the
   link polyline), ``name``, ``highway``, ``lanes``, ``maxspeed``.
 
@@ -65,6 +66,7 @@ Lanes are per direction. Capacity = lanes x per-lane capacity of the class.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from pathlib import Path
@@ -266,13 +268,21 @@ def _data(el, keys: dict) -> dict[str, str]:
 
 
 def _as_list(text: str | None) -> list[str]:
-    """``"['a', 'b']"`` -> ``['a', 'b']``; ``"a"`` -> ``['a']``; None or ``""`` -> ``[]``."""
+    """``"['a', 'b']"`` -> ``['a', 'b']``; ``"a"`` -> ``['a']``; None or ``""`` -> ``[]``.
+
+    OSMnx writes lists as Python literals, so a name with a comma or a quote
+    (``"['Jalan A, Gg. B', \"Jl. H'Ali\"]"``) is read as one item.
+    """
     if not text:
         return []
     text = text.strip()
     if text.startswith("[") and text.endswith("]"):
-        items = [t.strip().strip("'\"") for t in text[1:-1].split(",")]
-        return [t for t in items if t]
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):  # not a literal: split on commas
+            value = [t.strip().strip("'\"") for t in text[1:-1].split(",")]
+        if isinstance(value, list):
+            return [s for s in (str(t).strip() for t in value) if s]
     return [text]
 
 

@@ -151,7 +151,7 @@ def read_tntp_bpr(path: str | Path, *, fft_unit_s: float | None = None) -> TntpL
         if (values[r, 1:3] < 0).any():
             raise NetworkError(f"{path} line {line_no}: length and free-flow time must be >= 0")
     declared = meta.get("NUMBER OF LINKS")
-    if declared is not None and declared.isdigit() and int(declared) != len(rows):
+    if declared is not None and declared.isdecimal() and int(declared) != len(rows):
         raise NetworkError(f"{path}: <NUMBER OF LINKS> says {declared}, the file has "
                            f"{len(rows)} link lines")
     first_thru = meta.get("FIRST THRU NODE", "1")
@@ -167,7 +167,7 @@ def read_tntp_bpr(path: str | Path, *, fft_unit_s: float | None = None) -> TntpL
         power=values[:, 4].copy(),
         toll=values[:, 6].copy(),
         link_type=values[:, 7].astype(np.int32),
-        first_thru_node=int(first_thru) if first_thru.isdigit() else 1,
+        first_thru_node=int(first_thru) if first_thru.isdecimal() else 1,
     )
 
 
@@ -328,7 +328,7 @@ def _number(text: str, path: Path, line_no: int, what: str) -> float:
 
 
 def _node_number(text: str, path: Path, line_no: int) -> str:
-    if not text.isdigit():
+    if not text.isdecimal():
         raise NetworkError(f"{path} line {line_no}: node {text!r} is not a node number")
     return str(int(text))
 
@@ -340,7 +340,7 @@ def _read_nodes(path: Path) -> dict[str, tuple[float, float]]:
         fields = raw.strip().removesuffix(";").split()
         if fields and fields[-1] == ";":
             fields.pop()
-        if not fields or raw.lstrip().startswith("~") or not fields[0].isdigit():
+        if not fields or raw.lstrip().startswith("~") or not fields[0].isdecimal():
             continue  # blank, comment or header ("Node X Y ;")
         if len(fields) < 3:
             raise NetworkError(f"{path} line {line_no}: expected 3 fields (node, x, y), "

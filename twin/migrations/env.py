@@ -1,8 +1,14 @@
 """Alembic environment for the store's migrations.
 
 Used through :func:`twin.store.migrate.upgrade`, which passes an open connection
-in ``config.attributes["connection"]``. The ``alembic`` command line works too:
-give the database with ``-x url=...`` (or ``sqlalchemy.url`` in an ini file).
+in ``config.attributes["connection"]``. The ``alembic`` command line works too,
+given an ``alembic.ini`` that names these migrations (the repository ships none)::
+
+    [alembic]
+    script_location = twin:migrations
+
+Then ``alembic -x url=sqlite:///var/kota.db current`` (the database comes from
+``-x url=...`` or from ``sqlalchemy.url`` in that file).
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Every write is one transaction. Observations are deduplicated by ``event_id``
 with ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL alike), so a
 batch written twice, or by two writers at once, is stored once. A transaction
 that fails because the connection dropped (a PostgreSQL restart, a network
-blip) is retried once on fresh connections; deduplication makes that retry safe.
+blip) is retried once on fresh connections. The drop may come after the server
+applied the COMMIT, so every write is safe to repeat: observations and link
+intervals by their keys, runs and quarantine rows by checking, on the retry,
+for the rows the first attempt stored.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TypeVar
+from numbers import Integral, Real
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,7 +31,6 @@ from sqlalchemy import (
     JSON,
     Connection,
     Engine,
-    Insert,
     Table,
     func,
     insert,
@@ -62,6 +65,9 @@ URL_ENV = "KOTA_DB_URL"
 """Environment variable naming the database when :func:`open_store` gets no URL."""
 
 _CONFLICT_RETRIES = 5
+_OBSERVATIONS = cast(Table, ObservationRow.__table__)
+_LINK_INTERVALS = cast(Table, LinkIntervalRow.__table__)
+_MAX_INT32 = 2**31 - 1
 
 
 class StoreError(RuntimeError):
@@ -77,9 +83,10 @@ class InsertResult:
     inserted : int, rows newly written
     duplicates : int, records skipped because their ``event_id`` was already
         stored or appeared earlier in the same batch
-    quarantined : int, records that cannot be stored as observations (a NaN or
-        non-JSON value in the payload, a NUL character in a text field); they
-        were written to the quarantine table instead, in the same transaction
+    quarantined : int, records that cannot be stored as observations unchanged
+        (a NaN or non-JSON value in the payload, a non-finite ``pos_m``, a NUL
+        character or an unpaired surrogate in a text field); they were written
+        to the quarantine table instead, in the same transaction
     """
 
     inserted: int
@@ -157,7 +164,7 @@ class LinkIntervals:
         return int(self.link_id.shape[0])
 
 
-def _insert(conn: Connection, table: type[Any] | Table) -> Insert:
+def _insert(conn: Connection, table: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     """A dialect-specific INSERT that supports ``on_conflict_do_nothing``."""
     name = conn.dialect.name
     if name == "postgresql":
@@ -219,27 +226,62 @@ def _text(value: str | bytes | bytearray | memoryview) -> str:
 
 
 def _json_or_reason(value: Any, name: str) -> str | None:
-    """None if ``value`` serialises to strict JSON, else the reason it does not."""
+    """None if ``value`` serialises to strict JSON in UTF-8, else the reason it does not."""
     try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        return f"{name} contains NaN or infinity, which JSON cannot store"
+        _dumps(value).encode("utf-8")
+    except UnicodeEncodeError:  # a ValueError too: test it first
+        return f"{name} contains an unpaired surrogate, which UTF-8 cannot store"
+    except ValueError as exc:
+        if str(exc).startswith("Out of range float"):
+            return f"{name} contains NaN or infinity, which JSON cannot store"
+        return f"{name} is not JSON-serialisable: {exc}"
     except TypeError as exc:
         return f"{name} is not JSON-serialisable: {exc}"
     return None
 
 
+def _text_reason(value: str, name: str) -> str | None:
+    """Why the text ``value`` cannot be stored as it is, or None if it can."""
+    if "\x00" in value:
+        return f"{name} contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{name} contains an unpaired surrogate, which UTF-8 cannot store"
+    return None
+
+
 def _unstorable(obs: Observation) -> str | None:
-    """Why ``obs`` cannot be stored as an observation row, or None if it can."""
-    texts = [obs.event_id, obs.source_id]
-    if obs.location is not None and obs.location.link_id is not None:
-        texts.append(obs.location.link_id)
-    if any("\x00" in t for t in texts):
-        return "a text field contains a NUL character"
+    """Why ``obs`` cannot be stored as an observation row, or None if it can.
+
+    Both backends must store it unchanged: SQLite would silently turn a NaN
+    ``pos_m`` into NULL, and neither accepts NUL characters in text columns or
+    text that is not valid UTF-8.
+    """
+    texts = {"event_id": obs.event_id, "source_id": obs.source_id}
+    loc = obs.location
+    if loc is not None:
+        if loc.link_id is not None:
+            texts["location.link_id"] = loc.link_id
+        pos_m, lane = loc.pos_m, loc.lane
+        if pos_m is not None and not (isinstance(pos_m, Real) and math.isfinite(pos_m)):
+            return f"location.pos_m is {pos_m!r}, not a finite number of metres"
+        if lane is not None and not (isinstance(lane, Integral) and 0 <= lane <= _MAX_INT32):
+            return f"location.lane is {lane!r}, not a lane index (0, 1, ...)"
+    for name, value in texts.items():
+        reason = _text_reason(value, name)
+        if reason is not None:
+            return reason
     return _json_or_reason(dict(obs.payload), "payload")
 
 
 def _observation_row(obs: Observation, run_id: str | None, received_at: datetime) -> dict:
+    """The row of a storable ``obs``; numbers as plain ``float``/``int``.
+
+    Plain types because the drivers need them: psycopg refuses a column array
+    mixing ``int`` and ``float`` (``lon=106`` beside ``lon=106.5``), and sqlite3
+    cannot bind NumPy integers.
+    """
     loc = obs.location
     offset = obs.observed_at.utcoffset()
     return {
@@ -248,11 +290,11 @@ def _observation_row(obs: Observation, run_id: str | None, received_at: datetime
         "source_id": obs.source_id,
         "observed_at": obs.observed_at,
         "utc_offset_s": 0 if offset is None else round(offset.total_seconds()),
-        "lon": None if loc is None else loc.lon,
-        "lat": None if loc is None else loc.lat,
+        "lon": None if loc is None else float(loc.lon),
+        "lat": None if loc is None else float(loc.lat),
         "link_id": None if loc is None else loc.link_id,
-        "pos_m": None if loc is None else loc.pos_m,
-        "lane": None if loc is None else loc.lane,
+        "pos_m": None if loc is None or loc.pos_m is None else float(loc.pos_m),
+        "lane": None if loc is None or loc.lane is None else int(loc.lane),
         "payload": dict(obs.payload),
         "schema_version": obs.schema_version,
         "run_id": run_id,
@@ -286,8 +328,51 @@ def _run_from_row(row: Any) -> Run:
     return Run(**row._mapping)
 
 
+def _no_run(run_id: str) -> str:
+    return f"no run {run_id!r}; start it with start_run()"
+
+
+def _require_run(conn: Connection, run_id: str) -> None:
+    """Raise :class:`StoreError` unless the run ``run_id`` exists."""
+    if conn.execute(select(RunRow.run_id).where(RunRow.run_id == run_id)).first() is None:
+        raise StoreError(_no_run(run_id))
+
+
+def _quarantine_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return row["source"], row["reason"], row["raw"]
+
+
+def _quarantine_ids(conn: Connection, received_at: datetime) -> dict[tuple[str, str, str], list[int]]:
+    """The ids of the quarantine rows received at ``received_at``, by content."""
+    stmt = select(QuarantineRow.id, QuarantineRow.source, QuarantineRow.reason,
+                  QuarantineRow.raw).where(QuarantineRow.received_at == received_at)
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for row in conn.execute(stmt.order_by(QuarantineRow.id)):
+        found.setdefault((row.source, row.reason, row.raw), []).append(row.id)
+    return found
+
+
+def _not_yet_quarantined(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` minus those an earlier attempt of the same call already stored.
+
+    A call stamps all its rows with one ``received_at`` (to the microsecond), so
+    a stored row with that stamp and the same content is that attempt's.
+    """
+    if not rows:
+        return rows
+    stored = _quarantine_ids(conn, rows[0]["received_at"])
+    left = []
+    for row in rows:
+        ids = stored.get(_quarantine_key(row))
+        if ids:
+            ids.pop()
+        else:
+            left.append(row)
+    return left
+
+
 def _column(values: ArrayLike, name: str, dtype: type, n: int) -> np.ndarray:
-    arr = np.asarray(values, dtype=dtype)
+    arr: np.ndarray = np.asarray(values, dtype=dtype)
     if arr.ndim == 0:
         arr = np.full(n, arr, dtype=dtype)
     if arr.shape != (n,):
@@ -299,7 +384,9 @@ class Store:
     """The persistent store of runs, observations, quarantined input and link series.
 
     Create it with :func:`open_store`. Safe to share between threads: each call
-    uses its own connection and transaction.
+    uses its own connection and transaction. The exception is an in-memory
+    SQLite database (``sqlite://``), which is one shared connection: use it
+    from one thread at a time.
 
     Parameters
     ----------
@@ -356,12 +443,26 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _transaction(self, work: Callable[[Connection], T], *, write: bool) -> T:
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run the read-only ``work`` in one transaction (see :meth:`_write`)."""
+        return self._transaction(lambda conn, _maybe_committed: work(conn), write=False)
+
+    def _write(self, work: Callable[[Connection, bool], T]) -> T:
+        """Run ``work(conn, maybe_committed)`` in one write transaction and commit it.
+
+        ``maybe_committed`` is True when an earlier attempt lost its connection:
+        if that happened while committing, the earlier attempt's rows may be
+        stored already, and ``work`` must not write them a second time.
+        """
+        return self._transaction(work, write=True)
+
+    def _transaction(self, work: Callable[[Connection, bool], T], *, write: bool) -> T:
         """Run ``work`` in one transaction and commit it.
 
         A dropped connection (``connection_invalidated``) is retried once after
         ``engine.dispose()``; a PostgreSQL deadlock or serialization failure is
-        retried a few times. ``work`` must be safe to run again.
+        retried a few times (those roll back for certain). ``work`` must be safe
+        to run again.
         """
         if self._closed:
             raise StoreError("the store is closed; open a new one with open_store()")
@@ -373,7 +474,7 @@ class Store:
                     if write:
                         conn.execution_options(**{IMMEDIATE: True})
                     with conn.begin():
-                        return work(conn)
+                        return work(conn, reconnected)
             except DBAPIError as exc:
                 if is_disconnect(exc) and not reconnected:
                     log.warning("database connection lost (%s); retrying once", exc.orig)
@@ -430,14 +531,21 @@ class Store:
             "summary": None,
         }
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection, maybe_committed: bool) -> None:
             stmt = _insert(conn, RunRow).values(row).on_conflict_do_nothing(
                 index_elements=["run_id"]
             ).returning(RunRow.run_id)
-            if conn.execute(stmt).first() is None:
-                raise StoreError(f"run {run_id!r} already exists; choose another run_id")
+            if conn.execute(stmt).first() is not None:
+                return
+            if maybe_committed:
+                stored = conn.execute(
+                    select(RunRow.__table__).where(RunRow.run_id == run_id)
+                ).one()._asdict()
+                if stored == row:  # our own earlier attempt, committed before the drop
+                    return
+            raise StoreError(f"run {run_id!r} already exists; choose another run_id")
 
-        self._transaction(work, write=True)
+        self._write(work)
         return run_id
 
     def finish_run(
@@ -467,12 +575,12 @@ class Store:
             else _aware(finished_at, "finished_at"),
         }
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection, _maybe_committed: bool) -> None:  # an UPDATE: idempotent
             stmt = update(RunRow).where(RunRow.run_id == run_id).values(values)
             if conn.execute(stmt).rowcount == 0:
-                raise StoreError(f"no run {run_id!r}; start it with start_run()")
+                raise StoreError(_no_run(run_id))
 
-        self._transaction(work, write=True)
+        self._write(work)
 
     def run(self, run_id: str) -> Run | None:
         """The run ``run_id``, or None if there is none."""
@@ -482,7 +590,7 @@ class Store:
             ).first()
             return None if row is None else _run_from_row(row)
 
-        return self._transaction(work, write=False)
+        return self._read(work)
 
     def runs(self, limit: int | None = None) -> list[Run]:
         """Runs, most recently started first."""
@@ -492,7 +600,7 @@ class Store:
                 stmt = stmt.limit(limit)
             return [_run_from_row(row) for row in conn.execute(stmt)]
 
-        return self._transaction(work, write=False)
+        return self._read(work)
 
     # -- observations -----------------------------------------------------------------
 
@@ -547,17 +655,16 @@ class Store:
         # Sorted keys: concurrent writers lock overlapping keys in the same order.
         ordered = [rows[k] for k in sorted(rows)]
 
-        def work(conn: Connection) -> int:
-            if run_id is not None and conn.execute(
-                select(RunRow.run_id).where(RunRow.run_id == run_id)
-            ).first() is None:
-                raise StoreError(f"no run {run_id!r}; start it with start_run()")
-            inserted = _bulk_insert(conn, ObservationRow.__table__, ordered, ["event_id"])
-            if bad:
-                conn.execute(insert(QuarantineRow), bad)
+        def work(conn: Connection, maybe_committed: bool) -> int:
+            if run_id is not None:
+                _require_run(conn, run_id)
+            inserted = _bulk_insert(conn, _OBSERVATIONS, ordered, ["event_id"])
+            new_bad = _not_yet_quarantined(conn, bad) if maybe_committed else bad
+            if new_bad:
+                conn.execute(insert(QuarantineRow), new_bad)
             return inserted
 
-        inserted = self._transaction(work, write=True) if ordered or bad else 0
+        inserted = self._write(work) if ordered or bad else 0
         return InsertResult(
             inserted=inserted, duplicates=total - len(bad) - inserted, quarantined=len(bad)
         )
@@ -610,14 +717,14 @@ class Store:
         def work(conn: Connection) -> list[Observation]:
             return [_observation_from_row(row) for row in conn.execute(stmt)]
 
-        return self._transaction(work, write=False)
+        return self._read(work)
 
     def count_observations(self, kind: ObservationKind | str | None = None) -> int:
         """How many observations are stored (of ``kind``, if given)."""
         stmt = select(func.count()).select_from(ObservationRow)
         if kind is not None:
             stmt = stmt.where(ObservationRow.kind == ObservationKind(kind).value)
-        return self._transaction(lambda conn: int(conn.execute(stmt).scalar_one()), write=False)
+        return self._read(lambda conn: int(conn.execute(stmt).scalar_one()))
 
     # -- quarantine -------------------------------------------------------------------
 
@@ -634,16 +741,19 @@ class Store:
             The input as received. Stored as text: bytes are decoded as UTF-8 with
             invalid bytes written as ``\\xNN``, and NUL characters as ``\\x00``.
         """
-        row = {
-            "received_at": datetime.now(UTC), "source": _text(source),
-            "reason": _text(reason), "raw": _text(raw),
-        }
+        received_at = datetime.now(UTC)
+        row = {"received_at": received_at, "source": _text(source), "reason": _text(reason),
+               "raw": _text(raw)}
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection, maybe_committed: bool) -> int:
+            if maybe_committed:
+                stored = _quarantine_ids(conn, received_at).get(_quarantine_key(row))
+                if stored:
+                    return stored[0]
             stmt = insert(QuarantineRow).values(row).returning(QuarantineRow.id)
             return int(conn.execute(stmt).scalar_one())
 
-        return self._transaction(work, write=True)
+        return self._write(work)
 
     def quarantined(
         self, limit: int | None = 100, *, source: str | None = None
@@ -658,7 +768,7 @@ class Store:
         def work(conn: Connection) -> list[QuarantineRecord]:
             return [QuarantineRecord(**row._mapping) for row in conn.execute(stmt)]
 
-        return self._transaction(work, write=False)
+        return self._read(work)
 
     # -- link interval series ---------------------------------------------------------
 
@@ -685,19 +795,21 @@ class Store:
         link_id : sequence or ndarray of str, shape (n,)
         interval_start_s : float or array, shape (n,), seconds of run time
         mean_speed_mps : float or array, shape (n,), m/s; NaN means no vehicle seen
-        vehicle_count : int or array, shape (n,), non-negative
+        vehicle_count : int or array, shape (n,), non-negative whole numbers
         flow_vph : float or array, shape (n,), vehicles per hour
 
         Returns
         -------
         int
-            Rows newly written.
+            Rows newly written. If the connection drops while committing and the
+            commit had in fact succeeded, the retry finds those rows stored and
+            counts 0 for them.
 
         Raises
         ------
         StoreError
-            On shape mismatches, non-finite times or flows, negative counts, or an
-            unknown run.
+            On shape mismatches, non-finite times or flows, negative or fractional
+            counts, or an unknown run.
         """
         links = np.asarray(link_id, dtype=np.str_)
         if links.ndim != 1:
@@ -705,14 +817,16 @@ class Store:
         n = links.shape[0]
         start = _column(interval_start_s, "interval_start_s", np.float64, n)
         speed = _column(mean_speed_mps, "mean_speed_mps", np.float64, n)
-        count = _column(vehicle_count, "vehicle_count", np.int64, n)
+        count_f = _column(vehicle_count, "vehicle_count", np.float64, n)
         flow = _column(flow_vph, "flow_vph", np.float64, n)
         if not (np.isfinite(start).all() and np.isfinite(flow).all()):
             raise StoreError("interval_start_s and flow_vph must be finite")
         if np.isinf(speed).any():
             raise StoreError("mean_speed_mps must be finite or NaN (no vehicle seen)")
-        if (count < 0).any():
-            raise StoreError("vehicle_count must be non-negative")
+        if not ((count_f >= 0) & (count_f <= _MAX_INT32) & (count_f == np.rint(count_f))).all():
+            raise StoreError(f"vehicle_count must be non-negative whole numbers up to "
+                             f"{_MAX_INT32}")
+        count = count_f.astype(np.int64)
         order = np.lexsort((start, links))  # same lock order for concurrent writers
         rows = [
             {"run_id": run_id, "link_id": lk, "interval_start_s": st,
@@ -726,15 +840,12 @@ class Store:
         if not rows:
             return 0
 
-        def work(conn: Connection) -> int:
-            if conn.execute(
-                select(RunRow.run_id).where(RunRow.run_id == run_id)
-            ).first() is None:
-                raise StoreError(f"no run {run_id!r}; start it with start_run()")
-            return _bulk_insert(conn, LinkIntervalRow.__table__, rows,
+        def work(conn: Connection, _maybe_committed: bool) -> int:  # ON CONFLICT: idempotent
+            _require_run(conn, run_id)
+            return _bulk_insert(conn, _LINK_INTERVALS, rows,
                                 ["run_id", "link_id", "interval_start_s"])
 
-        return self._transaction(work, write=True)
+        return self._write(work)
 
     def link_intervals(self, run_id: str, link_id: str | None = None) -> LinkIntervals:
         """A run's per-link interval aggregates (of one link, if given) as arrays."""
@@ -750,7 +861,7 @@ class Store:
         def work(conn: Connection) -> list[Any]:
             return list(conn.execute(stmt))
 
-        rows = self._transaction(work, write=False)
+        rows = self._read(work)
         cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
         return LinkIntervals(
             link_id=np.asarray(cols[0], dtype=np.str_),

@@ -44,12 +44,14 @@ def normalise_url(url: str | URL) -> URL:
 def make_engine(url: str | URL) -> Engine:
     """An engine for ``url`` configured the way the store needs it.
 
-    SQLite: the parent folder of the database file is created; every connection
+    SQLite: a leading ``~`` in the path is expanded to the home folder and the
+    parent folder of the database file is created; every connection
     gets ``journal_mode=WAL``, ``synchronous=NORMAL``, ``foreign_keys=ON`` and a
     busy timeout, and SQLAlchemy (not the sqlite3 module) emits ``BEGIN`` so
     transactions and DDL behave as on PostgreSQL. In-memory databases share one
-    connection. PostgreSQL: psycopg 3, ``pool_pre_ping`` so connections killed by a
-    server restart are replaced on checkout.
+    connection (so use them from one thread at a time). PostgreSQL: psycopg 3,
+    ``pool_pre_ping`` so connections killed by a server restart are replaced on
+    checkout.
     """
     parsed = normalise_url(url)
     dumps = partial(json.dumps, allow_nan=False, ensure_ascii=False)
@@ -62,7 +64,10 @@ def make_engine(url: str | URL) -> Engine:
                 connect_args={"check_same_thread": False},
             )
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if database.startswith("~"):  # sqlite3 would open a folder named "~"
+                database = str(Path(database).expanduser())
+                parsed = parsed.set(database=database)
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, json_serializer=dumps)
         _install_sqlite_hooks(engine)
         return engine

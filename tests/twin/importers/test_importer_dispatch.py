@@ -117,3 +117,13 @@ def test_parse_tmerc_and_rejects() -> None:
                      ("+proj=utm +zone=3 +ellps=bessel", "ellipsoid")):
         with pytest.raises(ValueError, match=why):
             parse_proj(bad)
+
+
+def test_parse_epsg_utm_codes() -> None:
+    """pyproj's WGS84 UTM codes (as OSMnx 2 writes a projected graph's crs) are zones too."""
+    assert parse_proj("EPSG:32748") == utm_zone(48, south=True)
+    assert parse_proj("epsg:32633") == utm_zone(33)
+    with pytest.raises(ValueError, match="outside"):
+        parse_proj("EPSG:32761")
+    with pytest.raises(ValueError, match="not supported"):
+        parse_proj("EPSG:3857")

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from twin.importers import load_network
-from twin.importers.graphml import HIGHWAY_DEFAULTS, _parse_lanes, _parse_maxspeed, read_graphml
+from twin.importers._utm import lonlat_to_tm, parse_proj
+from twin.importers.graphml import (
+    HIGHWAY_DEFAULTS,
+    _as_list,
+    _parse_lanes,
+    _parse_maxspeed,
+    read_graphml,
+)
 from twin.network import Network, NetworkError
 
 JATINEGARA = "jakarta/jatinegara_drive.graphml.gz"
@@ -258,3 +265,43 @@ def test_truncated_gzip(jatinegara_path: Path, tmp_path: Path) -> None:
     path.write_bytes(jatinegara_path.read_bytes()[:5000])
     with pytest.raises(NetworkError, match=r"cut\.graphml\.gz.*gzip stream is truncated"):
         load_network(path)
+
+
+def test_list_values_keep_commas_and_quotes() -> None:
+    """OSMnx lists are Python literals: a name with a comma or an apostrophe is one item."""
+    assert _as_list("['Jalan A, Gg. B', \"Jl. H'Ali\"]") == ["Jalan A, Gg. B", "Jl. H'Ali"]
+    assert _as_list("['2', '1']") == ["2", "1"]
+    assert _as_list("[False, True]") == ["False", "True"]
+    assert _as_list("[not a literal, x]") == ["not a literal", "x"]  # falls back to commas
+    assert _as_list("Jalan [Baru]") == ["Jalan [Baru]"]
+    assert _as_list("") == [] and _as_list(None) == []
+
+
+@pytest.mark.parametrize("crs", [
+    "EPSG:32748",                                                  # OSMnx 2 (pyproj CRS)
+    "+proj=utm +zone=48 +south +ellps=WGS84 +datum=WGS84 +units=m +no_defs",  # OSMnx 1
+])
+def test_projected_graph_comes_back_to_lonlat(tmp_path: Path, crs: str) -> None:
+    """A graph projected to UTM zone 48 S (Jakarta) is read back in degrees, geometry too."""
+    lonlat = {"1": (106.8456, -6.2088), "2": (106.8556, -6.2088)}
+    zone = parse_proj("+proj=utm +zone=48 +south")
+    xy = {n: [float(v[0]) for v in lonlat_to_tm(np.array([lon]), np.array([lat]), zone)]
+          for n, (lon, lat) in lonlat.items()}
+    mid = [float(v[0]) for v in lonlat_to_tm(np.array([106.8506]), np.array([-6.2078]), zone)]
+    nodes = "".join(f'<node id="{n}"><data key="k0">{y!r}</data><data key="k1">{x!r}'
+                    f"</data></node>" for n, (x, y) in xy.items())
+    wkt = "LINESTRING (" + ", ".join(f"{x!r} {y!r}" for x, y in (xy["1"], mid, xy["2"])) + ")"
+    edge = _edge("1", "2", extra=f'<data key="g">{wkt}</data>')
+    text = _graphml(nodes, edge).replace(
+        '<graph edgedefault="directed">',
+        f'<graph edgedefault="directed"><data key="crs">{crs}</data>').replace(
+        '<key id="k7"', '<key id="crs" for="graph" attr.name="crs"/>\n'
+        '<key id="g" for="edge" attr.name="geometry"/>\n<key id="k7"')
+    path = tmp_path / "projected.graphml"
+    path.write_text(text)
+    net = read_graphml(path)
+    for n, (lon, lat) in lonlat.items():
+        i = net.node_index[n]
+        assert (net.node_lon[i], net.node_lat[i]) == pytest.approx((lon, lat), abs=1e-9)
+    lon, lat = net.link_polyline_lonlat(0)
+    assert (lon[1], lat[1]) == pytest.approx((106.8506, -6.2078), abs=1e-9)

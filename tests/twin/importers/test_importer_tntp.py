@@ -148,3 +148,12 @@ def test_node_missing_from_node_file(tmp_path: Path) -> None:
     net = load_network(path, coord_unit_m=100.0)
     assert net.node_x_m[2] - net.node_x_m[0] == pytest.approx(100.0)
     assert net.link_length_m[0] == pytest.approx(1609.344)  # generic unit: miles
+
+
+def test_node_that_is_not_a_number(tmp_path: Path) -> None:
+    """Node fields must be plain decimal numbers; '²' is a digit to Python but not to int()."""
+    path = tmp_path / "Tiny_net.tntp"
+    path.write_text(_HEADER + "\t1\t2\t1800\t1\t1\t0.15\t4\t0\t0\t1\t;\n"
+                    "\t2\t\u00b2\t1800\t1\t1\t0.15\t4\t0\t0\t1\t;\n")
+    with pytest.raises(NetworkError, match=r"Tiny_net\.tntp line 9: node '²' is not a node number"):
+        load_network(path)
