@@ -2,8 +2,8 @@
 
 Every generator takes a :class:`numpy.random.Generator` and draws from it in a
 fixed order, so the same seed gives identical :class:`~twin.demand.Trips`.
-Generated trips have no explicit route: the simulator routes them at
-insertion. Trip ids are ``<id_prefix><k>`` numbered in departure order.
+Generated trips have no explicit route: the simulator routes them (shortest
+path on free-flow time) when the run is built. Trip ids are ``<id_prefix><k>`` numbered in departure order.
 """
 
 from __future__ import annotations

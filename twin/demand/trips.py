@@ -3,7 +3,7 @@
 A trip is one vehicle: its class, origin and destination node, departure time
 and, optionally, an explicit route (a list of link indices). Trips are kept
 sorted by departure time so the simulator can insert them with one moving
-cursor. An empty route means "take the shortest path at insertion".
+cursor. An empty route means "the simulator picks the shortest path".
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class TripRecord(NamedTuple):
 
     ``origin_node``/``destination_node`` are node indices or node ids; ``None``
     takes them from the route's first/last link. ``route`` holds link indices or
-    link ids; empty means "shortest path at insertion".
+    link ids; empty means "the simulator picks the shortest path".
     """
 
     trip_id: str
@@ -137,7 +137,7 @@ class Trips:
     route_offsets : int64 (n + 1,), CSR into ``route_links``.
     route_links : int32 (n_route_links,), link indices; trip ``i``'s route is
         ``route_links[route_offsets[i]:route_offsets[i + 1]]``, and an empty one
-        means the simulator picks the shortest path at insertion.
+        means the simulator picks the shortest path (on free-flow time, when the run is built).
     """
 
     trip_ids: tuple[str, ...]
