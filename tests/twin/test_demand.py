@@ -544,3 +544,45 @@ def test_sumo_distributions_intervals_and_junctions(gridnet: Network, tmp_path: 
     assert gridnet.node_ids[t.destination_node[j]] == "C3"
     via = [gridnet.link_ids[x] for x in t.route_of(ids["v"])]
     assert via[0] == "A0A1" and "E1E2" in via and via[-1] == "C3C4"
+
+
+def test_sumo_bicycles_and_scooters_are_skipped(gridnet: Network, tmp_path: Path) -> None:
+    """Bicycles and scooters ride on cycleways the SUMO importer drops: they are skipped
+    like pedestrians and rail, also when their routes use edges the network lacks. A
+    top-level route over such edges fails only when a simulated vehicle uses it."""
+    text = """<routes>
+  <vType id="bike" vClass="bicycle"/><vType id="kick" vClass="scooter"/>
+  <vType id="moto" vClass="motorcycle"/>
+  <route id="bikeway" edges="cycleway1 cycleway2"/>
+  <vehicle id="b1" type="bike" depart="0"><route edges="cycleway1 A0A1"/></vehicle>
+  <vehicle id="s1" type="kick" depart="1" route="bikeway"/>
+  <flow id="bf" type="DEFAULT_BIKETYPE" begin="0" end="10" number="5" from="cycleway1"
+        to="cycleway2"/>
+  <vehicle id="m1" type="moto" depart="2"><route edges="A0A1 A1A2"/></vehicle>
+</routes>"""
+    f = tmp_path / "bikes.rou.xml"
+    f.write_text(text)
+    with pytest.warns(UserWarning) as caught:
+        t = read_sumo_routes(f, gridnet)
+    messages = [str(w.message) for w in caught]
+    assert any("skipped 7 vehicle" in m for m in messages), messages
+    assert any("skipped 1 <route>(s) over edges" in m and "'bikeway'" in m for m in messages)
+    assert t.trip_ids == ("m1",) and VEHICLE_CLASSES[t.vehicle_class[0]] == "motorcycle"
+    f.write_text(text.replace('<vehicle id="m1" type="moto" depart="2">',
+                              '<vehicle id="c1" depart="3" route="bikeway"/>\n<vehicle id="m1" '
+                              'type="moto" depart="2">'))
+    with pytest.raises(DemandError, match=r"route 'bikeway': unknown edge 'cycleway1'.*"
+                       r"used by vehicle 'c1'"):
+        read_sumo_routes(f, gridnet)
+
+
+@needs_sumo
+def test_sumo_ingolstadt_bicycles_skipped() -> None:
+    """fkk_in (Ingolstadt, with bike lanes and cycleways): the 89 bicycles are skipped, the
+    cars, buses and trucks all keep routes over the imported road links."""
+    net = read_sumo_net(GAME / "fkk_in" / "ingolstadt.net.xml.gz")
+    with pytest.warns(UserWarning, match="skipped 89 vehicle"):
+        t = read_sumo_routes(GAME / "fkk_in" / "fkk_in.rou.xml", net, horizon_s=600.0)
+    assert len(t) > 300 and t.has_route.all()
+    counts = np.bincount(t.vehicle_class, minlength=4)
+    assert counts[0] == 0 and counts[1] > 0 and counts[2] > 0 and counts[3] > 0

@@ -5,11 +5,16 @@ Supported: ``<vType>`` and ``<vTypeDistribution>``; ``<route>`` and
 an embedded ``<route>``, ``from``/``to`` (+ ``via``) edges or
 ``fromJunction``/``toJunction``; ``<flow>`` with ``number``, ``period``
 (fixed or ``exp(rate)``), ``vehsPerHour`` or ``probability``, also inside
-``<interval>``. Persons and containers are skipped with a warning; stops and
-other vehicle attributes are ignored.
+``<interval>``. Persons and containers are skipped with a warning, and so are
+vehicles whose vClass is not simulated (bicycles, scooters, pedestrians,
+rail, ships; see :data:`SUMO_VCLASS_MAP`); stops and other vehicle attributes
+are ignored.
 
 SUMO edge ids are link ids (the SUMO importer keeps them), so edges map
-through ``network.link_index``. Random choices (type and route
+through ``network.link_index``. The importer drops edges no road motor vehicle
+may use (footways, cycleways, rail), so a top-level ``<route>`` over such
+edges (a tram line, a bike route) is an error only when a simulated vehicle
+uses it; unused, it is skipped with a warning. Random choices (type and route
 distributions, ``probability`` and ``exp()`` flows) draw from ``rng``.
 """
 
@@ -39,18 +44,24 @@ IntArray = NDArray[np.int64]
 #: Route options: CSR offsets, links, probabilities.
 _Options = tuple[NDArray[np.int64], IntArray, NDArray[np.float64]]
 
-#: SUMO ``vClass`` -> Kota Twin vehicle class; ``None`` skips the vehicle.
-#: Unlisted classes become "car". Bicycles become motorcycles (the nearest
-#: two-wheeler we model); rail, ships, pedestrians and the like are skipped.
+#: SUMO ``vClass`` -> Kota Twin vehicle class; ``None`` skips the vehicle
+#: (counted in a warning). Unlisted classes become "car". The classes mapped to
+#: a vehicle class are exactly the road motor vehicles
+#: (:data:`twin.importers.sumo.ROAD_MOTOR_CLASSES`) whose edges the SUMO net
+#: importer keeps by default. Bicycles and (kick) scooters are skipped like
+#: pedestrians and rail: they ride on cycleways, paths and bike lanes, which
+#: that importer drops, and would otherwise move as motorcycles on car lanes.
+#: Pass ``{**SUMO_VCLASS_MAP, "bicycle": "motorcycle"}`` (with a net read with
+#: ``road_vehicles_only=False``) to simulate them as motorcycles anyway.
 SUMO_VCLASS_MAP: Mapping[str, str | None] = MappingProxyType({
     **dict.fromkeys(("passenger", "private", "taxi", "hov", "evehicle", "emergency",
                      "authority", "vip", "custom1", "custom2"), "car"),
-    **dict.fromkeys(("motorcycle", "moped", "bicycle", "scooter"), "motorcycle"),
+    **dict.fromkeys(("motorcycle", "moped"), "motorcycle"),
     **dict.fromkeys(("bus", "coach"), "bus"),
     **dict.fromkeys(("truck", "trailer", "delivery", "army"), "truck"),
-    **dict.fromkeys(("pedestrian", "wheelchair", "tram", "rail_urban", "rail", "rail_electric",
-                     "rail_fast", "subway", "cable_car", "ship", "aircraft", "drone",
-                     "container"), None),
+    **dict.fromkeys(("bicycle", "scooter", "pedestrian", "wheelchair", "tram", "rail_urban",
+                     "rail", "rail_electric", "rail_fast", "subway", "cable_car", "ship",
+                     "aircraft", "drone", "container"), None),
 })
 
 # SUMO's built-in vehicle types and their vClass.
@@ -133,6 +144,9 @@ class _Reader:
         self.types: dict[str, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
         # route id -> (CSR offsets, links, probabilities) of its options
         self.routes: dict[str, _Options] = {}
+        # route id -> the error of a top-level route over edges the network lacks;
+        # raised when a simulated vehicle uses the route, else only warned about
+        self.bad_routes: dict[str, DemandError] = {}
         self.routed: dict[tuple[int, ...], IntArray | None] = {}
         self.ids: list[str] = []
         self.chunks: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
@@ -175,7 +189,12 @@ class _Reader:
             self.vtype_distribution(e)
         elif tag == "route":
             rid = self.need(e, "id", "route")
-            self.routes[rid] = _single(self.edges(e, f"route {rid!r}"))
+            self.bad_routes.pop(rid, None)
+            try:
+                self.routes[rid] = _single(self.edges(e, f"route {rid!r}"))
+            except _UnknownEdge as exc:
+                self.routes.pop(rid, None)
+                self.bad_routes[rid] = exc
         elif tag == "routeDistribution":
             rid = self.need(e, "id", "routeDistribution")
             self.routes[rid] = self.route_distribution(e, f"routeDistribution {rid!r}")
@@ -276,8 +295,9 @@ class _Reader:
     def link(self, edge: str, where: str) -> int:
         i = self.net.link_index.get(edge)
         if i is None:
-            raise DemandError(f"{self.path}: {where}: unknown edge {edge!r} (not a link of "
-                              f"network {self.net.name!r})")
+            raise _UnknownEdge(f"{self.path}: {where}: unknown edge {edge!r} (not a link of "
+                               f"network {self.net.name!r}; the SUMO importer drops edges "
+                               f"that no road motor vehicle may use)")
         return i
 
     def route_distribution(self, e: ET.Element, where: str
@@ -311,6 +331,8 @@ class _Reader:
 
     def route_options(self, rid: str, where: str
                       ) -> _Options:
+        if rid in self.bad_routes:
+            raise DemandError(f"{self.bad_routes[rid]}; used by {where}")
         r = self.routes.get(rid)
         if r is None:
             raise DemandError(f"{self.path}: {where}: unknown route {rid!r} (routes must be "
@@ -416,6 +438,12 @@ class _Reader:
         for what, n in self.skipped.items():
             what = what if what.startswith("vehicle") else f"<{what}> element"
             warnings.warn(f"{source}: skipped {n} {what}(s) (not simulated)", stacklevel=3)
+        if self.bad_routes:
+            ids = sorted(self.bad_routes)
+            warnings.warn(f"{source}: skipped {len(ids)} <route>(s) over edges that are not "
+                          f"links of network {self.net.name!r} and that no simulated vehicle "
+                          f"uses: {', '.join(map(repr, ids[:5]))}"
+                          f"{', ...' if len(ids) > 5 else ''}", stacklevel=3)
         if not self.chunks:
             return Trips.empty()
         cols = [np.concatenate([c[j] for c in self.chunks]) for j in range(6)]
@@ -425,6 +453,10 @@ class _Reader:
                                  origin_node=cols[1], destination_node=cols[2],
                                  depart_s=cols[3], route_offsets=off, route_links=cols[5],
                                  source=source)
+
+
+class _UnknownEdge(DemandError):
+    """An edge id that is not a link of the network."""
 
 
 def _single(links: IntArray) -> _Options:

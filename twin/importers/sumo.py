@@ -2,17 +2,39 @@
 
 What is read
 ------------
-- ``<edge>``: every edge except the non-road functions ``internal`` (the paths
-  through junctions), ``crossing`` and ``walkingarea`` (pedestrian areas);
-  ``normal`` and ``connector`` edges become links. Link ids are the SUMO edge
+- ``<edge>``: edges of the functions ``normal`` and ``connector`` become
+  links; ``internal`` (the paths through junctions), ``crossing`` and
+  ``walkingarea`` (pedestrian areas) never do. Link ids are the SUMO edge
   ids, so a SUMO route ``edges="a b c"`` maps straight onto ``link_index``.
-- ``<lane>``: a link has as many lanes as the edge (lane ``i`` of the link is
-  SUMO lane index ``i``, so SUMO ``fromLane``/``toLane`` stay valid; SUMO's
-  lane 0 is the rightmost lane, i.e. the kerb side of a right-hand net);
-  speed limit = the fastest lane's ``speed``; length = mean lane ``length``.
+- Road motor vehicles only (``road_vehicles_only=True``, the default): the
+  simulator moves motorcycles, cars, buses and trucks and has no per-class
+  lane permissions, so an edge is kept only when at least one of its lanes
+  admits a vClass of ``road_vehicle_classes`` (default
+  :data:`ROAD_MOTOR_CLASSES`: every vClass that
+  :func:`twin.demand.read_sumo_routes` imports as a vehicle, so a SUMO route
+  of an imported vehicle only uses kept edges). Footways, paths, cycleways,
+  rail and waterways are dropped. Of a kept edge only the lanes admitting
+  such a vClass are lanes of the link (sidewalks and bike lanes are not): the
+  link's lanes are those lanes in SUMO order, so a SUMO lane index maps to
+  its rank among them, and connections from or to a dropped lane or edge are
+  dropped. Junctions that no kept edge touches are dropped too. A file
+  without any such edge raises :class:`NetworkError`.
+  ``road_vehicles_only=False`` imports every edge with all its lanes (lane
+  ``i`` of the link is SUMO lane ``i``) and every junction.
+  Because ``delivery``, ``bus``, ``vip`` and so on are road vehicles, the
+  default keeps delivery-only service roads (SUMO's OSM type map makes
+  ``highway.service`` ``allow="delivery pedestrian bicycle"``), busways and
+  raceways, which are then open to every simulated vehicle. To keep only what
+  ordinary traffic may use, pass e.g.
+  ``road_vehicle_classes={"passenger", "private", "motorcycle", "moped"}``.
+- ``<lane>``: SUMO's lane 0 is the rightmost lane, i.e. the kerb side of a
+  right-hand net. Speed limit = the fastest kept lane's ``speed``; length =
+  mean kept lane ``length``. A lane without ``allow``/``disallow`` admits
+  every vClass, ``allow="all"`` too, ``disallow="all"`` none.
   Capacity = ``capacity_per_lane_vph`` (default 1800 veh/h) x the number of
-  lanes open to passenger cars (``allow``/``disallow``), at least one lane's
-  worth, so sidewalks and bike lanes add no capacity.
+  lanes open to passenger cars (``allow``/``disallow`` of ``passenger`` or
+  ``private``), at least one lane's worth, so sidewalks, bike lanes and bus
+  lanes add no capacity.
 - ``type`` (``"highway.primary"``) gives the road class with a leading
   ``"highway."`` dropped (``"primary"``), matching the GraphML classes;
   ``name`` gives the street name.
@@ -20,15 +42,17 @@ What is read
   are not straight); otherwise the interior points of the middle lane's shape
   when it has any (lane shapes are offset from the centre line and cut back
   at the junctions, so only interior points are taken), else a straight link.
-- ``<connection>`` between two kept edges (not via internal edges) gives the
-  lane connections; ``tl`` + ``linkIndex`` give ``conn_program`` and
-  ``conn_signal_index``.
+- ``<connection>`` between two kept lanes of kept edges (not via internal
+  edges) gives the lane connections; ``tl`` + ``linkIndex`` give
+  ``conn_program`` and ``conn_signal_index`` (SUMO's indices into the phase
+  state strings, which are kept whole, so the characters of dropped
+  connections are simply unused).
 - ``<tlLogic>``: one program per traffic-light id. When an id has several
   programs the last one in the file is used (SUMO activates the last program
   loaded). Actuated and delay-based programs are imported as fixed-time
   programs with their phases' ``duration``. The program's node is the
-  junction with the tl's id, else the junction where its first controlled
-  connection sits; a program that controls nothing in the kept network is
+  junction with the tl's id (when kept), else the junction where its first
+  controlled connection sits; a program that controls nothing in the kept network is
   dropped. A ``tl`` without a ``<tlLogic>`` is allowed only at
   ``rail_crossing``/``rail_signal`` junctions (SUMO builds those logics
   itself); such connections stay unsignalised. SUMO's ``offset`` delays the
@@ -51,6 +75,7 @@ projected easting/northing and is inverted with :mod:`twin.importers._utm`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +94,17 @@ SKIPPED_EDGE_FUNCTIONS = frozenset({"internal", "crossing", "walkingarea"})
 STATE_MAP = {"G": "G", "g": "g", "y": "y", "Y": "y", "r": "r", "u": "r", "o": "g", "s": "g",
              "O": "G"}
 RAIL_JUNCTION_TYPES = frozenset({"rail_crossing", "rail_signal"})
+#: vClasses whose lanes count for a link's capacity (``"all"`` as used in ``allow``).
 CAR_CLASSES = frozenset({"passenger", "private", "all"})
+#: SUMO vClasses of road motor vehicles: an edge is imported (with
+#: ``road_vehicles_only``) when one of its lanes admits one of them. These are
+#: the vClasses :data:`twin.demand.SUMO_VCLASS_MAP` turns into motorcycles,
+#: cars, buses or trucks; bicycles, scooters, pedestrians, rail, ships,
+#: aircraft, drones and containers are not road motor vehicles.
+ROAD_MOTOR_CLASSES = frozenset({
+    "passenger", "private", "taxi", "hov", "evehicle", "emergency", "authority", "army",
+    "vip", "custom1", "custom2", "motorcycle", "moped", "bus", "coach", "delivery", "truck",
+    "trailer"})
 
 
 def read_sumo_net(
@@ -78,6 +113,8 @@ def read_sumo_net(
     origin_lonlat: tuple[float, float] = DEFAULT_ORIGIN_LONLAT,
     capacity_per_lane_vph: float = DEFAULT_CAPACITY_PER_LANE_VPH,
     name: str | None = None,
+    road_vehicles_only: bool = True,
+    road_vehicle_classes: Collection[str] = ROAD_MOTOR_CLASSES,
 ) -> Network:
     """Read a SUMO network file into a Network.
 
@@ -88,6 +125,11 @@ def read_sumo_net(
         geo-reference (``projParameter="!"``) is placed.
     capacity_per_lane_vph : float, vehicles per hour per car lane.
     name : network name; default the file name without its suffixes.
+    road_vehicles_only : bool, default True. Keep only the edges, lanes and
+        junctions usable by a vClass of ``road_vehicle_classes`` (see the
+        module docstring); False imports every edge with all its lanes.
+    road_vehicle_classes : SUMO vClass names (a set, not one string); default
+        :data:`ROAD_MOTOR_CLASSES`. Used with ``road_vehicles_only``.
 
     Returns
     -------
@@ -97,9 +139,16 @@ def read_sumo_net(
     ------
     NetworkError
         When the file is missing or broken, an element lacks a required
-        attribute, or the projection is not supported.
+        attribute, the projection is not supported, or (with
+        ``road_vehicles_only``) no edge allows road motor vehicles.
+    ValueError
+        When ``road_vehicle_classes`` is a string or empty.
     """
     path = Path(path)
+    if isinstance(road_vehicle_classes, str) or not road_vehicle_classes:
+        raise ValueError(f"road_vehicle_classes must be a non-empty collection of SUMO vClass "
+                         f"names, got {road_vehicle_classes!r}")
+    road_classes = frozenset(road_vehicle_classes)
     root = parse_xml(path)
     if root.tag != "net":
         raise NetworkError(f"{path}: root element is <{root.tag}>, expected SUMO <net>")
@@ -123,6 +172,8 @@ def read_sumo_net(
 
     links: dict[str, list] = {k: [] for k in (
         "id", "from", "to", "length", "lanes", "speed", "capacity", "name", "class", "geom")}
+    # edge id -> SUMO lane index -> lane index of the link (-1: dropped lane)
+    lane_map: dict[str, list[int]] = {}
     for e in root.findall("edge"):
         if e.get("function", "normal") in SKIPPED_EDGE_FUNCTIONS:
             continue
@@ -142,6 +193,15 @@ def read_sumo_net(
             raise NetworkError(f"{path}: {where}: lane indices {indices} are not "
                                f"0..{len(lanes) - 1}")
         lanes.sort(key=lambda ln: int(ln.get("index")))
+        if road_vehicles_only:
+            road = [_allows(ln, road_classes) for ln in lanes]
+            if not any(road):
+                continue
+            rank = np.cumsum(road) - 1  # SUMO index -> index among the road lanes
+            lane_map[eid] = [int(k) if r else -1 for k, r in zip(rank, road, strict=True)]
+            lanes = [ln for ln, r in zip(lanes, road, strict=True) if r]
+        else:
+            lane_map[eid] = list(range(len(lanes)))
         lengths, speeds = [], []
         for ln in lanes:
             lane_where = f"<lane id={ln.get('id')!r}>"
@@ -158,10 +218,24 @@ def read_sumo_net(
         links["name"].append(e.get("name", ""))
         links["class"].append(e.get("type", "").removeprefix("highway."))
         links["geom"].append(_edge_geometry(e, lanes, path, where, to_lonlat))
+    if road_vehicles_only:
+        if not links["id"]:
+            raise NetworkError(f"{path}: no edge allows road motor vehicles; pass "
+                               f"road_vehicles_only=False to import every edge")
+        # Drop the junctions no kept edge touches (footway or rail-only ends).
+        used = np.zeros(len(node_ids), bool)
+        used[links["from"]] = True
+        used[links["to"]] = True
+        new_index = np.cumsum(used) - 1
+        links["from"] = new_index[links["from"]].tolist()
+        links["to"] = new_index[links["to"]].tolist()
+        node_ids = [n for n, u in zip(node_ids, used, strict=True) if u]
+        node_lon, node_lat = node_lon[used], node_lat[used]
+        node_index = {n: i for i, n in enumerate(node_ids)}
     link_index = {lid: i for i, lid in enumerate(links["id"])}
 
     programs = _read_programs(root, path)
-    conn, conn_tl, conn_link_index = _read_connections(root, link_index, path)
+    conn, conn_tl, conn_link_index = _read_connections(root, link_index, lane_map, path)
     signals, conn_program, conn_signal = _map_programs(
         programs, conn, conn_tl, conn_link_index, links["to"], node_index, rail_junctions, path)
 
@@ -232,6 +306,18 @@ def _coordinate_transform(root, path: Path, origin_lonlat: tuple[float, float]):
     return utm, None
 
 
+def _allows(lane, classes: frozenset[str]) -> bool:
+    """Whether the lane admits at least one of the vClasses ``classes``."""
+    allow, disallow = lane.get("allow"), lane.get("disallow")
+    if allow is not None:
+        allowed = set(allow.split())
+        return "all" in allowed or bool(classes & allowed)
+    if disallow is not None:
+        banned = set(disallow.split())
+        return "all" not in banned and not classes <= banned
+    return True
+
+
 def _allows_cars(lane) -> bool:
     allow, disallow = lane.get("allow"), lane.get("disallow")
     if allow is not None:
@@ -286,7 +372,8 @@ def _read_programs(root, path: Path) -> dict[str, tuple[float, list[float], list
     return programs
 
 
-def _read_connections(root, link_index: dict[str, int], path: Path):
+def _read_connections(root, link_index: dict[str, int], lane_map: dict[str, list[int]],
+                      path: Path):
     fl: list[int] = []
     fa: list[int] = []
     tl_: list[int] = []
@@ -299,16 +386,27 @@ def _read_connections(root, link_index: dict[str, int], path: Path):
             continue  # internal, pedestrian or unknown edges
         where = f"<connection from={src!r} to={dst!r}>"
         try:
-            fl.append(link_index[src])
-            fa.append(int(_required(c, "fromLane", path, where)))
-            tl_.append(link_index[dst])
-            ta.append(int(_required(c, "toLane", path, where)))
+            lanes = [int(_required(c, a, path, where)) for a in ("fromLane", "toLane")]
             tl = c.get("tl")
-            conn_tl.append(tl)
-            conn_link_index.append(int(_required(c, "linkIndex", path, where)) if tl else -1)
+            signal_index = int(_required(c, "linkIndex", path, where)) if tl else -1
         except ValueError:
             raise NetworkError(f"{path}: {where}: fromLane, toLane and linkIndex must be "
                                f"integers") from None
+        mapped = []
+        for edge, lane, attr in ((src, lanes[0], "fromLane"), (dst, lanes[1], "toLane")):
+            edge_lanes = lane_map[edge]
+            if not 0 <= lane < len(edge_lanes):
+                raise NetworkError(f"{path}: {where}: {attr} {lane} does not exist (edge "
+                                   f"{edge!r} has {len(edge_lanes)} lanes)")
+            mapped.append(edge_lanes[lane])
+        if min(mapped) < 0:
+            continue  # from or to a sidewalk or bike lane dropped with road_vehicles_only
+        fl.append(link_index[src])
+        fa.append(mapped[0])
+        tl_.append(link_index[dst])
+        ta.append(mapped[1])
+        conn_tl.append(tl)
+        conn_link_index.append(signal_index)
     conn = (np.array(fl, np.int32), np.array(fa, np.int32),
             np.array(tl_, np.int32), np.array(ta, np.int32))
     return conn, conn_tl, conn_link_index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,15 +13,70 @@ import pytest
 
 from twin.importers import load_network
 from twin.importers._xml import DEFAULT_ORIGIN_LONLAT
-from twin.importers.sumo import STATE_MAP
+from twin.importers.sumo import ROAD_MOTOR_CLASSES, STATE_MAP
 from twin.network import Network, NetworkError, project_lonlat
 
 GAME = Path("tools") / "game"
+
+# Written out here rather than imported, so the tests check the importer's choice.
+ROAD_VCLASSES = frozenset({
+    "passenger", "private", "taxi", "hov", "evehicle", "emergency", "authority", "army", "vip",
+    "custom1", "custom2", "motorcycle", "moped", "bus", "coach", "delivery", "truck", "trailer"})
+NOT_ROADS = {"footway", "cycleway", "path", "pedestrian", "steps", "bridleway"}
+
+
+def _root(path: Path) -> ET.Element:
+    data = path.read_bytes()
+    return ET.fromstring(gzip.decompress(data) if path.name.endswith(".gz") else data)
 
 
 def _non_internal_edges(path: Path) -> list[ET.Element]:
     root = ET.parse(path).getroot()
     return [e for e in root.iter("edge") if e.get("function", "normal") != "internal"]
+
+
+def _lane_admits(lane: ET.Element, vclasses: frozenset[str]) -> bool:
+    """SUMO lane permissions: allow wins, else everything not in disallow; "all" is a keyword."""
+    if lane.get("allow") is not None:
+        allowed = lane.get("allow", "").split()
+        return "all" in allowed or any(v in allowed for v in vclasses)
+    banned = lane.get("disallow", "").split()
+    return "all" not in banned and any(v not in banned for v in vclasses)
+
+
+def _road_lanes(root: ET.Element, vclasses: frozenset[str] = ROAD_VCLASSES
+                ) -> dict[str, list[int]]:
+    """Edge id -> SUMO indices of its lanes admitting a vClass, for the edges with any."""
+    out: dict[str, list[int]] = {}
+    for e in root.iter("edge"):
+        if e.get("function", "normal") not in ("normal", "connector"):
+            continue
+        idx = sorted(int(ln.get("index")) for ln in e.iter("lane") if _lane_admits(ln, vclasses))
+        if idx:
+            out[e.get("id")] = idx
+    return out
+
+
+def _expected_connections(root: ET.Element, road: dict[str, list[int]]
+                          ) -> list[tuple[str, int, str, int, int]]:
+    """(from edge, from lane, to edge, to lane, signal index) of the SUMO connections
+    between road lanes, lanes renumbered among their edge's road lanes."""
+    out = []
+    for c in root.iter("connection"):
+        src, dst = c.get("from"), c.get("to")
+        if src not in road or dst not in road:
+            continue
+        a, b = int(c.get("fromLane")), int(c.get("toLane"))
+        if a in road[src] and b in road[dst]:
+            out.append((src, road[src].index(a), dst, road[dst].index(b),
+                        int(c.get("linkIndex", -1)) if c.get("tl") else -1))
+    return out
+
+
+def _connections(net: Network) -> list[tuple[str, int, str, int, int]]:
+    return [(net.link_ids[f], int(a), net.link_ids[t], int(b), int(s)) for f, a, t, b, s in zip(
+        net.conn_from_link, net.conn_from_lane, net.conn_to_link, net.conn_to_lane,
+        net.conn_signal_index, strict=True)]
 
 
 def _assert_connections_valid(net: Network) -> None:
@@ -121,9 +177,9 @@ def test_gzipped_net_loads_the_same(corridor_path: Path, tmp_path: Path) -> None
 
 
 def test_utm_net_lies_in_its_orig_boundary(sumo_home: Path) -> None:
-    """A10KW (OSM, UTM zone 33): junctions fill the geographic origBoundary."""
+    """A10KW (OSM, UTM zone 33): junctions (all of them) fill the geographic origBoundary."""
     path = sumo_home / GAME / "A10KW" / "osm.net.xml"
-    net = load_network(path)
+    net = load_network(path, road_vehicles_only=False)
     edges = _non_internal_edges(path)
     assert net.n_links == len(edges)
     loc = ET.parse(path).getroot().find("location")
@@ -200,11 +256,149 @@ def test_bad_lane_speed(corridor_path: Path, tmp_path: Path) -> None:
 
 
 def test_every_net_in_the_wheel_loads(sumo_home: Path) -> None:
-    """All example nets shipped with eclipse-sumo import: UTM, tmerc, rail, pedestrians, gz."""
+    """All example nets shipped with eclipse-sumo import (UTM, tmerc, pedestrians, gz) with
+    exactly their road edges, lanes and connections; rail-only nets raise a clear error and
+    load with road_vehicles_only=False."""
     paths = sorted(sumo_home.glob("tools/**/*.net.xml")) + sorted(
         sumo_home.glob("tools/**/*.net.xml.gz"))
     assert len(paths) >= 20
+    rail_only = []
     for path in paths:
-        net = load_network(path)
-        assert net.n_links > 0, path
-        _assert_connections_valid(net)
+        root = _root(path)
+        road = _road_lanes(root)
+        if road:
+            net = load_network(path)
+            assert sorted(net.link_ids) == sorted(road), path
+            assert net.link_lanes.tolist() == [len(road[i]) for i in net.link_ids], path
+            assert _connections(net) == _expected_connections(root, road), path
+            _assert_connections_valid(net)
+        else:
+            rail_only.append(path.parent.name)
+            message = (f"{path.name}: no edge allows road motor vehicles; pass "
+                       f"road_vehicles_only=False to import every edge")
+            with pytest.raises(NetworkError, match=re.escape(message)):
+                load_network(path)
+        everything = load_network(path, road_vehicles_only=False)
+        assert everything.n_links == sum(
+            e.get("function", "normal") in ("normal", "connector") for e in root.iter("edge"))
+        _assert_connections_valid(everything)
+    assert sorted(rail_only) == ["rail", "rail_demo"]
+
+
+def test_road_classes_match_the_route_reader() -> None:
+    """The kept edges are those of every vClass read_sumo_routes simulates."""
+    from twin.demand import SUMO_VCLASS_MAP
+
+    assert ROAD_MOTOR_CLASSES == ROAD_VCLASSES
+    assert {c for c, v in SUMO_VCLASS_MAP.items() if v is not None} == ROAD_VCLASSES
+
+
+@pytest.fixture(scope="module")
+def a10kw_path(sumo_home: Path) -> Path:
+    return sumo_home / GAME / "A10KW" / "osm.net.xml"
+
+
+def test_osm_net_keeps_only_road_edges(a10kw_path: Path) -> None:
+    """A10KW: footways and cycleways are gone; links, lanes, nodes and connections are
+    exactly those of the road edges found in the XML here."""
+    net = load_network(a10kw_path)
+    root = _root(a10kw_path)
+    road = _road_lanes(root)
+    normal = [e for e in root.iter("edge") if e.get("function", "normal") == "normal"]
+    dropped = {e.get("type") for e in normal if e.get("id") not in road}
+    assert len(normal) == 509 and len(road) == 462
+    assert {"highway.footway", "highway.cycleway"} <= dropped
+    assert sorted(net.link_ids) == sorted(road)
+    assert not NOT_ROADS & set(net.link_road_class)
+    for i, eid in enumerate(net.link_ids):
+        assert net.link_lanes[i] == len(road[eid])
+    ends = {e.get(a) for e in normal if e.get("id") in road for a in ("from", "to")}
+    assert set(net.node_ids) == ends  # junctions only footways reach are dropped
+    expected = _expected_connections(root, road)
+    assert _connections(net) == expected and len(expected) > 1000
+    _assert_connections_valid(net)
+    assert net.signals.n_programs == 2
+
+
+def test_osm_net_with_general_traffic_classes(a10kw_path: Path) -> None:
+    """road_vehicle_classes narrows the kept edges: without the delivery-only service roads
+    every A10KW link has a lane for passenger cars or motorcycles."""
+    classes = frozenset({"passenger", "motorcycle"})
+    net = load_network(a10kw_path, road_vehicle_classes=classes)
+    root = _root(a10kw_path)
+    road = _road_lanes(root, classes)
+    assert sorted(net.link_ids) == sorted(road) and net.n_links == 125
+    assert "service" not in net.link_road_class
+    lanes = {e.get("id"): list(e.iter("lane")) for e in root.iter("edge")}
+    for eid in net.link_ids:
+        assert any(_lane_admits(ln, classes) for ln in lanes[eid]), eid
+    assert _connections(net) == _expected_connections(root, road)
+    _assert_connections_valid(net)
+    with pytest.raises(ValueError, match="road_vehicle_classes"):
+        load_network(a10kw_path, road_vehicle_classes="passenger")
+    with pytest.raises(ValueError, match="road_vehicle_classes"):
+        load_network(a10kw_path, road_vehicle_classes=())
+
+
+def test_road_vehicles_only_false_keeps_every_edge(a10kw_path: Path) -> None:
+    """road_vehicles_only=False: every normal edge with all its lanes, every junction."""
+    net = load_network(a10kw_path, road_vehicles_only=False)
+    root = _root(a10kw_path)
+    edges = [e for e in root.iter("edge") if e.get("function", "normal") == "normal"]
+    assert net.link_ids == tuple(e.get("id") for e in edges)
+    assert net.link_lanes.tolist() == [len(list(e.iter("lane"))) for e in edges]
+    assert net.n_nodes == sum(j.get("type") != "internal" for j in root.iter("junction"))
+    every = {e.get("id"): list(range(len(list(e.iter("lane"))))) for e in edges}
+    assert _connections(net) == _expected_connections(root, every)
+    footway = next(i for i, c in enumerate(net.link_road_class) if c == "footway")
+    assert net.link_capacity_vph[footway] == 1800.0  # a car lane's worth, as before
+
+
+def test_rail_only_net(sumo_home: Path) -> None:
+    path = sumo_home / GAME / "rail" / "net.net.xml"
+    with pytest.raises(NetworkError, match=r"rail/net\.net\.xml: no edge allows road motor "
+                       r"vehicles; pass road_vehicles_only=False"):
+        load_network(path)
+    net = load_network(path, road_vehicles_only=False)
+    assert net.n_links == len(_non_internal_edges(path)) == 56
+
+
+def test_bike_lane_between_car_lanes_is_renumbered(sumo_binary, tmp_path: Path) -> None:
+    """A bike lane at SUMO index 1 of three: the link has two lanes (SUMO 0 -> 0, 2 -> 1),
+    the bike-lane connection is dropped, signal indices keep SUMO's linkIndex into the
+    unchanged state strings; a footway and its end junction are dropped."""
+    (tmp_path / "n.nod.xml").write_text(
+        '<nodes><node id="a" x="0" y="0"/><node id="b" x="200" y="0" type="traffic_light"/>'
+        '<node id="c" x="400" y="0"/><node id="d" x="200" y="200"/></nodes>')
+    (tmp_path / "n.edg.xml").write_text(
+        '<edges><edge id="ab" from="a" to="b" numLanes="3"><lane index="1" allow="bicycle"/>'
+        '</edge><edge id="bc" from="b" to="c" numLanes="3"><lane index="1" allow="bicycle"/>'
+        '</edge><edge id="bd" from="b" to="d" numLanes="1" allow="pedestrian"/></edges>')
+    path = tmp_path / "bike.net.xml"
+    subprocess.run([str(sumo_binary("netconvert")), "--node-files", "n.nod.xml",
+                    "--edge-files", "n.edg.xml", "--no-turnarounds", "-o", path.name],
+                   cwd=tmp_path, check=True, capture_output=True)
+    sumo_conns = [(c.get("from"), c.get("fromLane"), c.get("toLane"), c.get("linkIndex"))
+                  for c in _root(path).iter("connection") if c.get("from") == "ab"]
+    assert sumo_conns == [("ab", "0", "0", "0"), ("ab", "1", "1", "1"), ("ab", "2", "2", "2")]
+    net = load_network(path)
+    assert net.link_ids == ("ab", "bc") and net.link_lanes.tolist() == [2, 2]
+    assert net.node_ids == ("a", "b", "c")
+    assert _connections(net) == [("ab", 0, "bc", 0, 0), ("ab", 1, "bc", 1, 2)]
+    assert {len(s) for s in net.signals.phase_state} == {3}
+    _assert_connections_valid(net)
+    assert net.link_capacity_vph.tolist() == [3600.0, 3600.0]
+    full = load_network(path, road_vehicles_only=False)
+    assert full.link_ids == ("ab", "bc", "bd") and full.link_lanes.tolist() == [3, 3, 1]
+    assert _connections(full) == [("ab", 0, "bc", 0, 0), ("ab", 1, "bc", 1, 1),
+                                  ("ab", 2, "bc", 2, 2)]
+
+
+def test_connection_lane_out_of_range(corridor_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "lane.net.xml"
+    path.write_text(corridor_path.read_text().replace(
+        '<connection from="gneE10" to="gneE22" fromLane="0"',
+        '<connection from="gneE10" to="gneE22" fromLane="7"', 1))
+    with pytest.raises(NetworkError, match=r"lane\.net\.xml: <connection from='gneE10' "
+                       r"to='gneE22'>: fromLane 7 does not exist \(edge 'gneE10' has 1 lanes"):
+        load_network(path)
