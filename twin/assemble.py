@@ -11,6 +11,16 @@ from twin.network import Network
 from twin.scenario import Scenario, ScenarioError
 
 
+def run_seeds(seed: int) -> tuple[np.random.Generator, int]:
+    """The demand generator and the engine seed a run derives from the scenario seed.
+
+    Every place that builds a scenario's trips (``kota run``, ``kota validate``)
+    uses this, so they draw the same trips.
+    """
+    demand_seq, engine_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(demand_seq), int(engine_seq.generate_state(1)[0])
+
+
 def build_network(scenario: Scenario) -> Network:
     """Load or generate the scenario's network."""
     spec = scenario.network

@@ -100,9 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from twin.assemble import build_network, build_trips
+    from twin.assemble import build_network, build_trips, run_seeds
     from twin.scenario import check_against_network, load_scenario
 
     failed = 0
@@ -111,7 +109,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             scenario = load_scenario(path)
             network = build_network(scenario)
             check_against_network(scenario, network)
-            trips = build_trips(scenario, network, np.random.default_rng(scenario.scenario.seed))
+            trips = build_trips(scenario, network, run_seeds(scenario.scenario.seed)[0])
         except ValueError as exc:
             failed += 1
             print(f"FAIL {path}\n{exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.assemble import build_network, build_trips
+from twin.assemble import build_network, build_trips, run_seeds
 from twin.bus import Bus
 from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
@@ -80,9 +80,9 @@ class TwinRun:
         self.scenario = scenario
         self.network = build_network(scenario)
         check_against_network(scenario, self.network)
-        seeds = np.random.SeedSequence(meta.seed).spawn(2)
-        self.trips = build_trips(scenario, self.network, np.random.default_rng(seeds[0]))
-        self.sim = Simulation(self.network, self.trips, seed=int(seeds[1].generate_state(1)[0]))
+        demand_rng, engine_seed = run_seeds(meta.seed)
+        self.trips = build_trips(scenario, self.network, demand_rng)
+        self.sim = Simulation(self.network, self.trips, seed=engine_seed)
         self.bus = Bus()
         self.clock = Clock(meta.start, realtime=realtime, speedup=speedup)
         sites: list[Site] = [

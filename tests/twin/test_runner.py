@@ -150,3 +150,46 @@ def test_detector_without_position_sits_in_the_middle_of_its_link(tmp_path):
         assert run.sensors.locations[i].pos_m == pytest.approx(run.network.link_length_m[link] / 2)
     finally:
         run.close()
+
+
+def test_an_existing_sumo_scenario_runs_unchanged(tmp_path):
+    """A SUMO network and its route file, named in a scenario, run end to end."""
+    sumo = pytest.importorskip("sumo", reason="the eclipse-sumo wheel (dev extra) ships the example")
+    cross = Path(sumo.__file__).parent / "tools" / "game" / "cross"
+    scenario = tmp_path / "cross.toml"
+    scenario.write_text(f"""
+[scenario]
+name = "sumo-cross"
+start = "2026-03-02T07:00:00+07:00"
+duration_s = 600
+seed = 3
+
+[network]
+file = "{cross / 'cross.net.xml'}"
+
+[demand]
+kind = "sumo_routes"
+file = "{cross / 'cross.rou.xml'}"
+""")
+    run, summary = _run(tmp_path, "a.db", scenario)
+    try:
+        assert run.network.signals.n_programs >= 1  # the crossing's traffic light came along
+        assert summary["trips_total"] == len(run.trips) > 0
+        assert all(run.trips.route_of(i).size > 0 for i in range(len(run.trips)))
+        assert summary["trips_completed"] > 0
+        assert summary["trips_unroutable"] == 0
+    finally:
+        run.close()
+
+
+def test_validate_and_run_draw_the_same_trips(tmp_path, capsys):
+    from twin.cli import main
+
+    scenario = ROOT / "scenarios" / "sioux_falls.toml"
+    assert main(["validate", str(scenario)]) == 0
+    reported = capsys.readouterr().out
+    run = TwinRun(load_scenario(scenario), store_url=f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        assert f"; {len(run.trips)} trips" in reported
+    finally:
+        run.close()
