@@ -17,7 +17,7 @@ help:
 	@echo "make run    - set up and serve the Jatinegara demo on http://127.0.0.1:8050"
 	@echo "make test   - set up (incl. PostgreSQL, Mosquitto, Chromium when root) and run the tests"
 	@echo "make bench  - run the benchmarks (pytest-benchmark)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and mypy"
 
 $(STAMP): pyproject.toml setup.py $(wildcard core_ext/*.pyx)
 	@if [ -z "$(PYTHON)" ]; then echo "Kota Twin needs Python >= 3.12 (set PYTHON=/path/to/python3.12)"; exit 1; fi
@@ -32,7 +32,7 @@ run: $(STAMP)
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -41,6 +41,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info core_ext/*.c core_ext/*.so var

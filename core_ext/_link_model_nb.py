@@ -81,6 +81,8 @@ possible, as in every spatial-queue model, and is not resolved.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from numba import njit
 
@@ -90,7 +92,15 @@ _WAITING = np.int8(config.VEH_WAITING)
 _ACTIVE = np.int8(config.VEH_ACTIVE)
 _ARRIVED = np.int8(config.VEH_ARRIVED)
 
-_JIT = {"cache": config.NUMBA_CACHE, "fastmath": config.NUMBA_FASTMATH}
+
+class _JitOptions(TypedDict):
+    """The ``@njit`` keyword arguments every kernel here is compiled with."""
+
+    cache: bool
+    fastmath: bool
+
+
+_JIT: _JitOptions = {"cache": config.NUMBA_CACHE, "fastmath": config.NUMBA_FASTMATH}
 
 
 @njit(**_JIT)

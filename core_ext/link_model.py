@@ -243,7 +243,8 @@ def storage_veh(
     return np.maximum(1, raw).astype(np.int32)
 
 
-def _as(name: str, arr: object, dtype: type, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def _as[S: np.generic](name: str, arr: object, dtype: type[S],
+                       shape: tuple[int, ...] | None = None) -> NDArray[S]:
     """A C-contiguous copy of ``arr``: the state owns its columns, never the caller's arrays."""
     a = np.array(arr, dtype=dtype, order="C", copy=True)
     if shape is not None and a.shape != shape:

@@ -93,8 +93,8 @@ def check_graph(
         )
     steps = np.diff(out_offsets)
     if steps.size and steps.min() < 0:
-        bad = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(f"out_offsets must be non-decreasing; it decreases after node {bad}")
+        bad_node = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(f"out_offsets must be non-decreasing; it decreases after node {bad_node}")
     for name, arr in (("link_to", link_to), ("link_cost_s", link_cost_s)):
         if arr.shape[0] != n_links:
             raise ValueError(f"{name} has {arr.shape[0]} entries, expected n_links = {n_links} "

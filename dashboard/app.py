@@ -55,7 +55,7 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin") -> dash.Dash:
         pages_folder=str(PAGES_DIR),
         assets_folder=str(ASSETS_DIR),
         title=title,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # Dash documents None; its annotation says str
         serve_locally=True,
     )
     app.server.config[LIVE_CONFIG_KEY] = live

@@ -113,7 +113,7 @@ def link_bands(
         count = _check_link_array(network, link_vehicle_count, "link_vehicle_count")
         known &= count > 0
     for i, band in enumerate(SPEED_BANDS):
-        if band.min_ratio is None:
+        if band.min_ratio is None or band.max_ratio is None:  # the "no vehicles" band
             continue
         in_band = known & (ratio >= band.min_ratio) & (ratio < band.max_ratio)
         bands[in_band] = i

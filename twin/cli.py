@@ -16,8 +16,12 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twin.runner import RunResult, TwinRun
 
 EXAMPLES = """\
 examples:
@@ -147,7 +151,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(run, show: bool):  # type: ignore[no-untyped-def]
+def _run_with_progress(run: TwinRun, show: bool) -> RunResult:
     from tqdm import tqdm
 
     total = run.scenario.scenario.duration_s
@@ -159,7 +163,7 @@ def _run_with_progress(run, show: bool):  # type: ignore[no-untyped-def]
         return run.run(progress=progress)
 
 
-def _run_with_dashboard(run, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _run_with_dashboard(run: TwinRun, args: argparse.Namespace) -> int:
     from twin.plugins import FRONTENDS, load_plugin
 
     serve = load_plugin(FRONTENDS, "dashboard")
@@ -185,7 +189,7 @@ def _seconds(value: float | None) -> str:
     return "no trip completed" if value is None else f"{value:.1f} s"
 
 
-def _print_summary(summary: dict) -> None:  # type: ignore[type-arg]
+def _print_summary(summary: Mapping[str, Any]) -> None:
     rows = [
         ("scenario", summary.get("scenario")),
         ("run id", summary.get("run_id")),

@@ -191,7 +191,7 @@ class LoopDetectorSensors:
             if len(site) not in (3, 4):
                 raise ValueError(f"a detector site is (id, link_id, pos_m[, lane]), got {site!r}")
             det_id, link_id, pos_m = site[0], site[1], float(site[2])
-            lane = site[3] if len(site) == 4 else None  # type: ignore[misc]
+            lane = site[3] if len(site) == 4 else None
             index = sim.add_loop_detector(det_id, link_id, pos_m, lane)
             lane = None if lane is None else int(lane)
             link = sim.resolve_link(link_id)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +214,7 @@ class SimulationState:
     interval_start_s: float
     incidents: dict[int, tuple[int, int, float]] = field(default_factory=dict)
     next_incident_id: int = 0
-    rng_state: dict[str, Any] = field(default_factory=dict)
+    rng_state: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:

@@ -101,7 +101,7 @@ def flow_times(e: ET.Element, where: str, begin_default: float, end_default: flo
     if times.size > _MAX_FLOW_VEHICLES:
         raise DemandError(f"{where}: expands to over {_MAX_FLOW_VEHICLES} vehicles; "
                           f"pass horizon_s")
-    return times[times < limit]
+    return np.asarray(times[times < limit], dtype=np.float64)
 
 
 def _random_arrivals(draw: Callable[[int], NDArray[Any]], step: float, begin: float,
@@ -122,7 +122,7 @@ def _random_arrivals(draw: Callable[[int], NDArray[Any]], step: float, begin: fl
             times = t + np.cumsum(draw(chunk))
             t = float(times[-1])
         times = times[times < limit][: cap - n]
-        out.append(times)
+        out.append(np.asarray(times, dtype=np.float64))
         n += times.size
         if n > _MAX_FLOW_VEHICLES:
             break

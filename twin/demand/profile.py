@@ -125,7 +125,7 @@ class TimeProfile:
         pieces = [(0.0, float(self._weight[j0]))]
         pieces += [(float(s), float(w)) for s, w in zip(start[j0 + 1:], self._weight[j0 + 1:],
                                                          strict=True)]
-        return TimeProfile(pieces, name or f"{self.name}+{offset_s:g}s")
+        return TimeProfile(tuple(pieces), name or f"{self.name}+{offset_s:g}s")
 
 
 def flat(name: str = "flat") -> TimeProfile:

@@ -21,6 +21,7 @@ distributions, ``probability`` and ``exp()`` flows) draw from ``rng``.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import warnings
 import xml.etree.ElementTree as ET
@@ -28,7 +29,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -467,7 +468,7 @@ def _tag(e: ET.Element) -> str:
     return e.tag.rsplit("}", 1)[-1]
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedIOBase:
     f = path.open("rb")
     if f.read(2) == b"\x1f\x8b":
         f.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -307,7 +307,7 @@ class Trips:
     def from_records(
         cls,
         network: Network,
-        records: Iterable[TripRecord | Mapping[str, object]],
+        records: Iterable[TripRecord | Mapping[str, Any]],
         source: str = "<records>",
     ) -> Trips:
         """Build :class:`Trips` from :class:`TripRecord` values (or mappings with the
@@ -352,13 +352,15 @@ def _take(ids: tuple[str, ...], cls_a: NDArray[np.integer], o: NDArray[np.intege
           idx: NDArray[np.int64]) -> Trips:
     """Trips ``idx`` of the given columns, in that order (which must be by departure)."""
     g_off, g_links = _gather_routes(off, links, idx)
-    return Trips(trip_ids=tuple(ids[i] for i in idx), vehicle_class=cls_a[idx],
-                 origin_node=o[idx], destination_node=d[idx], depart_s=t[idx],
-                 route_offsets=g_off, route_links=g_links)
+    return Trips(trip_ids=tuple(ids[i] for i in idx),
+                 vehicle_class=np.asarray(cls_a[idx], dtype=np.int8),
+                 origin_node=np.asarray(o[idx], dtype=np.int32),
+                 destination_node=np.asarray(d[idx], dtype=np.int32), depart_s=t[idx],
+                 route_offsets=g_off, route_links=np.asarray(g_links, dtype=np.int32))
 
 
-def _gather_routes(offsets: OffsetArray, links: NDArray[np.integer], idx: NDArray[np.int64]
-                   ) -> tuple[OffsetArray, NDArray[np.integer]]:
+def _gather_routes[I: np.integer](offsets: OffsetArray, links: NDArray[I], idx: NDArray[np.int64]
+                                  ) -> tuple[OffsetArray, NDArray[I]]:
     """The CSR of the routes of trips ``idx``, in that order."""
     lengths = (offsets[1:] - offsets[:-1])[idx]
     new_off = np.zeros(idx.shape[0] + 1, np.int64)

@@ -77,7 +77,7 @@ import numpy as np
 from twin.importers._utm import parse_proj, tm_to_lonlat
 from twin.importers._xml import local_name, parse_float, parse_xml
 from twin.importers.signals import build_connections, default_signal_programs
-from twin.network import EARTH_RADIUS_M, Network, NetworkError
+from twin.network import EARTH_RADIUS_M, IntArray, Network, NetworkError, SignalPrograms
 
 
 class RoadDefaults(NamedTuple):
@@ -222,14 +222,14 @@ def read_graphml(path: str | Path, *, signals: bool = True, name: str | None = N
 
     n_nodes = len(node_ids)
     connections = build_connections(cols["from"], cols["to"], cols["lanes"], n_nodes)
-    program_args = {}
+    sig: SignalPrograms | None = None
+    conn_program: IntArray | None = None
+    conn_signal: IntArray | None = None
     if signals and signal_nodes:
         sig, conn_program, conn_signal = default_signal_programs(
             signal_nodes, cols["from"], cols["to"], node_lon, node_lat, connections,
             node_ids=node_ids, link_geometry_lonlat=cols["geom"],
         )
-        program_args = {"signals": sig, "conn_program": conn_program,
-                        "conn_signal_index": conn_signal}
     return Network.from_arrays(
         name=name if name is not None else _stem(path),
         node_ids=node_ids,
@@ -247,7 +247,9 @@ def read_graphml(path: str | Path, *, signals: bool = True, name: str | None = N
         link_geometry_lonlat=cols["geom"],
         connections=connections,
         source=str(path),
-        **program_args,
+        conn_program=conn_program,
+        conn_signal_index=conn_signal,
+        signals=sig,
     )
 
 

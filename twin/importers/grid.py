@@ -15,7 +15,7 @@ import numpy as np
 
 from twin.importers._xml import DEFAULT_ORIGIN_LONLAT
 from twin.importers.signals import build_connections, default_signal_programs
-from twin.network import Network, NetworkError, unproject_xy
+from twin.network import IntArray, Network, NetworkError, SignalPrograms, unproject_xy
 
 
 def grid_network(
@@ -94,14 +94,14 @@ def grid_network(
     n_links = len(link_ids)
     link_lanes = np.full(n_links, lanes, np.int32)
     connections = build_connections(link_from, link_to, link_lanes, rows * cols)
-    program_args = {}
+    sig: SignalPrograms | None = None
+    conn_program: IntArray | None = None
+    conn_signal: IntArray | None = None
     if signals:
         interior = [i * cols + j for i in range(1, rows - 1) for j in range(1, cols - 1)]
         sig, conn_program, conn_signal = default_signal_programs(
             interior, link_from, link_to, node_lon, node_lat, connections, node_ids=node_ids
         )
-        program_args = {"signals": sig, "conn_program": conn_program,
-                        "conn_signal_index": conn_signal}
     return Network.from_arrays(
         name=name if name is not None else f"grid {rows}x{cols}",
         node_ids=node_ids,
@@ -119,5 +119,7 @@ def grid_network(
         connections=connections,
         origin_lonlat=(origin_lon, origin_lat),
         source=name or f"grid {rows}x{cols}",
-        **program_args,
+        conn_program=conn_program,
+        conn_signal_index=conn_signal,
+        signals=sig,
     )

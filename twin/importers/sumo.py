@@ -192,7 +192,7 @@ def read_sumo_net(
         if sorted(indices, key=lambda s: (len(s), s)) != [str(i) for i in range(len(lanes))]:
             raise NetworkError(f"{path}: {where}: lane indices {indices} are not "
                                f"0..{len(lanes) - 1}")
-        lanes.sort(key=lambda ln: int(ln.get("index")))
+        lanes.sort(key=lambda ln: int(ln.get("index", "")))
         if road_vehicles_only:
             road = [_allows(ln, road_classes) for ln in lanes]
             if not any(road):

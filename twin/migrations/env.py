@@ -14,6 +14,7 @@ Then ``alembic -x url=sqlite:///var/kota.db current`` (the database comes from
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from twin.store.engine import make_engine
 from twin.store.schema import Base
@@ -31,7 +32,7 @@ def _url() -> str:
     return url
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -6,10 +6,11 @@ import json
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 DEFAULT_URL = "sqlite:///var/kota.db"
 """The embedded default: ``var/kota.db`` relative to the current directory."""
@@ -81,7 +82,7 @@ def make_engine(url: str | URL) -> Engine:
 
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # SQLAlchemy emits BEGIN itself (see _begin); the sqlite3 module must not.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -92,7 +93,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
