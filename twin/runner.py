@@ -90,10 +90,11 @@ class TwinRun:
              else float(self.network.link_length_m[self.network.link_index[d.link]]) / 2.0)
             for d in scenario.sensors.loop_detectors
         ]
-        if scenario.sensors.auto_loop_detectors:
+        wanted = scenario.sensors.auto_loop_detectors
+        if wanted:
             taken = {site[1] for site in sites}
-            sites += [s for s in auto_detector_sites(
-                self.network, max_count=scenario.sensors.auto_loop_detectors) if s[1] not in taken]
+            extra = auto_detector_sites(self.network, max_count=wanted + len(taken))
+            sites += [s for s in extra if s[1] not in taken][:wanted]
         self.run_id = f"{meta.name}-{meta.seed}-{uuid.uuid4().hex[:8]}"
         self.sensors = LoopDetectorSensors(
             self.sim, self.network, self.bus, clock_start=meta.start,

@@ -68,6 +68,7 @@ def test_every_published_observation_is_stored_once(tmp_path):
         # 5 detectors (1 named + 4 automatic) x 30 one-minute intervals
         detectors = [o for o in stored if o.kind is ObservationKind.DETECTOR_INTERVAL]
         assert len({o.source_id for o in detectors}) == 5
+        assert len(run.sensors.detector_ids) == 5
         assert len(detectors) == 5 * 30
         stored_run = run.store.run(run.run_id)
         assert stored_run is not None and stored_run.status == "finished"
@@ -191,5 +192,18 @@ def test_validate_and_run_draw_the_same_trips(tmp_path, capsys):
     run = TwinRun(load_scenario(scenario), store_url=f"sqlite:///{tmp_path / 'a.db'}")
     try:
         assert f"; {len(run.trips)} trips" in reported
+    finally:
+        run.close()
+
+
+def test_automatic_detectors_come_on_top_of_the_named_ones(tmp_path):
+    """auto_loop_detectors = N adds N detectors even when a named one sits on a top link."""
+    run = TwinRun(load_scenario(ROOT / "scenarios" / "jakarta_jatinegara.toml"),
+                  store_url=f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        named = len(run.scenario.sensors.loop_detectors)
+        assert len(run.sensors.detector_ids) == named + run.scenario.sensors.auto_loop_detectors
+        links = [loc.link_id for loc in run.sensors.locations]
+        assert len(set(links)) == len(links)
     finally:
         run.close()
