@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core_ext._shortest_path_cy import dijkstra_csr
 
+from core_ext._shortest_path_cy import dijkstra_csr
 from twin.demand import (
     JAKARTA_VEHICLE_MIX,
     MORNING_PEAK,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from core_ext._shortest_path_cy import dijkstra_csr
 from numpy.typing import NDArray
+
+from core_ext._shortest_path_cy import dijkstra_csr
 
 if TYPE_CHECKING:
     from twin.network import Network
