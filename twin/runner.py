@@ -26,7 +26,7 @@ from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
 from twin.observations import Location, Observation, ObservationKind
 from twin.scenario import IncidentSpec, Scenario, check_against_network
-from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites
+from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites, point_along_link
 from twin.simulation import Simulation
 from twin.store import Store, open_store
 
@@ -62,9 +62,10 @@ class TwinRun:
         With ``realtime``, simulated seconds per wall second.
     store_url : str or None
         Overrides the scenario's ``[store] url``.
-    view_every_s : float
+    view_every_s : float or None
         Publish a :class:`TwinView` for live readers every this many simulated
-        seconds.
+        seconds. Default: every second when ``realtime``; otherwise only after
+        each chunk of :meth:`run`, since nobody watches a batch run tick by tick.
     """
 
     def __init__(
@@ -74,7 +75,7 @@ class TwinRun:
         realtime: bool = False,
         speedup: float = 10.0,
         store_url: str | None = None,
-        view_every_s: float = 1.0,
+        view_every_s: float | None = None,
     ) -> None:
         meta = scenario.scenario
         self.scenario = scenario
@@ -102,7 +103,8 @@ class TwinRun:
         )
         self.store: Store = open_store(store_url or scenario.store.url)
         self._store_feed = self.bus.subscribe("#", name="store")
-        self.view_every_s = view_every_s
+        self.view_every_s = view_every_s if view_every_s is not None else (
+            1.0 if realtime else None)
         self.live = LiveTwin(self.network, self.view())
         self.observations_stored = 0
         self.observations_duplicate = 0
@@ -112,31 +114,31 @@ class TwinRun:
     def _traffic(self) -> ProcessGenerator:
         env = self.clock.env
         dt = self.scenario.scenario.step_s
-        next_view = self.view_every_s
+        every = self.view_every_s
+        next_view = every if every is not None else float("inf")
         while True:
             yield env.timeout(dt)
             self.sim.step(dt)
             now = float(env.now)
             if self.sensors.sample(now):
                 self._flush_store()
-            if now + 1e-9 >= next_view:
+            if every is not None and now + 1e-9 >= next_view:
                 self.live.publish_view(self.view())
-                next_view += self.view_every_s
+                next_view += every
 
     def _incident(self, spec: IncidentSpec) -> ProcessGenerator:
         env = self.clock.env
         yield env.timeout(spec.start_s)
         link = self.network.link_index[spec.link]
         handle = self.sim.open_incident(link, spec.lanes_blocked)
-        lon, lat = self.network.link_polyline_lonlat(link)
-        mid = len(lon) // 2
+        lon, lat = point_along_link(self.network, link, float(self.network.link_length_m[link]) / 2)
         self.bus.publish(Observation(
             kind=ObservationKind.INCIDENT_REPORT,
             source_id=f"scenario/{spec.id}",
             observed_at=self.clock.now,
             payload={"incident_type": spec.type, "lanes_blocked": spec.lanes_blocked,
                      "duration_s": spec.duration_s},
-            location=Location(float(lon[mid]), float(lat[mid]), link_id=spec.link),
+            location=Location(lon, lat, link_id=spec.link),
             event_id=f"{self.run_id}/{spec.id}",
         ))
         yield env.timeout(spec.duration_s)
@@ -183,6 +185,8 @@ class TwinRun:
             while t < meta.duration_s and not self._stop:
                 t = min(meta.duration_s, t + chunk_s)
                 self.clock.run(until_s=t + 1e-9)
+                if self.view_every_s is None:
+                    self.live.publish_view(self.view())
                 if progress is not None:
                     progress(t)
             if self._stop and t < meta.duration_s:
