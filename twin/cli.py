@@ -3,6 +3,7 @@
     kota run SCENARIO [--dashboard] [--speedup X] [--store URL] [--json]
     kota validate SCENARIO...
     kota import NETWORK_FILE OUT.npz [--format F]
+    kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
 network file, with a message naming the file and the problem) and 2 on a
@@ -30,6 +31,7 @@ examples:
   kota run scenarios/grid_small.toml --json                print one JSON summary line
   kota validate scenarios/*.toml                           check scenario files and their networks
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
+  kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
 """
 
 
@@ -77,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--format", default="auto",
                      choices=["auto", "graphml", "sumo", "tntp", "npz"],
                      help="input format (default: from the file name)")
+
+    from twin.modules.enforcement import cli as enforce_cli
+
+    enforce_cli.add_parser(sub)
     return p
 
 
@@ -94,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "enforce":
+            from twin.modules.enforcement import cli as enforce_cli
+
+            return enforce_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -150,3 +151,182 @@ class LinkIntervalRow(Base):
     vehicle_count: Mapped[int] = mapped_column(Integer)
     flow_vph: Mapped[float] = mapped_column(Double)
     """Flow in vehicles per hour."""
+
+
+# -- enforcement (ETLE) records: twin/modules/enforcement, migration 0002 ------------------
+# Here, not in the module, because Alembic (twin/migrations/env.py) and the drift check
+# compare the database against this one metadata. Owner data and plates in clear live
+# only in etle_cases (and etle_stnk_blocks, the Regident-side block); violations and
+# every analytics view carry keyed plate tokens.
+
+
+class EtleViolationRow(Base):
+    """One detected violation with its rule, unique by ``violation_id`` (no plate in clear)."""
+
+    __tablename__ = "etle_violations"
+
+    violation_id: Mapped[str] = mapped_column(String, primary_key=True)
+    """``{rule}:{source event id}``: the same camera event always maps to the same id."""
+    code: Mapped[str] = mapped_column(String)
+    rule: Mapped[str] = mapped_column(String)
+    rule_version: Mapped[str] = mapped_column(String)
+    camera_id: Mapped[str] = mapped_column(String)
+    observed_at: Mapped[datetime] = mapped_column(index=True)
+    plate_token: Mapped[str | None] = mapped_column(String, index=True)
+    """HMAC pseudonym of the plate (twin.modules.enforcement.pseudonym)."""
+    vehicle_class: Mapped[str | None] = mapped_column(String)
+    lon: Mapped[float | None] = mapped_column(Double)
+    lat: Mapped[float | None] = mapped_column(Double)
+    link_id: Mapped[str | None] = mapped_column(String)
+    measured: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class EtleCaseRow(Base):
+    """The case of one violation: its workflow state, owner, ticket and deadlines."""
+
+    __tablename__ = "etle_cases"
+    __table_args__ = (Index("ix_etle_cases_state_observed_at", "state", "observed_at"),)
+
+    case_id: Mapped[str] = mapped_column(String, primary_key=True)
+    violation_id: Mapped[str] = mapped_column(ForeignKey("etle_violations.violation_id"), unique=True)
+    code: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String)
+    observed_at: Mapped[datetime]
+    camera_id: Mapped[str] = mapped_column(String)
+    plate: Mapped[str | None] = mapped_column(String)
+    plate_confidence: Mapped[float] = mapped_column(Double)
+    plate_token: Mapped[str | None] = mapped_column(String)
+    vehicle_class: Mapped[str | None] = mapped_column(String)
+    evidence: Mapped[dict[str, Any]]
+    fine_idr: Mapped[int] = mapped_column(BigInteger)
+    """Ticket amount in rupiah, from the fine table version ``fines_version``."""
+    points: Mapped[int] = mapped_column(Integer)
+    fines_version: Mapped[str] = mapped_column(String)
+    points_version: Mapped[str] = mapped_column(String)
+    polda: Mapped[str] = mapped_column(String)
+    timers_version: Mapped[str] = mapped_column(String)
+    owner_id: Mapped[str | None] = mapped_column(String)
+    owner_name: Mapped[str | None] = mapped_column(String)
+    owner_address: Mapped[str | None] = mapped_column(Text)
+    driver_id: Mapped[str | None] = mapped_column(String, index=True)
+    """The confirmed driver, whose SIM takes the points."""
+    va_number: Mapped[str | None] = mapped_column(String, unique=True)
+    claimed_by: Mapped[str | None] = mapped_column(String)
+    claim_expires_at: Mapped[datetime | None]
+    verified_by: Mapped[str | None] = mapped_column(String)
+    notice_due_at: Mapped[datetime | None]
+    confirmation_due_at: Mapped[datetime | None]
+    payment_due_at: Mapped[datetime | None]
+    stnk_blocked: Mapped[bool]
+    outcome: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    transitions: Mapped[int] = mapped_column(Integer)
+    """How many transitions the case has had (the next one's ``seq``)."""
+
+
+class EtleTransitionRow(Base):
+    """One state change of a case: who, when, why."""
+
+    __tablename__ = "etle_transitions"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("etle_cases.case_id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String)
+    to_state: Mapped[str] = mapped_column(String)
+    at: Mapped[datetime]
+    """Twin time of the change (simulated in scenarios, wall time live)."""
+    actor: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class EtlePaymentRow(Base):
+    """An accepted virtual-account payment, unique by the bank's payment reference."""
+
+    __tablename__ = "etle_payments"
+
+    payment_ref: Mapped[str] = mapped_column(String, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("etle_cases.case_id"), unique=True)
+    va_number: Mapped[str] = mapped_column(String)
+    amount_idr: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    bank: Mapped[str] = mapped_column(String)
+    body_sha256: Mapped[str] = mapped_column(String)
+
+
+class EtlePaymentRefusalRow(Base):
+    """A payment callback that was refused, with the reason and the body as received."""
+
+    __tablename__ = "etle_payment_refusals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    payment_ref: Mapped[str | None] = mapped_column(String)
+    va_number: Mapped[str | None] = mapped_column(String)
+    amount_idr: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class EtlePointsRow(Base):
+    """A demerit-point entry on a driver's SIM, unique by its source (case or accident)."""
+
+    __tablename__ = "etle_points"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_ref: Mapped[str] = mapped_column(String, unique=True)
+    driver_id: Mapped[str] = mapped_column(String, index=True)
+    kind: Mapped[str] = mapped_column(String)
+    """``violation`` or ``accident``."""
+    code: Mapped[str] = mapped_column(String)
+    points: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[str | None] = mapped_column(String)
+    awarded_at: Mapped[datetime]
+    points_version: Mapped[str] = mapped_column(String)
+
+
+class EtleStnkBlockRow(Base):
+    """The STNK block a case placed, and when paying lifted it."""
+
+    __tablename__ = "etle_stnk_blocks"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("etle_cases.case_id"), primary_key=True)
+    plate: Mapped[str] = mapped_column(String, index=True)
+    reason: Mapped[str] = mapped_column(String)
+    blocked_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+
+
+class EtleAuditRow(Base):
+    """One entry of the append-only, hash-chained audit log (who, what, when, why)."""
+
+    __tablename__ = "etle_audit"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    """Twin time of the act."""
+    recorded_at: Mapped[datetime]
+    """Wall time the entry was written."""
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    case_id: Mapped[str | None] = mapped_column(String, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String)
+    hash: Mapped[str] = mapped_column(String, unique=True)
+
+
+class EtleCheckpointRow(Base):
+    """How far a stream consumer got, committed with the records it produced."""
+
+    __tablename__ = "etle_checkpoints"
+
+    consumer: Mapped[str] = mapped_column(String, primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
