@@ -11,12 +11,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/jakarta_jatinegara.toml
 
-.PHONY: run test bench system-deps lint clean help
+.PHONY: run test bench peers system-deps lint clean help
 
 help:
 	@echo "make run    - set up and serve the Jatinegara demo on http://127.0.0.1:8050"
 	@echo "make test   - set up (incl. PostgreSQL, Mosquitto, Chromium when root) and run the tests"
 	@echo "make bench  - run the benchmarks (pytest-benchmark)"
+	@echo "make peers  - the same grid in Kota Twin, SUMO and UXsim, side by side"
 	@echo "make lint   - ruff and mypy"
 
 $(STAMP): pyproject.toml setup.py $(wildcard core_ext/*.pyx)
@@ -38,6 +39,10 @@ test: $(STAMP) system-deps lint
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks -o python_files='bench_*.py' --benchmark-enable \
 		--benchmark-sort=name --benchmark-columns=min,mean,max,rounds -p no:randomly
+
+peers: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[peers]'
+	$(BIN)/python -m benchmarks.peers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

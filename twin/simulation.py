@@ -3,44 +3,44 @@
 :class:`Simulation` is the surface the rest of the twin programs against:
 build it from a :class:`~twin.network.Network` and :class:`~twin.demand.Trips`,
 advance it with :meth:`~Simulation.step` / :meth:`~Simulation.run`, read its
-state through read-only array properties, place loop detectors, open and
-clear incidents, and take snapshots.
+state through array properties, place loop detectors and read their crossing
+events, open and clear incidents, trace vehicles, and take snapshots.
 
-The engine behind it is, for now, the link-based spatial-queue model of
-:mod:`core_ext.link_model` (rules in :mod:`core_ext._link_model_nb`): the
-density of the moving traffic sets each link's speed, vehicles queue at the
-link end, capacity sets its outflow, storage makes queues spill back. It
-ignores lanes, lane connections (turn restrictions) and signals; the
-microscopic engine of the "Traffic core" issue will replace it behind this
-same façade. Ids (trip, link, detector) are mapped to indices here and never
-reach the kernels.
+The engine behind it is the microscopic, lane-level model of
+:mod:`core_ext.micro` (semantics in :mod:`core_ext._micro_nb`): the
+Intelligent Driver Model per vehicle class, MOBIL lane changes, fixed-time
+signals and priority rules at junctions, spill-back across junctions. Ids
+(trip, link, detector) are mapped to indices here and never reach the kernels.
 
-Routes: a trip with an explicit route drives it; any other trip gets the
-shortest path on free-flow time, computed once at construction (one
-Dijkstra tree per distinct origin). Trips without a path (destination
-unreachable, or equal to the origin) are listed in
+Routes: a trip with an explicit route drives it (checked, lane connection by
+lane connection, when the simulation is built); any other trip gets the
+fastest route on free-flow time through the movement graph
+(:mod:`twin.routing`), so banned turns are never planned. Trips without a
+route (destination unreachable, or equal to the origin) are listed in
 :attr:`Simulation.unroutable`, get state ``VEH_UNROUTABLE`` and are never
-inserted.
+inserted. With ``EngineConfig.reroute_share > 0`` a seeded share of the
+drivers on the road re-plan the rest of their route every
+``reroute_period_s`` on the current link travel times.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from core_ext import _micro_nb, micro
 from core_ext import config as core_config
-from core_ext import link_model
-from core_ext.link_model import LinkModelParams, LinkModelState
-from core_ext.reference import advance_reference
-from core_ext.shortest_path import check_graph, paths_from_tree, shortest_path_tree
+from core_ext.micro import DEFAULT_CLASS_PARAMS, ClassParams, MicroParams, MicroState
 from twin.demand import VEHICLE_CLASSES, Trips
+from twin.junctions import Movements, build_movements
 from twin.network import Network
+from twin.routing import LineGraph, build_line_graph
 
 FloatArray = NDArray[np.float64]
 
@@ -49,9 +49,20 @@ VEH_ACTIVE = core_config.VEH_ACTIVE
 VEH_ARRIVED = core_config.VEH_ARRIVED
 VEH_UNROUTABLE = core_config.VEH_UNROUTABLE
 
+SIGNAL_NAMES: dict[int, str] = {-1: "none", _micro_nb.SIG_RED: "red",
+                                _micro_nb.SIG_AMBER: "amber", _micro_nb.SIG_YIELD: "green_yield",
+                                _micro_nb.SIG_GREEN: "green", _micro_nb.SIG_NONE: "none"}
+"""Name of each signal code in :class:`Crossings`."""
+
+
+def _reference_advance(*args: Any, **kwargs: Any) -> float:
+    from core_ext.micro_reference import advance_reference
+    return advance_reference(*args, **kwargs)
+
+
 BACKENDS: dict[str, Callable[..., float]] = {
-    "numba": link_model.advance,
-    "reference": advance_reference,
+    "numba": micro.advance,
+    "reference": _reference_advance,
 }
 """Step functions by name; ``reference`` is the slow pure-Python oracle (tests only)."""
 
@@ -63,11 +74,17 @@ __all__ = [
     "VEH_ARRIVED",
     "VEH_UNROUTABLE",
     "VEH_WAITING",
+    "Crossings",
     "DetectorCounts",
     "EngineConfig",
     "Simulation",
     "SimulationState",
+    "Trajectories",
 ]
+
+
+def _default_classes() -> tuple[ClassParams, ...]:
+    return tuple(DEFAULT_CLASS_PARAMS[c] for c in VEHICLE_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -79,66 +96,55 @@ class EngineConfig:
     dt_s : float
         Default step in seconds for :meth:`Simulation.step` and
         :meth:`Simulation.run` (> 0).
-    k_jam_vpm_per_lane : float
-        Jam density in vehicles per metre per lane (> 0). Sets each link's
-        storage and the Greenshields speed. Default 0.15, tighter than the
-        car-only 1/7.5 m because Jakarta traffic is mostly motorcycles.
-    min_speed_frac : float
-        Speed floor of the moving traffic as a fraction of the speed limit, in
-        (0, 1]; default 0.5, the critical speed (see ``core_ext.config``).
-    outflow_burst_veh : float
-        Outflow budget a link may carry between steps, vehicles (>= 1).
-    vehicle_length_m : tuple of float
-        Length per vehicle class, in the order of
-        :data:`twin.demand.VEHICLE_CLASSES`, metres (> 0). Used for detector
-        occupancy only: storage counts vehicles, not metres.
-    detector_length_m : float
-        Length of a loop in metres (>= 0); a vehicle occupies a loop for
-        ``(vehicle length + loop length) / speed`` seconds.
+    class_params : tuple of ClassParams
+        IDM parameters per vehicle class, in the order of
+        :data:`twin.demand.VEHICLE_CLASSES` (motorcycle, car, bus, truck).
+    micro : MicroParams
+        Junction, lane-change and detector rules (see :mod:`core_ext._micro_nb`).
+    left_hand_traffic : bool
+        Traffic keeps left (Indonesia, the default); decides which turns
+        cross the opposing flow (:mod:`twin.junctions`).
+    reroute_period_s : float
+        Seconds between re-routing rounds (> 0).
+    reroute_share : float
+        Share of the drivers on the road who re-plan in each round, in [0, 1];
+        0 (the default) turns re-routing off.
+    gridlock_after_s : float
+        A network where nothing moved for this long while vehicles are on it
+        is reported as gridlocked (> 0).
     backend : {"numba", "reference"}
         The step implementation; ``"reference"`` is the pure-Python oracle,
         slow, for tests.
     """
 
     dt_s: float = 1.0
-    k_jam_vpm_per_lane: float = core_config.DEFAULT_K_JAM_VPM_PER_LANE
-    min_speed_frac: float = core_config.DEFAULT_MIN_SPEED_FRAC
-    outflow_burst_veh: float = core_config.DEFAULT_OUTFLOW_BURST_VEH
-    vehicle_length_m: tuple[float, ...] = (2.0, 4.5, 12.0, 10.0)
-    detector_length_m: float = 2.0
+    class_params: tuple[ClassParams, ...] = field(default_factory=_default_classes)
+    micro: MicroParams = field(default_factory=MicroParams)
+    left_hand_traffic: bool = True
+    reroute_period_s: float = 300.0
+    reroute_share: float = 0.0
+    gridlock_after_s: float = 300.0
     backend: str = "numba"
 
     def __post_init__(self) -> None:
-        rules: dict[str, tuple[Callable[[float], bool], str]] = {
-            "dt_s": (lambda v: v > 0, "> 0"),
-            "k_jam_vpm_per_lane": (lambda v: v > 0, "> 0"),
-            "min_speed_frac": (lambda v: 0 < v <= 1, "in (0, 1]"),
-            "outflow_burst_veh": (lambda v: v >= 1, ">= 1"),
-            "detector_length_m": (lambda v: v >= 0, ">= 0"),
-        }
-        for name, (ok, rule) in rules.items():
-            _check_number(f"EngineConfig.{name}", getattr(self, name), ok, rule)
-        lengths = tuple(self.vehicle_length_m)
-        if len(lengths) != len(VEHICLE_CLASSES):
-            raise ValueError(
-                f"EngineConfig.vehicle_length_m needs one length per vehicle class "
-                f"{VEHICLE_CLASSES}, got {len(lengths)}"
-            )
-        for cls, length in zip(VEHICLE_CLASSES, lengths, strict=True):
-            _check_number(f"EngineConfig.vehicle_length_m[{cls!r}]", length, lambda v: v > 0,
-                          "> 0")
-        object.__setattr__(self, "vehicle_length_m", tuple(float(x) for x in lengths))
+        _check_number("EngineConfig.dt_s", self.dt_s, lambda v: v > 0, "> 0")
+        _check_number("EngineConfig.reroute_period_s", self.reroute_period_s, lambda v: v > 0,
+                      "> 0")
+        _check_number("EngineConfig.reroute_share", self.reroute_share, lambda v: 0 <= v <= 1,
+                      "in [0, 1]")
+        _check_number("EngineConfig.gridlock_after_s", self.gridlock_after_s, lambda v: v > 0,
+                      "> 0")
+        classes = tuple(self.class_params)
+        if len(classes) != len(VEHICLE_CLASSES) or not all(
+                isinstance(c, ClassParams) for c in classes):
+            raise ValueError(f"EngineConfig.class_params needs one ClassParams per vehicle class "
+                             f"{VEHICLE_CLASSES}, got {len(classes)}")
+        object.__setattr__(self, "class_params", classes)
+        if not isinstance(self.micro, MicroParams):
+            raise ValueError("EngineConfig.micro must be a MicroParams")
         if self.backend not in BACKENDS:
             raise ValueError(f"EngineConfig.backend must be one of {sorted(BACKENDS)}, "
                              f"got {self.backend!r}")
-
-    def link_model_params(self) -> LinkModelParams:
-        """The kernel's scalar parameters."""
-        return LinkModelParams(
-            k_jam_vpm_per_lane=float(self.k_jam_vpm_per_lane),
-            min_speed_frac=float(self.min_speed_frac),
-            outflow_burst_veh=float(self.outflow_burst_veh),
-        )
 
 
 def _check_number(name: str, value: object, ok: Callable[[float], bool], rule: str) -> None:
@@ -158,12 +164,11 @@ class DetectorCounts:
     detector_ids : tuple of str (n_detectors,)
     link : int32 (n_detectors,), link indices
     pos_m : float64 (n_detectors,), metres from the link start
-    lane : tuple of (int or None), as given when placed (metadata: this engine
-        counts every lane of the link)
+    lane : tuple of (int or None), the lane watched, None for every lane
     count : int64 (n_detectors,), vehicles that passed
-    speed_sum_mps : float64 (n_detectors,), sum of their speeds, m/s
-    occupancy_s : float64 (n_detectors,), vehicle-seconds over the loop (all lanes)
-    link_lanes : int32 (n_detectors,), lanes of each detector's link
+    speed_sum_mps : float64 (n_detectors,), sum of their speeds at the loop, m/s
+    occupancy_s : float64 (n_detectors,), vehicle-seconds over the loops (summed over lanes)
+    link_lanes : int32 (n_detectors,), lanes each detector watches
     interval_start_s, interval_end_s : float, simulation seconds
     """
 
@@ -190,13 +195,58 @@ class DetectorCounts:
 
     @property
     def occupancy(self) -> FloatArray:
-        """Fraction of the interval the loop was occupied, averaged over the link's lanes."""
+        """Fraction of the interval the loops were occupied, averaged over the lanes watched."""
         if self.interval_s <= 0:
             return np.zeros_like(self.occupancy_s)
         return np.minimum(1.0, self.occupancy_s / (self.interval_s * self.link_lanes))
 
     def __len__(self) -> int:
         return len(self.detector_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class Crossings:
+    """Vehicles crossing detectors, one row each, in the order they were recorded.
+
+    Attributes
+    ----------
+    detector : int64 (n,), detector index (as returned by :meth:`Simulation.add_loop_detector`)
+    vehicle : int32 (n,), vehicle (= trip) index
+    time_s : float64 (n,), when the front bumper crossed, simulation seconds
+    speed_mps : float64 (n,), speed at the crossing
+    lane : int32 (n,), lane index on the detector's link
+    signal : int8 (n,), the signal code of the connection the vehicle was
+        heading for (see :data:`SIGNAL_NAMES`; -1 when it had none chosen)
+    """
+
+    detector: NDArray[np.int64]
+    vehicle: NDArray[np.int32]
+    time_s: FloatArray
+    speed_mps: FloatArray
+    lane: NDArray[np.int32]
+    signal: NDArray[np.int8]
+
+    def __len__(self) -> int:
+        return int(self.vehicle.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """Samples of traced vehicles at the end of every step.
+
+    Attributes: ``vehicle`` (int32), ``time_s``, ``link`` (int32), ``lane``
+    (int32, index on the link), ``pos_m``, ``speed_mps``; one row per sample.
+    """
+
+    vehicle: NDArray[np.int32]
+    time_s: FloatArray
+    link: NDArray[np.int32]
+    lane: NDArray[np.int32]
+    pos_m: FloatArray
+    speed_mps: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.vehicle.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,12 +258,14 @@ class SimulationState:
     """
 
     time_s: float
-    model: LinkModelState
+    model: MicroState
     detector_ids: tuple[str, ...]
     detector_lane: tuple[int | None, ...]
+    detector_parts: tuple[tuple[int, ...], ...]
     interval_start_s: float
-    incidents: dict[int, tuple[int, int, float]] = field(default_factory=dict)
+    incidents: dict[int, tuple[int, tuple[int, ...], float, float]] = field(default_factory=dict)
     next_incident_id: int = 0
+    next_reroute_s: float = 0.0
     rng_state: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -224,7 +276,7 @@ def _read_only(arr: np.ndarray) -> np.ndarray:
 
 
 class Simulation:
-    """A traffic simulation of ``trips`` on ``network``.
+    """A microscopic traffic simulation of ``trips`` on ``network``.
 
     Parameters
     ----------
@@ -232,16 +284,16 @@ class Simulation:
     trips : Trips
         Vehicle ``i`` of the simulation is trip ``i``.
     seed : int
-        Seeds :attr:`rng`. The link model is deterministic and draws nothing;
-        the seed is kept for the engines and processes that will. The state
-        of :attr:`rng` is part of :meth:`snapshot`.
+        Seeds :attr:`rng`, which picks the re-routing drivers. The state of
+        :attr:`rng` is part of :meth:`snapshot`.
     config : EngineConfig, optional
 
     Raises
     ------
     ValueError
-        When an explicit route is not a connected sequence of links of the
-        network, or an index is out of range.
+        When an explicit route is not drivable along the network's lane
+        connections, an index is out of range, or a signal program does not
+        match its junction's connections.
 
     Examples
     --------
@@ -251,7 +303,7 @@ class Simulation:
     >>> net = grid_network(3, 3)
     >>> trips = random_trips(net, n_trips=20, duration_s=60, rng=np.random.default_rng(1))
     >>> sim = Simulation(net, trips, seed=1)
-    >>> sim.run(600.0)
+    >>> sim.run(900.0)
     >>> sim.n_arrived
     20
     """
@@ -271,54 +323,80 @@ class Simulation:
         self.seed = int(seed)
         self.config = config if config is not None else EngineConfig()
         self.rng = np.random.default_rng(self.seed)
-        self._params = self.config.link_model_params()
+        self._params = self.config.micro
         self._advance = BACKENDS[self.config.backend]
-        offsets, links, unroutable = _build_routes(network, trips)
+        self.movements: Movements = build_movements(
+            network, left_hand_traffic=self.config.left_hand_traffic)
+        self.line_graph: LineGraph = build_line_graph(network, self.movements)
+        offsets, links, unroutable = _build_routes(network, trips, self.line_graph)
         self.unroutable: tuple[str, ...] = tuple(trips.trip_ids[i] for i in unroutable)
         """Ids of the trips without a route; they are never inserted."""
-        lengths = np.asarray(self.config.vehicle_length_m, dtype=np.float64)
-        eff = lengths[np.asarray(trips.vehicle_class, dtype=np.int64)] \
-            + self.config.detector_length_m
-        self._state = link_model.new_state(
+        self._dest_node = np.where(
+            np.diff(offsets) > 0,
+            network.link_to[links[np.maximum(offsets[1:] - 1, 0)]] if links.size else -1,
+            -1).astype(np.int64)
+        sig = network.signals
+        _check_signals(network)
+        insertable = np.diff(offsets) > 0
+        self._state = micro.new_state(
             link_length_m=network.link_length_m,
             link_lanes=network.link_lanes,
             link_speed_limit_mps=network.link_speed_limit_mps,
-            link_capacity_vph=network.link_capacity_vph,
+            conn_from_link=network.conn_from_link,
+            conn_from_lane=network.conn_from_lane,
+            conn_to_link=network.conn_to_link,
+            conn_to_lane=network.conn_to_lane,
+            conn_program=network.conn_program,
+            conn_sig_index=network.conn_signal_index,
+            conn_mov=self.movements.conn_mov,
+            mov_from_link=self.movements.from_link,
+            mov_to_link=self.movements.to_link,
+            mov_rank=self.movements.rank,
+            mov_conf_off=self.movements.conf_offsets,
+            mov_conf=self.movements.conflicts,
+            prog_offset_s=sig.offset_s,
+            prog_phase_off=sig.phase_offsets,
+            phase_dur_s=sig.phase_duration_s,
+            phase_codes=micro.phase_code_table(sig.phase_state),
             route_offsets=offsets,
             route_links=links,
-            depart_s=trips.depart_s,
-            eff_length_m=eff,
-            params=self._params,
+            depart_s=np.asarray(trips.depart_s, dtype=np.float64),
+            vehicle_class=np.asarray(trips.vehicle_class, dtype=np.int8),
+            class_params=self.config.class_params,
+            insertable=insertable,
         )
         self._time_s = 0.0
         self._detector_ids: list[str] = []
         self._detector_lane: list[int | None] = []
+        self._detector_parts: list[tuple[int, ...]] = []
         self._detector_index: dict[str, int] = {}
         self._interval_start_s = 0.0
-        self._incidents: dict[int, tuple[int, int, float]] = {}
+        self._incidents: dict[int, tuple[int, tuple[int, ...], float, float]] = {}
         self._next_incident_id = 0
+        self._next_reroute_s = self.config.reroute_period_s
 
     # ------------------------------------------------------------------ time
-    # The state is checked once, when it is built or restored; add_detector and
-    # the incidents keep its columns' dtypes and lengths, so the steps skip the
-    # per-call check_state (tens of microseconds, as long as a
-    # whole step of a thousand vehicles).
     @property
     def time_s(self) -> float:
         """Simulation time in seconds since the start."""
         return self._time_s
+
+    def _advance_to(self, n: int, dt: float) -> None:
+        self._time_s = self._advance(self._state, self._params, self._time_s, dt, n, check=False)
 
     def step(self, dt_s: float | None = None) -> None:
         """Advance one step of ``dt_s`` seconds (default ``config.dt_s``)."""
         dt = self.config.dt_s if dt_s is None else float(dt_s)
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}")
-        self._time_s = self._advance(self._state, self._params, self._time_s, dt, 1, check=False)
+        self._advance_to(1, dt)
+        self._maybe_reroute()
 
     def run(self, until_s: float) -> None:
         """Advance in steps of ``config.dt_s`` to ``until_s`` seconds.
 
-        The last step is shortened to land on ``until_s`` exactly.
+        The last step is shortened to land on ``until_s`` exactly. Re-routing
+        rounds (when on) happen at the first step end at or after each period.
 
         Raises
         ------
@@ -329,57 +407,130 @@ class Simulation:
         if not math.isfinite(until) or until < self._time_s - _TIME_EPS_S:
             raise ValueError(f"until_s={until_s!r} is before the current time {self._time_s} s")
         dt = self.config.dt_s
-        n = int(math.floor((until - self._time_s) / dt + _TIME_EPS_S))
-        if n > 0:
-            self._time_s = self._advance(self._state, self._params, self._time_s, dt, n,
-                                         check=False)
+        while True:
+            stop = until
+            if self.config.reroute_share > 0:
+                stop = min(until, self._next_reroute_s)
+            n = int(math.ceil((stop - self._time_s) / dt - _TIME_EPS_S))
+            n_full = int(math.floor((until - self._time_s) / dt + _TIME_EPS_S))
+            n = min(max(n, 0), n_full)
+            if n > 0:
+                self._advance_to(n, dt)
+                self._maybe_reroute()
+            if n == n_full:
+                break
         rest = until - self._time_s
         if rest > _TIME_EPS_S:
-            self._time_s = self._advance(self._state, self._params, self._time_s, rest, 1,
-                                         check=False)
+            self._advance_to(1, rest)
+            self._maybe_reroute()
         if abs(self._time_s - until) <= 1e-6:
             self._time_s = until
 
+    # ------------------------------------------------------------- rerouting
+    def link_travel_time_s(self) -> FloatArray:
+        """Current travel time estimate per link, seconds: length over the mean speed of
+        its vehicles (at least ``0.5`` m/s), or over the free speed when empty."""
+        s = self._state
+        speed = np.maximum(self.link_speed_mps, 0.5)
+        return s.link_length_m / speed
+
+    def _maybe_reroute(self) -> None:
+        if self.config.reroute_share <= 0 or self._time_s + _TIME_EPS_S < self._next_reroute_s:
+            return
+        while self._next_reroute_s <= self._time_s + _TIME_EPS_S:
+            self._next_reroute_s += self.config.reroute_period_s
+        self.reroute(self.config.reroute_share)
+
+    def reroute(self, share: float = 1.0) -> int:
+        """Let a seeded ``share`` of the drivers on the road re-plan on current travel times.
+
+        A driver keeps the links already driven and its current link, and
+        takes the fastest way on from there through the movement graph. Returns
+        how many routes changed.
+        """
+        _check_number("share", share, lambda v: 0 <= v <= 1, "in [0, 1]")
+        s = self._state
+        active = np.flatnonzero(s.veh_state == VEH_ACTIVE)
+        pos = s.route_offsets[active] + s.veh_route_pos[active]
+        has_more = pos + 1 < s.route_offsets[active + 1]
+        cand = active[has_more]
+        pick = cand[self.rng.random(cand.shape[0]) < share]
+        if pick.size == 0:
+            return 0
+        cost = self.line_graph.edge_cost(self.link_travel_time_s())
+        links = s.veh_link[pick]
+        new_tail: dict[int, NDArray[np.int32]] = {}
+        order = np.argsort(links, kind="stable")
+        for a, b in _groups(links[order]):
+            group = pick[order[a:b]]
+            src = int(links[order[a]])
+            dist, pred = self.line_graph.tree(src, cost)
+            routes = self.line_graph.routes_to(dist, pred, src, self._dest_node[group])
+            for v, r in zip(group.tolist(), routes, strict=True):
+                if r is None or r.size == 0:
+                    continue
+                p = int(s.route_offsets[v] + s.veh_route_pos[v])
+                old = s.route_links[p + 1:s.route_offsets[v + 1]]
+                if not np.array_equal(old, r):
+                    new_tail[v] = r
+        if not new_tail:
+            return 0
+        n = s.n_vehicles
+        parts: list[NDArray[np.int32]] = []
+        lengths = np.diff(s.route_offsets)
+        for v in range(n):
+            a, b = int(s.route_offsets[v]), int(s.route_offsets[v + 1])
+            if v in new_tail:
+                keep = s.route_links[a:a + int(s.veh_route_pos[v]) + 1]
+                parts.append(np.concatenate([keep, new_tail[v]]))
+                lengths[v] = parts[-1].shape[0]
+            else:
+                parts.append(s.route_links[a:b])
+        off = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=off[1:])
+        s.route_offsets = off
+        s.route_links = np.ascontiguousarray(np.concatenate(parts).astype(np.int32))
+        return len(new_tail)
+
     # ----------------------------------------------------------- state views
+    def _on_link(self) -> NDArray[np.int64]:
+        s = self._state
+        return np.flatnonzero(s.veh_state == VEH_ACTIVE)
+
+    @property
+    def link_vehicle_count(self) -> NDArray[np.int32]:
+        """Vehicles on each link ((n_links,), a new array)."""
+        s = self._state
+        return np.bincount(s.veh_link[self._on_link()], minlength=s.n_links).astype(np.int32)
+
     @property
     def link_speed_mps(self) -> FloatArray:
         """Mean speed of the vehicles on each link, m/s ((n_links,), a new array).
 
-        Vehicles queued at the link end count with speed 0, the moving ones
-        with the link's moving speed; an empty link reports the speed an
-        entering vehicle would drive (the limit times any incident factor).
+        An empty link reports the speed an entering car would aim for (the
+        limit times any incident factor).
         """
         s = self._state
-        moving = (s.link_count - s.link_queue).astype(np.float64)
+        on = self._on_link()
+        n = np.bincount(s.veh_link[on], minlength=s.n_links)
+        total = np.bincount(s.veh_link[on], weights=s.veh_speed_mps[on], minlength=s.n_links)
+        free = s.link_speed_limit_mps * s.link_speed_factor
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = moving * s.link_speed_mps / s.link_count
-        return np.where(s.link_count > 0, mean, s.link_speed_mps)
-
-    @property
-    def link_moving_speed_mps(self) -> FloatArray:
-        """Speed of the vehicles moving on each link (upstream of its queue), m/s (read-only)."""
-        return _read_only(self._state.link_speed_mps)
+            return np.where(n > 0, total / np.maximum(n, 1), free)
 
     @property
     def link_queue_veh(self) -> NDArray[np.int32]:
-        """Vehicles waiting at each link's end to leave it (read-only, (n_links,))."""
-        return _read_only(self._state.link_queue)
-
-    @property
-    def link_vehicle_count(self) -> NDArray[np.int32]:
-        """Vehicles on each link (read-only, (n_links,))."""
-        return _read_only(self._state.link_count)
+        """Stopped vehicles (speed at most ``micro.stop_speed_mps``) on each link."""
+        s = self._state
+        on = self._on_link()
+        stopped = on[s.veh_speed_mps[on] <= self._params.stop_speed_mps]
+        return np.bincount(s.veh_link[stopped], minlength=s.n_links).astype(np.int32)
 
     @property
     def link_density_vpm(self) -> FloatArray:
         """Density on each link in vehicles per metre per lane ((n_links,), a new array)."""
         s = self._state
-        return s.link_count / (s.link_length_m * s.link_lanes)
-
-    @property
-    def link_storage_veh(self) -> NDArray[np.int32]:
-        """Vehicles each link can hold (read-only, (n_links,))."""
-        return _read_only(self._state.link_storage)
+        return self.link_vehicle_count / (s.link_length_m * s.link_lanes)
 
     @property
     def link_entered(self) -> NDArray[np.int64]:
@@ -422,19 +573,38 @@ class Simulation:
         return _read_only(self._state.veh_link)
 
     @property
+    def vehicle_lane(self) -> NDArray[np.int32]:
+        """Lane index on its link per vehicle (0 = kerb side), -1 when not on the network."""
+        s = self._state
+        on = s.veh_link >= 0
+        out = np.full(s.n_vehicles, -1, np.int32)
+        out[on] = s.veh_lane[on] - s.link_lane_off[s.veh_link[on]]
+        return out
+
+    @property
     def vehicle_pos_m(self) -> FloatArray:
-        """Metres from the start of the vehicle's link (meaningful while active; read-only)."""
+        """Front bumper, metres from the start of the vehicle's link (read-only)."""
         return _read_only(self._state.veh_pos_m)
 
     @property
     def vehicle_speed_mps(self) -> FloatArray:
-        """Speed in the last step, m/s; 0 while waiting at a link end (read-only)."""
+        """Speed at the end of the last step, m/s (read-only)."""
         return _read_only(self._state.veh_speed_mps)
+
+    @property
+    def vehicle_class(self) -> NDArray[np.int8]:
+        """Vehicle class index per vehicle (read-only)."""
+        return _read_only(self._state.veh_class)
 
     @property
     def arrive_s(self) -> FloatArray:
         """Arrival time per vehicle in seconds, NaN until arrived (read-only)."""
         return _read_only(self._state.veh_arrive_s)
+
+    @property
+    def insert_s(self) -> FloatArray:
+        """When each vehicle entered the network, seconds; NaN while waiting (read-only)."""
+        return _read_only(self._state.veh_insert_s)
 
     def route_of(self, vehicle: int) -> NDArray[np.int32]:
         """The route of ``vehicle`` (= trip index) as link indices (empty when unroutable)."""
@@ -446,8 +616,22 @@ class Simulation:
 
     @property
     def travel_time_s(self) -> FloatArray:
-        """Travel time per trip in seconds (arrival - departure); NaN unless arrived."""
+        """Travel time per trip in seconds (arrival - planned departure); NaN unless arrived.
+
+        It includes any wait to enter the network (see :attr:`insert_s`).
+        """
         return self._state.veh_arrive_s - self._state.veh_depart_s
+
+    @property
+    def gridlocked(self) -> bool:
+        """Whether nothing has moved for ``config.gridlock_after_s`` with vehicles on the road."""
+        stall = int(self._state.counters[_micro_nb.C_STALL_STEPS]) * self.config.dt_s
+        return stall >= self.config.gridlock_after_s and self.n_active > 0
+
+    @property
+    def engine_state_bytes_per_vehicle(self) -> float:
+        """Bytes of the per-vehicle engine columns and routes, per vehicle."""
+        return micro.state_bytes_per_vehicle(self._state)
 
     # ------------------------------------------------------------- detectors
     def resolve_link(self, link: str | int) -> int:
@@ -469,6 +653,14 @@ class Simulation:
                              f"(0..{self.network.n_links - 1})")
         return int(link)
 
+    def _check_lane(self, what: str, link: int, lane: object) -> int:
+        n_lanes = int(self.network.link_lanes[link])
+        if isinstance(lane, bool) or not isinstance(lane, int | np.integer) \
+                or not 0 <= int(lane) < n_lanes:
+            raise ValueError(f"{what}: lane {lane!r} does not exist on link "
+                             f"{self.network.link_ids[link]!r} ({n_lanes} lanes)")
+        return int(lane)
+
     def add_loop_detector(
         self, detector_id: str, link_id: str | int, pos_m: float, lane: int | None = None
     ) -> int:
@@ -479,9 +671,8 @@ class Simulation:
         detector_id : str, unique
         link_id : str or int, a link id or link index
         pos_m : float, metres from the link start, in ``(0, length]``
-        lane : int or None
-            Kept as metadata: this engine has no lanes, so the detector counts
-            the whole cross-section whatever ``lane`` says.
+        lane : int or None, the lane watched (0 = kerb side); None watches
+            every lane of the link (one loop per lane, summed).
 
         Raises
         ------
@@ -494,18 +685,19 @@ class Simulation:
             raise ValueError(f"a detector with id {detector_id!r} exists already")
         link = self.resolve_link(link_id)
         if lane is not None:
-            n_lanes = int(self.network.link_lanes[link])
-            if isinstance(lane, bool) or not isinstance(lane, int | np.integer) \
-                    or not 0 <= int(lane) < n_lanes:
-                raise ValueError(f"detector {detector_id!r}: lane {lane!r} does not exist on "
-                                 f"link {self.network.link_ids[link]!r} ({n_lanes} lanes)")
-            lane = int(lane)
+            lane = self._check_lane(f"detector {detector_id!r}", link, lane)
+        lanes = [lane] if lane is not None else list(range(int(self.network.link_lanes[link])))
+        first = int(self._state.link_lane_off[link])
         try:
-            index = link_model.add_detector(self._state, link, pos_m)
+            _check_number("pos_m", pos_m, lambda v: True, "")
+            parts = micro.add_detectors(self._state, [first + ln for ln in lanes],
+                                        [float(pos_m)] * len(lanes))
         except ValueError as exc:
             raise ValueError(f"detector {detector_id!r}: {exc}") from None
+        index = len(self._detector_ids)
         self._detector_ids.append(detector_id)
         self._detector_lane.append(lane)
+        self._detector_parts.append(tuple(int(p) for p in parts))
         self._detector_index[detector_id] = index
         return index
 
@@ -519,52 +711,125 @@ class Simulation:
         """Simulation time at which the current detector counts started."""
         return self._interval_start_s
 
+    def _part_owner(self) -> NDArray[np.int64]:
+        owner = np.full(self._state.det_pos_m.shape[0], -1, np.int64)
+        for d, parts in enumerate(self._detector_parts):
+            owner[list(parts)] = d
+        return owner
+
     def take_detector_counts(self) -> DetectorCounts:
         """The detector aggregates since the last call (or the start); then reset them."""
         s = self._state
+        n = len(self._detector_ids)
+        owner = self._part_owner()
+        count = np.bincount(owner, weights=s.det_count, minlength=n).astype(np.int64)
+        speed = np.bincount(owner, weights=s.det_speed_sum, minlength=n)
+        occ = np.bincount(owner, weights=s.det_occ_s, minlength=n)
+        first = [parts[0] for parts in self._detector_parts]
+        det_lane_of = micro._det_lane_of(s)
+        links = s.lane_link[det_lane_of[first]] if n else np.zeros(0, np.int32)
         counts = DetectorCounts(
             detector_ids=tuple(self._detector_ids),
-            link=s.det_link.copy(),
-            pos_m=s.det_pos_m.copy(),
+            link=np.asarray(links, np.int32),
+            pos_m=s.det_pos_m[first].copy() if n else np.zeros(0),
             lane=tuple(self._detector_lane),
-            count=s.det_count.copy(),
-            speed_sum_mps=s.det_speed_sum.copy(),
-            occupancy_s=s.det_occ_s.copy(),
-            link_lanes=s.link_lanes[s.det_link].astype(np.int32),
+            count=count,
+            speed_sum_mps=speed,
+            occupancy_s=occ,
+            link_lanes=np.array([len(p) for p in self._detector_parts], np.int32),
             interval_start_s=self._interval_start_s,
             interval_end_s=self._time_s,
         )
-        link_model.reset_detector_counts(s)
+        s.det_count[:] = 0
+        s.det_speed_sum[:] = 0.0
+        s.det_occ_s[:] = 0.0
         self._interval_start_s = self._time_s
         return counts
 
+    def take_crossings(self) -> Crossings:
+        """Every detector crossing since the last call (the buffer is then emptied)."""
+        s = self._state
+        ev = micro.take_events(s)
+        owner = self._part_owner()
+        lane_of = micro._det_lane_of(s)
+        lanes = lane_of[ev["detector"]]
+        return Crossings(
+            detector=owner[ev["detector"]],
+            vehicle=ev["vehicle"],
+            time_s=ev["time_s"],
+            speed_mps=ev["speed_mps"],
+            lane=(lanes - s.link_lane_off[s.lane_link[lanes]]).astype(np.int32),
+            signal=ev["signal"],
+        )
+
+    # ------------------------------------------------------------ trajectories
+    def trace(self, vehicles: Sequence[int]) -> None:
+        """Record the trajectories of ``vehicles`` (indices) at every step from now on;
+        an empty sequence stops tracing. Read them with :meth:`take_trajectories`."""
+        micro.set_trace(self._state, list(vehicles))
+
+    def take_trajectories(self) -> Trajectories:
+        """The trajectory samples since the last call (the buffer is then emptied)."""
+        s = self._state
+        tr = micro.take_trace(s)
+        lane = tr["lane"] - s.link_lane_off[tr["link"]]
+        return Trajectories(vehicle=tr["vehicle"], time_s=tr["time_s"], link=tr["link"],
+                            lane=lane.astype(np.int32), pos_m=tr["pos_m"],
+                            speed_mps=tr["speed_mps"])
+
     # ------------------------------------------------------------- incidents
     def open_incident(
-        self, link: str | int, lanes_blocked: int, *, speed_factor: float = 1.0
+        self,
+        link: str | int,
+        lanes_blocked: int,
+        *,
+        speed_factor: float = 1.0,
+        pos_m: float | None = None,
+        lanes: Sequence[int] | None = None,
     ) -> int:
-        """Block ``lanes_blocked`` lanes of ``link``; return the incident's id.
+        """Block lanes of ``link`` from ``pos_m`` on; return the incident's id.
 
-        The link's capacity is scaled by ``remaining lanes / lanes`` (0 when
-        every lane is blocked: nothing leaves the link) and its speed by
-        ``speed_factor`` in (0, 1]. Several incidents on one link add their
-        blocked lanes and take the lowest speed factor.
+        Vehicles behind the block in a blocked lane stop before it and merge
+        into an open lane; when every lane is blocked nothing passes. The
+        link's desired speed is scaled by ``speed_factor`` in (0, 1]
+        (rubbernecking). The block stays until :meth:`clear_incident`.
+
+        Parameters
+        ----------
+        link : link id or index
+        lanes_blocked : int, 1..lanes; the lanes blocked are ``lanes`` when
+            given, else the ``lanes_blocked`` lanes from the kerb (lane 0) out.
+        speed_factor : float in (0, 1]
+        pos_m : float, metres from the link start in ``[0, length]``; default
+            the middle of the link.
+        lanes : sequence of int, optional, explicit lane indices.
 
         Raises
         ------
         ValueError
-            When the link is unknown, ``lanes_blocked`` is not in
-            ``1..lanes``, or ``speed_factor`` is out of range.
+            When the link or a lane is unknown, ``lanes_blocked`` is not in
+            ``1..lanes``, or a number is out of range.
         """
         index = self.resolve_link(link)
-        lanes = int(self.network.link_lanes[index])
+        n_lanes = int(self.network.link_lanes[index])
         if isinstance(lanes_blocked, bool) or not isinstance(lanes_blocked, int | np.integer) \
-                or not 1 <= int(lanes_blocked) <= lanes:
-            raise ValueError(f"lanes_blocked must be an integer in 1..{lanes} for link "
+                or not 1 <= int(lanes_blocked) <= n_lanes:
+            raise ValueError(f"lanes_blocked must be an integer in 1..{n_lanes} for link "
                              f"{self.network.link_ids[index]!r}, got {lanes_blocked!r}")
         _check_number("speed_factor", speed_factor, lambda v: 0 < v <= 1, "in (0, 1]")
+        length = float(self.network.link_length_m[index])
+        pos = length / 2 if pos_m is None else pos_m
+        _check_number("pos_m", pos, lambda v: 0 <= v <= length, f"in [0, {length}]")
+        if lanes is None:
+            chosen = tuple(range(int(lanes_blocked)))
+        else:
+            chosen = tuple(sorted({self._check_lane("incident", index, ln) for ln in lanes}))
+            if len(chosen) != int(lanes_blocked):
+                raise ValueError(f"lanes {list(lanes)} name {len(chosen)} distinct lanes but "
+                                 f"lanes_blocked is {lanes_blocked}")
         incident_id = self._next_incident_id
         self._next_incident_id += 1
-        self._incidents[incident_id] = (index, int(lanes_blocked), float(speed_factor))
+        self._incidents[incident_id] = (index, chosen, float(pos), float(speed_factor))
         self._apply_incidents(index)
         return incident_id
 
@@ -577,23 +842,29 @@ class Simulation:
             When no incident with that id is open.
         """
         try:
-            index, _, _ = self._incidents.pop(incident_id)
+            index = self._incidents.pop(incident_id)[0]
         except KeyError:
             raise KeyError(f"no open incident with id {incident_id!r}") from None
         self._apply_incidents(index)
 
     @property
-    def open_incidents(self) -> dict[int, tuple[int, int, float]]:
-        """Open incidents: id -> (link index, lanes blocked, speed factor)."""
+    def open_incidents(self) -> dict[int, tuple[int, tuple[int, ...], float, float]]:
+        """Open incidents: id -> (link index, lanes blocked, position m, speed factor)."""
         return dict(self._incidents)
 
     def _apply_incidents(self, link: int) -> None:
-        lanes = int(self.network.link_lanes[link])
-        on_link = [(b, f) for (lk, b, f) in self._incidents.values() if lk == link]
-        blocked = min(lanes, sum(b for b, _ in on_link))
-        self._state.link_cap_factor[link] = (lanes - blocked) / lanes
-        self._state.link_speed_factor[link] = min((f for _, f in on_link), default=1.0)
-        link_model.refresh_link_speeds(self._state, self._params)
+        s = self._state
+        first = int(s.link_lane_off[link])
+        n_lanes = int(s.link_lanes[link])
+        s.lane_block_pos_m[first:first + n_lanes] = np.inf
+        factor = 1.0
+        for lk, lanes, pos, f in self._incidents.values():
+            if lk != link:
+                continue
+            factor = min(factor, f)
+            for ln in lanes:
+                s.lane_block_pos_m[first + ln] = min(s.lane_block_pos_m[first + ln], pos)
+        s.link_speed_factor[link] = factor
 
     # -------------------------------------------------------------- snapshot
     def snapshot(self) -> SimulationState:
@@ -603,9 +874,11 @@ class Simulation:
             model=self._state.copy(),
             detector_ids=tuple(self._detector_ids),
             detector_lane=tuple(self._detector_lane),
+            detector_parts=tuple(self._detector_parts),
             interval_start_s=self._interval_start_s,
             incidents=dict(self._incidents),
             next_incident_id=self._next_incident_id,
+            next_reroute_s=self._next_reroute_s,
             rng_state=copy.deepcopy(self.rng.bit_generator.state),
         )
 
@@ -626,18 +899,20 @@ class Simulation:
                 f"snapshot has {m.n_links} links and {m.n_vehicles} vehicles; this simulation "
                 f"has {self._state.n_links} and {self._state.n_vehicles}"
             )
-        link_model.check_state(m)
-        if len(state.detector_ids) != m.n_detectors:
-            raise ValueError(f"snapshot names {len(state.detector_ids)} detectors but holds "
-                             f"{m.n_detectors}")
+        micro.check_state(m)
+        if len(state.detector_parts) != len(state.detector_ids):
+            raise ValueError(f"snapshot names {len(state.detector_ids)} detectors but has "
+                             f"{len(state.detector_parts)} detector part lists")
         self._state.load(m)
         self._time_s = state.time_s
         self._detector_ids = list(state.detector_ids)
         self._detector_lane = list(state.detector_lane)
+        self._detector_parts = list(state.detector_parts)
         self._detector_index = {d: i for i, d in enumerate(self._detector_ids)}
         self._interval_start_s = state.interval_start_s
         self._incidents = dict(state.incidents)
         self._next_incident_id = state.next_incident_id
+        self._next_reroute_s = state.next_reroute_s
         if state.rng_state:
             self.rng.bit_generator.state = copy.deepcopy(state.rng_state)
 
@@ -645,13 +920,16 @@ class Simulation:
     def summary(self) -> dict[str, Any]:
         """Figures of the run so far (JSON-ready).
 
-        Keys: ``time_s``, ``vehicle_steps`` (vehicle updates), ``trips_total``,
-        ``trips_completed``, ``trips_waiting``, ``trips_active``,
-        ``trips_unroutable``, ``mean_travel_time_s`` (None before the first
-        arrival).
+        Keys: ``time_s``, ``vehicle_steps`` (vehicle updates: vehicles on the
+        road summed over steps), ``trips_total``, ``trips_completed``,
+        ``trips_waiting``, ``trips_active``, ``trips_unroutable``,
+        ``mean_travel_time_s`` (None before the first arrival),
+        ``refused_entries`` (junction entries refused for lack of room or a
+        conflict), ``red_light_runs``, ``gridlocked``.
         """
         tt = self.travel_time_s
         done = np.isfinite(tt)
+        c = self._state.counters
         return {
             "time_s": float(self._time_s),
             "vehicle_steps": self._state.vehicle_steps,
@@ -661,6 +939,9 @@ class Simulation:
             "trips_active": self.n_active,
             "trips_unroutable": len(self.unroutable),
             "mean_travel_time_s": float(tt[done].mean()) if done.any() else None,
+            "refused_entries": int(c[_micro_nb.C_REFUSED]),
+            "red_light_runs": int(c[_micro_nb.C_RED_RUNS]),
+            "gridlocked": self.gridlocked,
         }
 
     def __repr__(self) -> str:
@@ -668,13 +949,39 @@ class Simulation:
                 f"{self.n_waiting} waiting, {self.n_active} active, {self.n_arrived} arrived>")
 
 
+def _groups(sorted_keys: NDArray[Any]) -> list[tuple[int, int]]:
+    """(start, end) of the runs of equal values in a sorted array."""
+    if sorted_keys.shape[0] == 0:
+        return []
+    starts = np.flatnonzero(np.diff(sorted_keys, prepend=sorted_keys[0] - 1))
+    ends = np.append(starts[1:], sorted_keys.shape[0])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _check_signals(network: Network) -> None:
+    """Every signal program's state strings must cover the signal indices of its connections."""
+    sig = network.signals
+    for p in range(sig.n_programs):
+        a, b = int(sig.phase_offsets[p]), int(sig.phase_offsets[p + 1])
+        width = {len(sig.phase_state[i]) for i in range(a, b)}
+        used = network.conn_signal_index[network.conn_program == p]
+        if len(width) > 1:
+            raise ValueError(f"signal program {sig.program_ids[p]!r}: phases have state strings "
+                             f"of different lengths {sorted(width)}")
+        if used.size and int(used.max()) >= min(width, default=0):
+            raise ValueError(f"signal program {sig.program_ids[p]!r} does not match its "
+                             f"junction: a connection uses signal index {int(used.max())} but "
+                             f"the states have {min(width, default=0)} characters")
+
+
 def _build_routes(
-    network: Network, trips: Trips
+    network: Network, trips: Trips, graph: LineGraph
 ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
     """Every trip's route as CSR arrays, plus the indices of unroutable trips.
 
-    Explicit routes are checked for connectivity; the others get the shortest
-    path on free-flow time from one Dijkstra tree per distinct origin.
+    Explicit routes are checked (the engine checks each turn against the lane
+    connections); the others get the fastest route on free-flow time through
+    the movement graph, one Dijkstra tree per distinct origin.
     """
     n = len(trips)
     n_links = network.n_links
@@ -689,20 +996,23 @@ def _build_routes(
             trip = int(np.searchsorted(t_off, bad[0], side="right") - 1)
             raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link index "
                              f"{t_links[bad[0]]} is not a link (0..{n_links - 1})")
-        # consecutive links of one route must meet at a node
         trip_of = np.repeat(np.arange(n), np.diff(t_off))
         same_trip = trip_of[:-1] == trip_of[1:]
-        joined = network.link_to[t_links[:-1]] == network.link_from[t_links[1:]]
-        bad = np.flatnonzero(same_trip & ~joined)
-        if bad.size:
-            trip = int(np.searchsorted(t_off, bad[0], side="right") - 1)
-            a, b = t_links[bad[0]], t_links[bad[0] + 1]
-            raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link "
-                             f"{network.link_ids[a]!r} does not lead to "
-                             f"{network.link_ids[b]!r}")
+        pairs = set(zip(network.conn_from_link.tolist(), network.conn_to_link.tolist(),
+                        strict=True))
+        for j in np.flatnonzero(same_trip).tolist():
+            a, b = int(t_links[j]), int(t_links[j + 1])
+            if (a, b) not in pairs:
+                trip = int(trip_of[j])
+                why = ("does not lead to" if network.link_to[a] != network.link_from[b]
+                       else "has no lane connection to")
+                raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link "
+                                 f"{network.link_ids[a]!r} {why} {network.link_ids[b]!r}")
     origin = np.asarray(trips.origin_node, dtype=np.int64)
     dest = np.asarray(trips.destination_node, dtype=np.int64)
     need = np.flatnonzero(~has_route)
+    same_place = need[origin[need] == dest[need]]
+    need = need[origin[need] != dest[need]]
     for name, col in (("origin_node", origin), ("destination_node", dest)):
         bad = need[(col[need] < 0) | (col[need] >= network.n_nodes)]
         if bad.size:
@@ -710,31 +1020,23 @@ def _build_routes(
                              f"a node (0..{network.n_nodes - 1})")
 
     routes: list[NDArray[np.int32]] = [t_links[t_off[i]:t_off[i + 1]] for i in range(n)]
-    unroutable: list[int] = []
+    unroutable: list[int] = same_place.tolist()  # a trip to its own origin goes nowhere
     if need.size:
-        cost = np.ascontiguousarray(network.free_flow_time_s, dtype=np.float64)
-        out_offsets = np.ascontiguousarray(network.out_offsets, dtype=np.int64)
-        out_links = np.ascontiguousarray(network.out_links, dtype=np.int32)
-        link_to = np.ascontiguousarray(network.link_to, dtype=np.int32)
-        link_from = np.ascontiguousarray(network.link_from, dtype=np.int32)
-        check_graph(out_offsets, out_links, link_to, cost)
+        cost = graph.edge_cost(network.free_flow_time_s)
         order = need[np.argsort(origin[need], kind="stable")]
-        starts = np.flatnonzero(np.diff(origin[order], prepend=-1))
-        ends = np.append(starts[1:], order.shape[0])
-        for a, b in zip(starts, ends, strict=True):
+        for a, b in _groups(origin[order]):
             group = order[a:b]
-            src = int(origin[group[0]])
-            _dist, pred = shortest_path_tree(out_offsets, out_links, link_to, cost, src,
-                                             check=False)
-            p_off, p_links, reachable = paths_from_tree(
-                pred, link_from, dest[group].astype(np.int32), src)
-            for j, trip in enumerate(group):
-                path = p_links[p_off[j]:p_off[j + 1]]
-                routes[trip] = path
-                if not reachable[j] or path.size == 0:
+            src = graph.n_links + int(origin[group[0]])
+            dist, pred = graph.tree(src, cost)
+            found = graph.routes_to(dist, pred, src, dest[group])
+            for trip, path in zip(group.tolist(), found, strict=True):
+                if path is None or path.size == 0:
                     unroutable.append(int(trip))
+                    routes[trip] = np.zeros(0, np.int32)
+                else:
+                    routes[trip] = path
     lengths = np.fromiter((r.shape[0] for r in routes), dtype=np.int64, count=n)
-    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     links = np.concatenate(routes).astype(np.int32) if n else np.zeros(0, np.int32)
     return offsets, links, np.array(sorted(unroutable), dtype=np.int64)

@@ -1,0 +1,1229 @@
+"""Numba kernels of the microscopic, lane-level traffic engine (private).
+
+Call them through :func:`core_ext.micro.advance`, which checks the arrays.
+:mod:`core_ext.micro_reference` restates the same semantics plainly (Python
+lists, one vehicle at a time) as the test oracle; the two must agree (no
+fastmath, the same arithmetic in the same order).
+
+Units and conventions
+---------------------
+Metres, seconds, m/s, m/s². A vehicle's position ``pos_m`` is its *front
+bumper*, in metres from the start of its link; it occupies
+``[pos_m - length_m, pos_m]``. Lanes are global indices (``link_lane_off``);
+each lane keeps its vehicles in a ring buffer ordered front first (largest
+``pos_m`` first). Junctions have no extent: crossing the end of a link puts
+the vehicle on the next link at ``pos_m - length_of_old_link``.
+
+Car-following: the Intelligent Driver Model (Treiber, Hennecke & Helbing 2000)
+with per-class parameters (``a``, ``b``, ``T``, ``s0``, length, maximum speed,
+desired-speed factor) and ``delta = 4``::
+
+    v0    = min(v_max[c], speed_limit[link] * speed_factor[c] * link_speed_factor[link])
+    s*    = s0 + max(0, v T + v (v - v_lead) / (2 sqrt(a b)))
+    accel = a (1 - (v / v0)^4 - (s* / s)^2)          (free road: no s* term)
+
+The update is **ballistic** (Treiber & Kanagaraj 2015): ``v' = v + accel dt``,
+``x' = x + (v + v') dt / 2``; when ``v'`` would be negative the vehicle stops
+within the step at ``x - v^2 / (2 accel)`` with ``v' = 0``. The result is then
+capped at ``max_x`` (the leader's rear at the start of the step, or the stop
+line when the vehicle must stop), so no vehicle ever moves into or through
+another; a capped vehicle takes ``v' = min(v', v_lead)``.
+
+One step ``[t, t + dt)``, decide-then-apply, in this order:
+
+0. **Signals.** Every signalised connection gets the code of its program's
+   phase at ``t``: 0 red (``r R u``), 1 amber (``y Y``), 2 green-yield
+   (``g``), 3 green (``G``), 4 not signalised (``o O s`` and every
+   connection without a program).
+1. **Insertion** (sequential over links in index order). Waiting vehicles
+   whose ``depart_s <= t`` enter the start of their first link FIFO by
+   (departure, vehicle index), into the good lane (connects to the second
+   route link) with the most space, when the gap to its last vehicle is at
+   least ``s0``, at ``v = min(v0, (gap - s0) / T)`` (``v0`` when empty); the
+   first vehicle that does not fit stops the queue of that link for the step.
+   A vehicle inserted at ``t`` moves in this same step.
+2. **Longitudinal** (parallel over lanes; reads only the state at ``t``).
+   For each vehicle, front to back, the leader is the vehicle ahead in its
+   lane. The front vehicle of a lane looks past the end of its link:
+
+   - on the last link of its route, the road ahead is free (it *arrives*
+     when its front reaches the link end);
+   - otherwise it needs a connection from its lane to the next route link; with
+     none (wrong lane) it must stop at the line;
+   - with a connection, the target lane is the connected lane of the next link
+     that (a) connects on to the route link after it, if any lane does, then
+     (b) has the most space (rear of its last vehicle, or the start of a
+     block, ``+inf`` when empty), then (c) has the lowest index;
+   - it stops at the line for red when it can (``v^2 <= 2 b_emergency d``,
+     ``d`` = distance to the line), for amber when it can comfortably
+     (``v^2 <= 2 b d``), and when it must yield (below) and is within
+     ``v^2 / (2 b) + approach_m`` of the line;
+   - if it does not stop, its leader is the last vehicle of the target lane
+     (gap = ``d`` + that vehicle's rear; ``max_x`` = length + rear), which
+     makes queues spill back across junctions.
+
+   A lane blocked by an incident from ``block_pos_m`` on is, for the vehicles
+   behind that point, a standing obstacle of zero length there.
+
+   **Yielding.** A vehicle about to make movement ``m`` considers every
+   conflicting movement ``m'`` (same junction, paths that cross or merge)
+   that does not give way to ``m`` (``m'`` gives way when ``m`` is ``G`` and
+   ``m'`` is ``g``, when both are unsignalised and ``m'`` ranks lower, or
+   when one is signalised and the other not). It yields when such an ``m'``
+   was crossed less than ``clear_s`` ago (also while ``m'`` shows red or
+   amber: the junction is still clearing); or ``m'`` has priority over
+   ``m`` (``G`` over ``g``; between unsignalised movements a higher rank) and
+   the front vehicle of a lane of ``m'``'s link heading for ``m'`` is moving
+   (``v > stop_speed``) and within ``yield_gap_s`` of its line; or ``m'`` has
+   equal rank (both unsignalised) and such a front vehicle is stopped within
+   ``queue_front_m`` of its line and has been stopped longer (ties: the lower
+   link index goes first). A movement whose program shows red or amber is not
+   a priority stream.
+3. **Detectors** (sequential over the lanes with detectors). A vehicle whose
+   front passes ``det_pos_m`` (``x < det_pos_m <= x'``) counts once, adds its
+   speed interpolated at the crossing to the speed sum, and writes an event
+   (detector, vehicle, time, speed, signal code of its next connection or -1).
+   Occupancy: the time the loop is under the vehicle, its front within
+   ``[det_pos_m, det_pos_m + length + loop_length)``, moving linearly.
+   A vehicle that enters a link beyond a detector (phase 5: junctions have no
+   extent) counts there too, at the time interpolated along its path from
+   its old position to ``length + det_pos_m`` and with its end-of-step speed;
+   that crossing adds no occupancy.
+4. **Commit** ``x``, ``v`` (parallel); ``stopped_since`` is set on the step a
+   vehicle's speed drops to ``<= stop_speed`` and cleared when it moves on.
+5. **Transfers** (sequential, lanes in index order, front to back). A front
+   vehicle past the end of its last route link arrives (time interpolated
+   within the step). One past the end of another link enters its target lane
+   at ``min(x - length, rear - min_entry_gap_m, next link length)``, unless
+   (a) a conflicting movement was crossed in this same step, (b) that position
+   is below 0, or (c) the lane is full: then it is held at the line with
+   speed 0 and counted as refused, and nobody behind it crosses this step. A
+   vehicle entering closer than it wanted takes the speed of the vehicle it
+   lands behind when that is lower.
+6. **Lane changes** (parallel over links with two or more lanes; within a
+   link sequential: lanes in index order, vehicles front to back, each
+   decision made on the state the previous one left; a vehicle that moved
+   into a lane visited later is skipped there, its cooldown has just begun).
+   A lane is *good* for a vehicle at ``x`` when it connects to the vehicle's
+   next route link (every lane is, on the last link) and has no block in
+   ``(x - length, x + block_lookahead_m)``. In a lane that is not good the
+   change is *mandatory*: one lane towards the nearest good lane (ties: the
+   lower index); otherwise the vehicle tries a *discretionary* change to the
+   lower, then the higher adjacent good lane, when its leader holds it back
+   (its free-road IDM acceleration exceeds its current one by more than
+   ``a_threshold``) (MOBIL, Kesting, Treiber & Helbing 2007):
+   ``a'_c - a_c + p (a'_n - a_n + a'_o - a_o) > a_threshold``
+   with in-lane leaders and blocks only (``c`` the changer, ``n`` the new
+   follower, ``o`` the old one; primes after the change). Either change
+   needs the new lane not full, gaps of at least ``min_entry_gap_m`` to the
+   new leader's rear (or a block) and from the changer's rear to the new
+   follower, and the new follower's IDM acceleration behind the changer at
+   least ``-b_safe`` (``-b_safe_mandatory`` when mandatory; a stopped
+   follower needs no braking). At most one change per ``lc_cooldown_s``; the
+   change is instantaneous and keeps position and speed. A mandatory change
+   that fails is tried as a *swap*: when the changer is stopped and a stopped
+   vehicle beside it in the target lane (overlapping it lengthwise, past its
+   cooldown) needs the changer's lane, the two exchange lanes if both then
+   fit without touching anyone. Otherwise the changer files a *merge
+   request* on the target lane (the front-most requester per lane wins,
+   requests are renewed every step): in the next step's phase 2 every
+   vehicle of that lane behind the requester's rear treats that rear as a
+   leader (with the requester's speed), so a gap opens (cooperative merging).
+
+Counters: vehicle updates (vehicles active at the start of each step), steps
+without progress (no vehicle moved, crossed, arrived or entered), refused
+junction entries, red-light crossings (entering on a red connection).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+import numpy as np
+from numba import njit, prange
+
+from core_ext import config
+
+_WAITING = np.int8(config.VEH_WAITING)
+_ACTIVE = np.int8(config.VEH_ACTIVE)
+_ARRIVED = np.int8(config.VEH_ARRIVED)
+
+SIG_RED = 0
+SIG_AMBER = 1
+SIG_YIELD = 2
+SIG_GREEN = 3
+SIG_NONE = 4
+
+# indices into the counters array
+C_VEHICLE_STEPS = 0
+C_STALL_STEPS = 1
+C_REFUSED = 2
+C_RED_RUNS = 3
+C_EVENTS = 4
+C_TRACE = 5
+C_STEPS = 6
+N_COUNTERS = 7
+
+# indices into the float parameter vector
+P_LOOKAHEAD_M = 0
+P_B_EMERGENCY = 1
+P_APPROACH_M = 2
+P_YIELD_GAP_S = 3
+P_CLEAR_S = 4
+P_QUEUE_FRONT_M = 5
+P_STOP_SPEED = 6
+P_MIN_ENTRY_GAP_M = 7
+P_LC_COOLDOWN_S = 8
+P_POLITENESS = 9
+P_A_THRESHOLD = 10
+P_B_SAFE = 11
+P_B_SAFE_MANDATORY = 12
+P_BLOCK_LOOKAHEAD_M = 13
+P_LOOP_LENGTH_M = 14
+N_PARAMS = 15
+
+class _JitOptions(TypedDict):
+    """The ``@njit`` keyword arguments of the serial kernels."""
+
+    cache: bool
+    fastmath: bool
+
+
+class _JitParOptions(_JitOptions):
+    """The ``@njit`` keyword arguments of the parallel kernels."""
+
+    parallel: bool
+
+
+_JIT: _JitOptions = {"cache": config.NUMBA_CACHE, "fastmath": config.NUMBA_FASTMATH}
+_JIT_PAR: _JitParOptions = {"cache": config.NUMBA_CACHE, "fastmath": config.NUMBA_FASTMATH,
+                            "parallel": True}
+
+
+@njit(**_JIT)
+def idm_accel(v, v0, gap, v_lead, a, b, t_head, s0):
+    """IDM acceleration; ``gap = inf`` means free road."""
+    r = v / v0
+    r2 = r * r
+    free = 1.0 - r2 * r2
+    if math.isinf(gap):
+        return a * free
+    s = gap if gap > 1e-3 else 1e-3
+    dyn = v * t_head + v * (v - v_lead) / (2.0 * math.sqrt(a * b))
+    if dyn < 0.0:
+        dyn = 0.0
+    s_star = s0 + dyn
+    q = s_star / s
+    return a * (free - q * q)
+
+
+@njit(**_JIT)
+def lane_at(slots, lane_slot_off, lane_head, lane, k):
+    """The vehicle at place ``k`` (0 = front) of ``lane``."""
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    return slots[off + (lane_head[lane] + k) % cap]
+
+
+@njit(**_JIT)
+def lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+              veh_pos_m, veh_class, cls_length_m, lane):
+    """Where the free space at the start of ``lane`` ends: the rear of its last
+    vehicle, or the start of a block, whichever is nearer; ``inf`` if neither."""
+    rear = math.inf
+    n = lane_count[lane]
+    if n > 0:
+        last = lane_at(slots, lane_slot_off, lane_head, lane, n - 1)
+        rear = veh_pos_m[last] - cls_length_m[veh_class[last]]
+    blk = lane_block_pos_m[lane]
+    if blk < rear:
+        rear = blk
+    return rear
+
+
+@njit(**_JIT)
+def lane_rear_speed(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                    veh_pos_m, veh_speed_mps, veh_class, cls_length_m, lane, default):
+    """Speed of whatever :func:`lane_rear` found (0 for a block, ``default`` if empty)."""
+    n = lane_count[lane]
+    rear = math.inf
+    spd = default
+    if n > 0:
+        last = lane_at(slots, lane_slot_off, lane_head, lane, n - 1)
+        rear = veh_pos_m[last] - cls_length_m[veh_class[last]]
+        spd = veh_speed_mps[last]
+    if lane_block_pos_m[lane] < rear:
+        spd = 0.0
+    return spd
+
+
+@njit(**_JIT)
+def pop_front(lane_slot_off, lane_head, lane_count, lane):
+    cap = lane_slot_off[lane + 1] - lane_slot_off[lane]
+    lane_head[lane] = (lane_head[lane] + 1) % cap
+    lane_count[lane] -= 1
+
+
+@njit(**_JIT)
+def push_back(slots, lane_slot_off, lane_head, lane_count, lane, veh):
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    slots[off + (lane_head[lane] + lane_count[lane]) % cap] = veh
+    lane_count[lane] += 1
+
+
+@njit(**_JIT)
+def remove_at(slots, lane_slot_off, lane_head, lane_count, lane, k):
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    h = lane_head[lane]
+    n = lane_count[lane]
+    for j in range(k, n - 1):
+        slots[off + (h + j) % cap] = slots[off + (h + j + 1) % cap]
+    lane_count[lane] = n - 1
+
+
+@njit(**_JIT)
+def insert_at(slots, lane_slot_off, lane_head, lane_count, lane, k, veh):
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    h = lane_head[lane]
+    n = lane_count[lane]
+    for j in range(n, k, -1):
+        slots[off + (h + j) % cap] = slots[off + (h + j - 1) % cap]
+    slots[off + (h + k) % cap] = veh
+    lane_count[lane] = n + 1
+
+
+@njit(**_JIT)
+def next_link_of(veh, veh_route_pos, route_offsets, route_links):
+    """The route link after the vehicle's current one, or -1 on its last link."""
+    p = route_offsets[veh] + veh_route_pos[veh] + 1
+    if p >= route_offsets[veh + 1]:
+        return -1
+    return route_links[p]
+
+
+@njit(**_JIT)
+def lane_serves(lane, to_link, lane_conn_off, conn_to_link):
+    """Whether ``lane`` has a connection to ``to_link``."""
+    for c in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
+        if conn_to_link[c] == to_link:
+            return True
+    return False
+
+
+@njit(**_JIT)
+def signal_codes(t, prog_offset_s, prog_cycle_s, prog_phase_off, phase_dur_s, phase_codes,
+                 conn_program, conn_sig_index, conn_sig):
+    """Phase 0: the signal code of every connection at time ``t``."""
+    n_prog = prog_offset_s.shape[0]
+    phase_now = np.empty(n_prog, np.int64)
+    for p in range(n_prog):
+        a = prog_phase_off[p]
+        b = prog_phase_off[p + 1]
+        rem = (t + prog_offset_s[p]) % prog_cycle_s[p]
+        ph = b - 1
+        for i in range(a, b):
+            rem -= phase_dur_s[i]
+            if rem < 0.0:
+                ph = i
+                break
+        phase_now[p] = ph
+    for c in range(conn_program.shape[0]):
+        p = conn_program[c]
+        if p < 0:
+            conn_sig[c] = SIG_NONE
+        else:
+            conn_sig[c] = phase_codes[phase_now[p], conn_sig_index[c]]
+
+
+@njit(**_JIT)
+def must_yield(veh, link, mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, veh_stopped_since_s,
+               route_offsets, route_links, link_length_m, link_lane_off,
+               slots, lane_slot_off, lane_head, lane_count,
+               mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
+               mov_last_cross_s, conn_sig, fp):
+    """Whether a vehicle about to make movement ``mov`` must give way (phase 1)."""
+    my_sig = conn_sig[mov_conn[mov]]
+    my_stop = veh_stopped_since_s[veh]
+    for j in range(mov_conf_off[mov], mov_conf_off[mov + 1]):
+        m2 = mov_conf[j]
+        sig2 = conn_sig[mov_conn[m2]]
+        prio = 0  # 1: m2 has priority, 0: equal, -1: m has priority
+        if sig2 == SIG_RED or sig2 == SIG_AMBER:
+            prio = 0  # vehicles may still be clearing the junction on it
+        elif sig2 == SIG_NONE and my_sig == SIG_NONE:
+            if mov_rank[m2] > mov_rank[mov]:
+                prio = 1
+            elif mov_rank[m2] < mov_rank[mov]:
+                prio = -1
+        elif sig2 == SIG_GREEN and my_sig == SIG_YIELD:
+            prio = 1
+        elif sig2 == SIG_YIELD and my_sig == SIG_GREEN:
+            prio = -1
+        elif sig2 == my_sig:
+            prio = 0
+        else:
+            prio = -1
+        if prio < 0:
+            continue
+        if t - mov_last_cross_s[m2] < fp[P_CLEAR_S]:
+            return True
+        if sig2 == SIG_RED or sig2 == SIG_AMBER:
+            continue
+        l2 = mov_from_link[m2]
+        for lane in range(link_lane_off[l2], link_lane_off[l2 + 1]):
+            if lane_count[lane] == 0:
+                continue
+            w = lane_at(slots, lane_slot_off, lane_head, lane, 0)
+            if next_link_of(w, veh_route_pos, route_offsets, route_links) != mov_to_link[m2]:
+                continue
+            d_w = link_length_m[l2] - veh_pos_m[w]
+            v_w = veh_speed_mps[w]
+            if prio > 0:
+                if v_w > fp[P_STOP_SPEED] and d_w < v_w * fp[P_YIELD_GAP_S]:
+                    return True
+            else:
+                if v_w <= fp[P_STOP_SPEED] and d_w <= fp[P_QUEUE_FRONT_M]:
+                    w_stop = veh_stopped_since_s[w]
+                    if w_stop < my_stop or (w_stop == my_stop and l2 < link):
+                        return True
+    return False
+
+
+def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
+                 veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
+                 veh_conn, route_offsets, route_links,
+                 link_length_m, link_speed_limit_mps, link_speed_factor, link_lane_off,
+                 lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                 lane_conn_off, conn_to_link, conn_to_lane, conn_mov, conn_sig,
+                 mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
+                 mov_last_cross_s,
+                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                 cls_max_speed_mps, cls_speed_factor, fp, lane_moved, lane_merge_veh):
+    """Phase 1: next position and speed of every active vehicle (parallel over lanes)."""
+    n_lanes = lane_link.shape[0]
+    for lane in prange(n_lanes):
+        n = lane_count[lane]
+        lane_moved[lane] = 0
+        if n == 0:
+            continue
+        link = lane_link[lane]
+        length = link_length_m[link]
+        blk = lane_block_pos_m[lane]
+        req = lane_merge_veh[lane]
+        for k in range(n):
+            i = lane_at(slots, lane_slot_off, lane_head, lane, k)
+            c = veh_class[i]
+            x = veh_pos_m[i]
+            v = veh_speed_mps[i]
+            a = cls_accel_mps2[c]
+            b = cls_decel_mps2[c]
+            v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
+            if cls_max_speed_mps[c] < v0:
+                v0 = cls_max_speed_mps[c]
+            gap = math.inf
+            v_lead = v
+            max_x = math.inf
+            veh_target_lane[i] = -1
+            veh_conn[i] = -1
+            if k > 0:
+                ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
+                rear = veh_pos_m[ld] - cls_length_m[veh_class[ld]]
+                gap = rear - x
+                v_lead = veh_speed_mps[ld]
+                max_x = rear
+            else:
+                nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
+                d = length - x
+                if nxt >= 0:
+                    nxt2 = -1
+                    p2 = route_offsets[i] + veh_route_pos[i] + 2
+                    if p2 < route_offsets[i + 1]:
+                        nxt2 = route_links[p2]
+                    best_c = -1
+                    best_rank = -1
+                    best_space = -math.inf
+                    for cc in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
+                        if conn_to_link[cc] != nxt:
+                            continue
+                        tl = conn_to_lane[cc]
+                        rank = 0
+                        if nxt2 >= 0 and lane_serves(tl, nxt2, lane_conn_off, conn_to_link):
+                            rank = 1
+                        sp = lane_rear(slots, lane_slot_off, lane_head, lane_count,
+                                       lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, tl)
+                        if rank > best_rank or (rank == best_rank and sp > best_space):
+                            best_c = cc
+                            best_rank = rank
+                            best_space = sp
+                    stop = False
+                    if best_c < 0:
+                        stop = True
+                    else:
+                        sig = conn_sig[best_c]
+                        if d <= fp[P_LOOKAHEAD_M]:
+                            if sig == SIG_RED:
+                                if v * v <= 2.0 * fp[P_B_EMERGENCY] * d:
+                                    stop = True
+                            elif sig == SIG_AMBER:
+                                if v * v <= 2.0 * b * d:
+                                    stop = True
+                            if not stop and d <= v * v / (2.0 * b) + fp[P_APPROACH_M]:
+                                if must_yield(i, link, conn_mov[best_c], t, veh_pos_m,
+                                              veh_speed_mps, veh_route_pos, veh_stopped_since_s,
+                                              route_offsets, route_links, link_length_m,
+                                              link_lane_off, slots, lane_slot_off, lane_head,
+                                              lane_count, mov_from_link, mov_to_link, mov_rank,
+                                              mov_conn, mov_conf_off, mov_conf,
+                                              mov_last_cross_s, conn_sig, fp):
+                                    stop = True
+                        veh_target_lane[i] = conn_to_lane[best_c]
+                        veh_conn[i] = best_c
+                    if stop:
+                        gap = d
+                        v_lead = 0.0
+                        max_x = length
+                    else:
+                        tl = conn_to_lane[best_c]
+                        if not math.isinf(best_space):
+                            gap = d + best_space
+                            max_x = length + best_space
+                            v_lead = lane_rear_speed(slots, lane_slot_off, lane_head,
+                                                     lane_count, lane_block_pos_m, veh_pos_m,
+                                                     veh_speed_mps, veh_class, cls_length_m,
+                                                     tl, v)
+            if blk > x and blk - x < gap:
+                gap = blk - x
+                v_lead = 0.0
+                if blk < max_x:
+                    max_x = blk
+            if req >= 0:
+                req_rear = veh_pos_m[req] - cls_length_m[veh_class[req]]
+                if req_rear > x and req_rear - x < gap:
+                    gap = req_rear - x
+                    v_lead = veh_speed_mps[req]
+            acc = idm_accel(v, v0, gap, v_lead, a, b, cls_headway_s[c], cls_min_gap_m[c])
+            v_new = v + acc * dt
+            if v_new < 0.0:
+                x_new = x - v * v / (2.0 * acc)
+                v_new = 0.0
+            else:
+                x_new = x + (v + v_new) * 0.5 * dt
+            if x_new > max_x:
+                x_new = max_x if max_x > x else x
+                if v_lead < v_new:
+                    v_new = v_lead
+            veh_next_pos_m[i] = x_new
+            veh_next_speed_mps[i] = v_new
+            if x_new > x:
+                lane_moved[lane] = 1
+
+
+@njit(**_JIT)
+def detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps, veh_next_speed_mps,
+           veh_conn, conn_sig, cls_length_m, slots, lane_slot_off, lane_head, lane_count,
+           det_lanes, det_lane_off, det_by_lane, det_pos_m, det_count, det_speed_sum,
+           det_occ_s, ev_det, ev_veh, ev_time, ev_speed, ev_sig, counters, fp):
+    """Phase 2: loop detectors and crossing events (sequential)."""
+    loop_len = fp[P_LOOP_LENGTH_M]
+    for q in range(det_lanes.shape[0]):
+        lane = det_lanes[q]
+        n = lane_count[lane]
+        for k in range(n):
+            i = lane_at(slots, lane_slot_off, lane_head, lane, k)
+            x0 = veh_pos_m[i]
+            x1 = veh_next_pos_m[i]
+            span = cls_length_m[veh_class[i]] + loop_len
+            for j in range(det_lane_off[lane], det_lane_off[lane + 1]):
+                d = det_by_lane[j]
+                p = det_pos_m[d]
+                if x0 < p <= x1:
+                    f = (p - x0) / (x1 - x0)
+                    v = veh_speed_mps[i] + f * (veh_next_speed_mps[i] - veh_speed_mps[i])
+                    det_count[d] += 1
+                    det_speed_sum[d] += v
+                    e = counters[C_EVENTS]
+                    ev_det[e] = d
+                    ev_veh[e] = i
+                    ev_time[e] = t + f * dt
+                    ev_speed[e] = v
+                    ev_sig[e] = conn_sig[veh_conn[i]] if veh_conn[i] >= 0 else -1
+                    counters[C_EVENTS] = e + 1
+                lo = x0 if x0 > p else p
+                hi = x1 if x1 < p + span else p + span
+                if x1 > x0:
+                    if hi > lo:
+                        det_occ_s[d] += dt * (hi - lo) / (x1 - x0)
+                elif p <= x0 < p + span:
+                    det_occ_s[d] += dt
+
+
+def _commit(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
+           veh_prev_pos_m, veh_stopped_since_s, stop_speed):
+    """Phase 3: apply the positions and speeds decided in phase 1."""
+    for i in prange(veh_state.shape[0]):
+        if veh_state[i] != _ACTIVE:
+            continue
+        veh_prev_pos_m[i] = veh_pos_m[i]
+        veh_pos_m[i] = veh_next_pos_m[i]
+        veh_speed_mps[i] = veh_next_speed_mps[i]
+        if veh_speed_mps[i] <= stop_speed:
+            if math.isinf(veh_stopped_since_s[i]):
+                veh_stopped_since_s[i] = t + dt
+        else:
+            veh_stopped_since_s[i] = math.inf
+
+
+@njit(**_JIT)
+def _detect_entry(t, dt, i, lane, x_new, x0, x_end, length, speed, sig, det_lane_off,
+                  det_by_lane, det_pos_m, det_count, det_speed_sum, ev_det, ev_veh, ev_time,
+                  ev_speed, ev_sig, counters):
+    """Detectors of ``lane`` that a vehicle entering it at ``x_new`` jumped over."""
+    for j in range(det_lane_off[lane], det_lane_off[lane + 1]):
+        d = det_by_lane[j]
+        p = det_pos_m[d]
+        if p <= x_new:
+            f = (length + p - x0) / (x_end - x0)
+            if f > 1.0:
+                f = 1.0
+            det_count[d] += 1
+            det_speed_sum[d] += speed
+            e = counters[C_EVENTS]
+            ev_det[e] = d
+            ev_veh[e] = i
+            ev_time[e] = t + f * dt
+            ev_speed[e] = speed
+            ev_sig[e] = sig
+            counters[C_EVENTS] = e + 1
+
+
+@njit(**_JIT)
+def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
+              veh_prev_pos_m, veh_route_pos, veh_arrive_s, veh_stopped_since_s,
+              veh_target_lane, veh_conn, route_offsets, route_links,
+              link_length_m, link_entered, link_exited, lane_link,
+              slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+              conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
+              cls_length_m, fp, counters, det_lane_off, det_by_lane, det_pos_m, det_count,
+              det_speed_sum, ev_det, ev_veh, ev_time, ev_speed, ev_sig):
+    """Phase 5: arrivals and junction crossings (sequential). Returns how many happened."""
+    t_end = t + dt
+    done = 0
+    for lane in range(lane_link.shape[0]):
+        link = lane_link[lane]
+        length = link_length_m[link]
+        while lane_count[lane] > 0:
+            i = lane_at(slots, lane_slot_off, lane_head, lane, 0)
+            x = veh_pos_m[i]
+            nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
+            if nxt < 0:
+                if x < length:
+                    break
+                x0 = veh_prev_pos_m[i]
+                f = (length - x0) / (x - x0) if x > x0 else 1.0
+                veh_arrive_s[i] = t + f * dt
+                veh_state[i] = _ARRIVED
+                veh_link[i] = -1
+                veh_lane[i] = -1
+                pop_front(lane_slot_off, lane_head, lane_count, lane)
+                link_exited[link] += 1
+                done += 1
+                continue
+            if x <= length:
+                break
+            cc = veh_conn[i]
+            tl = veh_target_lane[i]
+            ok = cc >= 0
+            if ok:
+                mov = conn_mov[cc]
+                for j in range(mov_conf_off[mov], mov_conf_off[mov + 1]):
+                    if mov_last_cross_s[mov_conf[j]] == t_end:
+                        ok = False
+                        break
+            x_new = 0.0
+            rear = math.inf
+            if ok:
+                rear = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                                 veh_pos_m, veh_class, cls_length_m, tl)
+                x_new = x - length
+                lim = rear - fp[P_MIN_ENTRY_GAP_M]
+                if lim < x_new:
+                    x_new = lim
+                if x_new < 0.0:
+                    ok = False
+                cap = lane_slot_off[tl + 1] - lane_slot_off[tl]
+                if lane_count[tl] >= cap:
+                    ok = False
+            if not ok:
+                veh_pos_m[i] = length
+                veh_speed_mps[i] = 0.0
+                if math.isinf(veh_stopped_since_s[i]):
+                    veh_stopped_since_s[i] = t_end
+                counters[C_REFUSED] += 1
+                break
+            if x_new < x - length:
+                vr = lane_rear_speed(slots, lane_slot_off, lane_head, lane_count,
+                                     lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
+                                     cls_length_m, tl, veh_speed_mps[i])
+                if vr < veh_speed_mps[i]:
+                    veh_speed_mps[i] = vr
+            nlink = lane_link[tl]
+            if x_new > link_length_m[nlink]:
+                x_new = link_length_m[nlink]
+            if conn_sig[cc] == SIG_RED:
+                counters[C_RED_RUNS] += 1
+            if det_lane_off[tl + 1] > det_lane_off[tl]:
+                _detect_entry(t, dt, i, tl, x_new, veh_prev_pos_m[i], x, length,
+                              veh_speed_mps[i], conn_sig[cc], det_lane_off, det_by_lane,
+                              det_pos_m, det_count, det_speed_sum, ev_det, ev_veh, ev_time,
+                              ev_speed, ev_sig, counters)
+            pop_front(lane_slot_off, lane_head, lane_count, lane)
+            push_back(slots, lane_slot_off, lane_head, lane_count, tl, i)
+            veh_link[i] = nlink
+            veh_lane[i] = tl
+            veh_pos_m[i] = x_new
+            veh_prev_pos_m[i] = x_new
+            veh_route_pos[i] += 1
+            link_exited[link] += 1
+            link_entered[nlink] += 1
+            mov_last_cross_s[conn_mov[cc]] = t_end
+            done += 1
+    return done
+
+
+@njit(**_JIT)
+def _good_lane(lane, x, length_i, nxt, lane_conn_off, conn_to_link, lane_block_pos_m, look_m):
+    """A lane leads to ``nxt`` (any lane does when ``nxt < 0``) and is not blocked
+    beside or within ``look_m`` ahead of a vehicle at ``x``."""
+    if nxt >= 0 and not lane_serves(lane, nxt, lane_conn_off, conn_to_link):
+        return False
+    blk = lane_block_pos_m[lane]
+    if blk > x - length_i and blk - x < look_m:
+        return False
+    return True
+
+
+@njit(**_JIT)
+def _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x):
+    """Index of the first vehicle of ``lane`` whose front is behind ``x`` (binary
+    search: a lane is ordered front first)."""
+    lo = 0
+    hi = lane_count[lane]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, mid)] < x:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(**_JIT)
+def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_max_speed_mps):
+    v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
+    if cls_max_speed_mps[c] < v0:
+        v0 = cls_max_speed_mps[c]
+    return v0
+
+
+@njit(**_JIT)
+def _accel_behind(i, leader, gap_block, veh_class, veh_pos_m, veh_speed_mps, v0,
+                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2):
+    """IDM acceleration of ``i`` behind ``leader`` (-1: none) and a block ``gap_block`` ahead."""
+    c = veh_class[i]
+    gap = math.inf
+    v_lead = veh_speed_mps[i]
+    if leader >= 0:
+        gap = veh_pos_m[leader] - cls_length_m[veh_class[leader]] - veh_pos_m[i]
+        v_lead = veh_speed_mps[leader]
+    if gap_block < gap:
+        gap = gap_block
+        v_lead = 0.0
+    return idm_accel(veh_speed_mps[i], v0, gap, v_lead, cls_accel_mps2[c], cls_decel_mps2[c],
+                     cls_headway_s[c], cls_min_gap_m[c])
+
+
+@njit(**_JIT)
+def _fits(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m, veh_class,
+          cls_length_m, lane, x, length):
+    """Place in ``lane`` where a vehicle with front ``x`` and ``length`` fits without
+    touching anyone or a block; -1 when it does not."""
+    kk = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x)
+    if lane_count[lane] >= lane_slot_off[lane + 1] - lane_slot_off[lane]:
+        return -1
+    if kk > 0:
+        ld = lane_at(slots, lane_slot_off, lane_head, lane, kk - 1)
+        if veh_pos_m[ld] - cls_length_m[veh_class[ld]] <= x:
+            return -1
+    if kk < lane_count[lane]:
+        fo = lane_at(slots, lane_slot_off, lane_head, lane, kk)
+        if x - length <= veh_pos_m[fo]:
+            return -1
+    blk = lane_block_pos_m[lane]
+    if x - length < blk <= x:
+        return -1
+    return kk
+
+
+@njit(**_JIT)
+def _try_swap(i, lane, k, target, t_end, veh_class, veh_lane, veh_pos_m, veh_speed_mps, veh_lc_s,
+              veh_route_pos, route_offsets, route_links, slots, lane_slot_off, lane_head,
+              lane_count, lane_block_pos_m, lane_conn_off, conn_to_link, cls_length_m, fp):
+    """Two stopped vehicles side by side, each in the other's lane of choice, swap lanes.
+
+    ``i`` (stopped, in ``lane``, needs ``target``) looks for a stopped vehicle ``c``
+    in ``target`` overlapping it lengthwise whose lane is not good for it but
+    ``lane`` is; both must be past their cooldown and fit without touching
+    anyone. Returns whether they swapped.
+    """
+    stop = fp[P_STOP_SPEED]
+    if veh_speed_mps[i] > stop:
+        return False
+    x = veh_pos_m[i]
+    len_i = cls_length_m[veh_class[i]]
+    look = fp[P_BLOCK_LOOKAHEAD_M]
+    longest = 0.0
+    for cl in range(cls_length_m.shape[0]):
+        if cls_length_m[cl] > longest:
+            longest = cls_length_m[cl]
+    first_kc = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, target,
+                              x + longest)
+    for kc in range(first_kc, lane_count[target]):
+        c = lane_at(slots, lane_slot_off, lane_head, target, kc)
+        if veh_pos_m[c] <= x - len_i:
+            break
+        xc = veh_pos_m[c]
+        len_c = cls_length_m[veh_class[c]]
+        if xc - len_c >= x:
+            continue
+        if veh_speed_mps[c] > stop or t_end - veh_lc_s[c] < fp[P_LC_COOLDOWN_S]:
+            continue
+        nxt_c = next_link_of(c, veh_route_pos, route_offsets, route_links)
+        if _good_lane(target, xc, len_c, nxt_c, lane_conn_off, conn_to_link, lane_block_pos_m,
+                      look):
+            continue
+        if not _good_lane(lane, xc, len_c, nxt_c, lane_conn_off, conn_to_link,
+                          lane_block_pos_m, look):
+            continue
+        ki = k
+        remove_at(slots, lane_slot_off, lane_head, lane_count, lane, ki)
+        remove_at(slots, lane_slot_off, lane_head, lane_count, target, kc)
+        pi = _fits(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
+                   veh_class, cls_length_m, target, x, len_i)
+        pc = _fits(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
+                   veh_class, cls_length_m, lane, xc, len_c)
+        if pi < 0 or pc < 0:
+            insert_at(slots, lane_slot_off, lane_head, lane_count, lane, ki, i)
+            insert_at(slots, lane_slot_off, lane_head, lane_count, target, kc, c)
+            return False
+        insert_at(slots, lane_slot_off, lane_head, lane_count, target, pi, i)
+        insert_at(slots, lane_slot_off, lane_head, lane_count, lane, pc, c)
+        veh_lane[i] = target
+        veh_lane[c] = lane
+        veh_lc_s[i] = t_end
+        veh_lc_s[c] = t_end
+        return True
+    return False
+
+
+@njit(**_JIT)
+def _try_change(i, lane, k, target, mandatory, t_end, veh_class, veh_link, veh_lane, veh_pos_m,
+                veh_speed_mps, veh_lc_s, slots, lane_slot_off, lane_head, lane_count,
+                lane_block_pos_m, link_speed_limit_mps, link_speed_factor,
+                cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                cls_max_speed_mps, cls_speed_factor, fp):
+    """Move vehicle ``i`` (place ``k`` of ``lane``) to ``target`` if safe (and, when
+    not mandatory, worth it by MOBIL). Returns whether it moved."""
+    link = veh_link[i]
+    x = veh_pos_m[i]
+    c = veh_class[i]
+    len_i = cls_length_m[c]
+    kk = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, target, x)
+    cap = lane_slot_off[target + 1] - lane_slot_off[target]
+    if lane_count[target] >= cap:
+        return False
+    if x - len_i < lane_block_pos_m[target] <= x:
+        return False  # the block would lie under the vehicle
+    new_lead = lane_at(slots, lane_slot_off, lane_head, target, kk - 1) if kk > 0 else -1
+    new_fol = (lane_at(slots, lane_slot_off, lane_head, target, kk)
+               if kk < lane_count[target] else -1)
+    min_gap = fp[P_MIN_ENTRY_GAP_M]
+    blk_new = lane_block_pos_m[target] - x if lane_block_pos_m[target] > x else math.inf
+    gap_front = math.inf
+    if new_lead >= 0:
+        gap_front = veh_pos_m[new_lead] - cls_length_m[veh_class[new_lead]] - x
+    if blk_new < gap_front:
+        gap_front = blk_new
+    if gap_front < min_gap:
+        return False
+    a_n_new = 0.0
+    a_n_old = 0.0
+    if new_fol >= 0:
+        gap_back = x - len_i - veh_pos_m[new_fol]
+        if gap_back < min_gap:
+            return False
+        cf = veh_class[new_fol]
+        v0f = _v0(cf, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                  cls_max_speed_mps)
+        a_n_new = idm_accel(veh_speed_mps[new_fol], v0f, gap_back, veh_speed_mps[i],
+                            cls_accel_mps2[cf], cls_decel_mps2[cf], cls_headway_s[cf],
+                            cls_min_gap_m[cf])
+        b_lim = fp[P_B_SAFE_MANDATORY] if mandatory else fp[P_B_SAFE]
+        if a_n_new < -b_lim and not (mandatory and veh_speed_mps[new_fol] <= fp[P_STOP_SPEED]):
+            return False
+        if not mandatory:
+            blk_f = (lane_block_pos_m[target] - veh_pos_m[new_fol]
+                     if lane_block_pos_m[target] > veh_pos_m[new_fol] else math.inf)
+            a_n_old = _accel_behind(new_fol, new_lead, blk_f, veh_class, veh_pos_m,
+                                    veh_speed_mps, v0f, cls_length_m, cls_min_gap_m,
+                                    cls_headway_s, cls_accel_mps2, cls_decel_mps2)
+    if not mandatory:
+        v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                 cls_max_speed_mps)
+        old_lead = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
+        blk_old = lane_block_pos_m[lane] - x if lane_block_pos_m[lane] > x else math.inf
+        a_c = _accel_behind(i, old_lead, blk_old, veh_class, veh_pos_m, veh_speed_mps, v0,
+                            cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                            cls_decel_mps2)
+        a_c_new = _accel_behind(i, new_lead, blk_new, veh_class, veh_pos_m, veh_speed_mps, v0,
+                                cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                                cls_decel_mps2)
+        a_o_new = 0.0
+        a_o_old = 0.0
+        if k + 1 < lane_count[lane]:
+            o = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
+            co = veh_class[o]
+            v0o = _v0(co, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                      cls_max_speed_mps)
+            blk_o = (lane_block_pos_m[lane] - veh_pos_m[o]
+                     if lane_block_pos_m[lane] > veh_pos_m[o] else math.inf)
+            a_o_old = _accel_behind(o, i, blk_o, veh_class, veh_pos_m, veh_speed_mps, v0o,
+                                    cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                                    cls_decel_mps2)
+            a_o_new = _accel_behind(o, old_lead, blk_o, veh_class, veh_pos_m, veh_speed_mps,
+                                    v0o, cls_length_m, cls_min_gap_m, cls_headway_s,
+                                    cls_accel_mps2, cls_decel_mps2)
+        gain = a_c_new - a_c + fp[P_POLITENESS] * (a_n_new - a_n_old + a_o_new - a_o_old)
+        if not gain > fp[P_A_THRESHOLD]:
+            return False
+    remove_at(slots, lane_slot_off, lane_head, lane_count, lane, k)
+    insert_at(slots, lane_slot_off, lane_head, lane_count, target, kk, i)
+    veh_lane[i] = target
+    veh_lc_s[i] = t_end
+    return True
+
+
+def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps, veh_route_pos,
+                 veh_lc_s, route_offsets, route_links, link_lanes, link_lane_off,
+                 link_speed_limit_mps, link_speed_factor, slots, lane_slot_off, lane_head,
+                 lane_count, lane_block_pos_m, lane_conn_off, conn_to_link,
+                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                 cls_max_speed_mps, cls_speed_factor, fp, link_changes, lane_merge_veh):
+    """Phase 5: mandatory and discretionary lane changes (parallel over links)."""
+    look = fp[P_BLOCK_LOOKAHEAD_M]
+    for link in prange(link_lanes.shape[0]):
+        link_changes[link] = 0
+        n_l = link_lanes[link]
+        first = link_lane_off[link]
+        for lane in range(first, first + n_l):
+            lane_merge_veh[lane] = -1
+        if n_l < 2:
+            continue
+        for lane in range(first, first + n_l):
+            k = 0
+            while k < lane_count[lane]:
+                i = lane_at(slots, lane_slot_off, lane_head, lane, k)
+                moved = False
+                if t_end - veh_lc_s[i] >= fp[P_LC_COOLDOWN_S]:
+                    x = veh_pos_m[i]
+                    len_i = cls_length_m[veh_class[i]]
+                    nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
+                    if _good_lane(lane, x, len_i, nxt, lane_conn_off, conn_to_link,
+                                  lane_block_pos_m, look):
+                        # discretionary: only a vehicle its leader (or a block) holds back
+                        c = veh_class[i]
+                        v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor,
+                                 cls_speed_factor, cls_max_speed_mps)
+                        ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
+                        blk_i = lane_block_pos_m[lane] - x if lane_block_pos_m[lane] > x \
+                            else math.inf
+                        a_now = _accel_behind(i, ld, blk_i, veh_class, veh_pos_m, veh_speed_mps,
+                                              v0, cls_length_m, cls_min_gap_m, cls_headway_s,
+                                              cls_accel_mps2, cls_decel_mps2)
+                        r = veh_speed_mps[i] / v0
+                        a_free = cls_accel_mps2[c] * (1.0 - r * r * r * r)
+                        held_back = a_free - a_now > fp[P_A_THRESHOLD]
+                        for side in range(2 if held_back else 0):
+                            target = lane - 1 if side == 0 else lane + 1
+                            if target < first or target >= first + n_l:
+                                continue
+                            if not _good_lane(target, x, len_i, nxt, lane_conn_off,
+                                              conn_to_link, lane_block_pos_m, look):
+                                continue
+                            if _try_change(i, lane, k, target, False, t_end, veh_class,
+                                           veh_link, veh_lane, veh_pos_m, veh_speed_mps,
+                                           veh_lc_s, slots, lane_slot_off, lane_head,
+                                           lane_count, lane_block_pos_m, link_speed_limit_mps,
+                                           link_speed_factor, cls_length_m, cls_min_gap_m,
+                                           cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                                           cls_max_speed_mps, cls_speed_factor, fp):
+                                moved = True
+                                break
+                    else:
+                        best = -1
+                        best_d = 1 << 30
+                        for g in range(first, first + n_l):
+                            if _good_lane(g, x, len_i, nxt, lane_conn_off, conn_to_link,
+                                          lane_block_pos_m, look):
+                                d = g - lane if g > lane else lane - g
+                                if d < best_d:
+                                    best_d = d
+                                    best = g
+                        if best >= 0:
+                            target = lane + 1 if best > lane else lane - 1
+                            moved = _try_change(i, lane, k, target, True, t_end, veh_class,
+                                                veh_link, veh_lane, veh_pos_m, veh_speed_mps,
+                                                veh_lc_s, slots, lane_slot_off, lane_head,
+                                                lane_count, lane_block_pos_m,
+                                                link_speed_limit_mps, link_speed_factor,
+                                                cls_length_m, cls_min_gap_m, cls_headway_s,
+                                                cls_accel_mps2, cls_decel_mps2,
+                                                cls_max_speed_mps, cls_speed_factor, fp)
+                            if not moved:
+                                moved = _try_swap(i, lane, k, target, t_end, veh_class, veh_lane,
+                                                  veh_pos_m, veh_speed_mps, veh_lc_s,
+                                                  veh_route_pos, route_offsets, route_links,
+                                                  slots, lane_slot_off, lane_head, lane_count,
+                                                  lane_block_pos_m, lane_conn_off,
+                                                  conn_to_link, cls_length_m, fp)
+                            if not moved:
+                                r = lane_merge_veh[target]
+                                if r < 0 or veh_pos_m[r] < x:
+                                    lane_merge_veh[target] = i
+                if moved:
+                    link_changes[link] += 1
+                else:
+                    k += 1
+
+
+@njit(**_JIT)
+def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
+              veh_speed_mps, veh_depart_s, veh_insert_s, veh_stopped_since_s, veh_route_pos,
+              route_offsets, route_links, link_lanes, link_lane_off, link_speed_limit_mps,
+              link_speed_factor, link_entered, slots, lane_slot_off, lane_head, lane_count,
+              lane_block_pos_m, lane_conn_off, conn_to_link, ins_off, ins_veh, ins_ptr,
+              cls_length_m, cls_min_gap_m, cls_headway_s, cls_max_speed_mps, cls_speed_factor):
+    """Insertion: waiting vehicles due by ``t`` enter their first link (sequential)."""
+    done = 0
+    for link in range(link_lanes.shape[0]):
+        p = ins_ptr[link]
+        end = ins_off[link + 1]
+        first = link_lane_off[link]
+        n_l = link_lanes[link]
+        while p < end:
+            i = ins_veh[p]
+            if veh_depart_s[i] > t:
+                break
+            c = veh_class[i]
+            nxt = -1
+            if route_offsets[i] + 1 < route_offsets[i + 1]:
+                nxt = route_links[route_offsets[i] + 1]
+            best = -1
+            best_rear = -math.inf
+            for g in range(first, first + n_l):
+                if nxt >= 0 and not lane_serves(g, nxt, lane_conn_off, conn_to_link):
+                    continue
+                r = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                              veh_pos_m, veh_class, cls_length_m, g)
+                if r > best_rear:
+                    best_rear = r
+                    best = g
+            if best < 0:
+                for g in range(first, first + n_l):
+                    r = lane_rear(slots, lane_slot_off, lane_head, lane_count,
+                                  lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, g)
+                    if r > best_rear:
+                        best_rear = r
+                        best = g
+            s0 = cls_min_gap_m[c]
+            if best_rear < s0:
+                break
+            if lane_count[best] >= lane_slot_off[best + 1] - lane_slot_off[best]:
+                break
+            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                     cls_max_speed_mps)
+            v_in = v0
+            if not math.isinf(best_rear):
+                lim = (best_rear - s0) / cls_headway_s[c]
+                if lim < v_in:
+                    v_in = lim
+            push_back(slots, lane_slot_off, lane_head, lane_count, best, i)
+            veh_state[i] = _ACTIVE
+            veh_link[i] = link
+            veh_lane[i] = best
+            veh_pos_m[i] = 0.0
+            veh_prev_pos_m[i] = 0.0
+            veh_speed_mps[i] = v_in
+            veh_route_pos[i] = 0
+            veh_insert_s[i] = t
+            veh_stopped_since_s[i] = math.inf
+            link_entered[link] += 1
+            p += 1
+            done += 1
+        ins_ptr[link] = p
+    return done
+
+
+def _variant(fn: Callable[..., Any], suffix: str, **options: Any) -> Any:
+    """``fn`` compiled under another name (its own on-disk cache entry) with ``options``."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                              fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    return njit(**options)(copy)
+
+
+# The phases that may run in parallel, compiled twice: with ``prange`` spread over
+# threads, and serial (``prange`` is then ``range``). Both give the same results;
+# the serial one saves the threads' start-up cost on small networks.
+longitudinal_par = _variant(_longitudinal, "_par", **_JIT_PAR)
+longitudinal = _variant(_longitudinal, "_ser", **_JIT)
+commit_par = _variant(_commit, "_par", **_JIT_PAR)
+commit = _variant(_commit, "_ser", **_JIT)
+lane_changes_par = _variant(_lane_changes, "_par", **_JIT_PAR)
+lane_changes = _variant(_lane_changes, "_ser", **_JIT)
+
+
+@njit(**_JIT)
+def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
+              veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
+              veh_speed_mps, veh_route_pos, veh_depart_s, veh_insert_s, veh_arrive_s,
+              veh_stopped_since_s, veh_lc_s, veh_next_pos_m, veh_next_speed_mps,
+              veh_target_lane, veh_conn, route_offsets, route_links,
+              link_length_m, link_lanes, link_speed_limit_mps, link_speed_factor, link_lane_off,
+              link_entered, link_exited, link_changes,
+              lane_link, lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
+              lane_moved, lane_merge_veh, slots,
+              conn_to_link, conn_to_lane, conn_mov, conn_program, conn_sig_index, conn_sig,
+              mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
+              mov_last_cross_s,
+              prog_offset_s, prog_cycle_s, prog_phase_off, phase_dur_s, phase_codes,
+              ins_off, ins_veh, ins_ptr,
+              cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+              cls_max_speed_mps, cls_speed_factor,
+              det_lanes, det_lane_off, det_by_lane, det_pos_m, det_count, det_speed_sum,
+              det_occ_s, ev_det, ev_veh, ev_time, ev_speed, ev_sig,
+              trace_veh, tr_veh, tr_time, tr_link, tr_lane, tr_pos, tr_speed,
+              counters):
+    """Run up to ``n_steps`` steps of ``dt`` from ``t``; return the new time.
+
+    Stops early, before a step, when the event or trace buffer could overflow
+    in it (``counters[C_STEPS]`` tells how many steps ran in total).
+    """
+    for _ in range(n_steps):
+        if counters[C_EVENTS] + ev_margin > ev_det.shape[0]:
+            break
+        if counters[C_TRACE] + trace_veh.shape[0] > tr_veh.shape[0]:
+            break
+        t_end = t + dt
+        signal_codes(t, prog_offset_s, prog_cycle_s, prog_phase_off, phase_dur_s, phase_codes,
+                     conn_program, conn_sig_index, conn_sig)
+        n_ins = insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
+                          veh_prev_pos_m, veh_speed_mps, veh_depart_s, veh_insert_s,
+                          veh_stopped_since_s, veh_route_pos, route_offsets, route_links,
+                          link_lanes, link_lane_off, link_speed_limit_mps, link_speed_factor,
+                          link_entered, slots, lane_slot_off, lane_head, lane_count,
+                          lane_block_pos_m, lane_conn_off, conn_to_link, ins_off, ins_veh,
+                          ins_ptr, cls_length_m, cls_min_gap_m, cls_headway_s,
+                          cls_max_speed_mps, cls_speed_factor)
+        active = 0
+        for lane in range(lane_count.shape[0]):
+            active += lane_count[lane]
+        counters[C_VEHICLE_STEPS] += active
+        if parallel:
+            longitudinal_par(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
+                             veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
+                             veh_conn, route_offsets, route_links,
+                             link_length_m, link_speed_limit_mps, link_speed_factor, link_lane_off,
+                             lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                             lane_conn_off, conn_to_link, conn_to_lane, conn_mov, conn_sig,
+                             mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
+                             mov_last_cross_s,
+                             cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                             cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
+                             lane_merge_veh)
+        else:
+            longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
+                         veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
+                         veh_conn, route_offsets, route_links,
+                         link_length_m, link_speed_limit_mps, link_speed_factor, link_lane_off,
+                         lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                         lane_conn_off, conn_to_link, conn_to_lane, conn_mov, conn_sig,
+                         mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
+                         mov_last_cross_s,
+                         cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                         cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
+                             lane_merge_veh)
+        if det_lanes.shape[0] > 0:
+            detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps,
+                   veh_next_speed_mps, veh_conn, conn_sig, cls_length_m, slots, lane_slot_off,
+                   lane_head, lane_count, det_lanes, det_lane_off, det_by_lane, det_pos_m,
+                   det_count, det_speed_sum, det_occ_s, ev_det, ev_veh, ev_time, ev_speed,
+                   ev_sig, counters, fp)
+        if parallel:
+            commit_par(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
+                       veh_prev_pos_m, veh_stopped_since_s, fp[P_STOP_SPEED])
+        else:
+            commit(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
+                   veh_prev_pos_m, veh_stopped_since_s, fp[P_STOP_SPEED])
+        n_tr = transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
+                         veh_speed_mps, veh_prev_pos_m, veh_route_pos, veh_arrive_s,
+                         veh_stopped_since_s, veh_target_lane, veh_conn, route_offsets,
+                         route_links, link_length_m, link_entered, link_exited, lane_link,
+                         slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                         conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
+                         cls_length_m, fp, counters, det_lane_off, det_by_lane, det_pos_m,
+                         det_count, det_speed_sum, ev_det, ev_veh, ev_time, ev_speed, ev_sig)
+        if parallel:
+            lane_changes_par(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
+                             veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,
+                             link_lane_off, link_speed_limit_mps, link_speed_factor, slots,
+                             lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
+                             conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                             cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
+                             lane_merge_veh)
+        else:
+            lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
+                         veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,
+                         link_lane_off, link_speed_limit_mps, link_speed_factor, slots,
+                         lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
+                         conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
+                         cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
+                             lane_merge_veh)
+        progress = n_ins + n_tr
+        for lane in range(lane_moved.shape[0]):
+            progress += lane_moved[lane]
+        for link in range(link_changes.shape[0]):
+            progress += link_changes[link]
+        if progress == 0 and active > 0:
+            counters[C_STALL_STEPS] += 1
+        else:
+            counters[C_STALL_STEPS] = 0
+        for q in range(trace_veh.shape[0]):
+            i = trace_veh[q]
+            if veh_state[i] == _ACTIVE:
+                e = counters[C_TRACE]
+                tr_veh[e] = i
+                tr_time[e] = t_end
+                tr_link[e] = veh_link[i]
+                tr_lane[e] = veh_lane[i]
+                tr_pos[e] = veh_pos_m[i]
+                tr_speed[e] = veh_speed_mps[i]
+                counters[C_TRACE] = e + 1
+        counters[C_STEPS] += 1
+        t = t_end
+    return t

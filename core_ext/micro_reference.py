@@ -1,0 +1,852 @@
+"""Plain-Python reference of the microscopic engine: the test oracle.
+
+Nothing here is fast and nothing here is meant for production runs.
+:func:`advance_reference` has the contract of :func:`core_ext.micro.advance`
+and restates the step documented in :mod:`core_ext._micro_nb` in another
+style: each step reads the lanes into Python lists (front first) and the
+vehicle columns into lists of plain floats and ints, runs the phases one
+after the other on those lists, one vehicle at a time, and writes everything
+back into the :class:`~core_ext.micro.MicroState` at the end of the step.
+
+Every formula does its arithmetic in the same order with the same operations
+as the kernel (IEEE doubles, no fastmath), so the two agree bit for bit; the
+comments name the kernel function each piece mirrors.
+
+The ring buffers: a lane's ``lane_head`` moves on by one for every vehicle
+that leaves the lane at its front (a transfer or an arrival); lane changes
+insert and remove in place and leave it alone, as in the kernel. So
+``lane_head``, ``lane_count`` and the occupied slots come out as the
+kernel's; the *unoccupied* slots are not written here (the kernel leaves
+stale vehicle indices there), so compare the ordered lane contents, not the
+raw ``slots`` column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core_ext import _micro_nb as _nb
+from core_ext import config
+from core_ext.micro import MicroParams, MicroState, _grow_buffers, check_state
+
+__all__ = ["advance_reference"]
+
+_WAITING = config.VEH_WAITING
+_ACTIVE = config.VEH_ACTIVE
+_ARRIVED = config.VEH_ARRIVED
+
+RED, AMBER, YIELD, GREEN, NONE = (_nb.SIG_RED, _nb.SIG_AMBER, _nb.SIG_YIELD, _nb.SIG_GREEN,
+                                  _nb.SIG_NONE)
+INF = math.inf
+
+
+# ------------------------------------------------------------------ inputs
+@dataclass(frozen=True)
+class _Rules:
+    """The scalar rules, by name (read from :class:`MicroParams`, not from its vector)."""
+
+    lookahead_m: float
+    b_emergency: float
+    approach_m: float
+    yield_gap_s: float
+    clear_s: float
+    queue_front_m: float
+    stop_speed: float
+    min_entry_gap_m: float
+    cooldown_s: float
+    politeness: float
+    a_threshold: float
+    b_safe: float
+    b_safe_mandatory: float
+    block_lookahead_m: float
+    loop_length_m: float
+
+    @classmethod
+    def of(cls, p: MicroParams) -> _Rules:
+        return cls(
+            lookahead_m=float(p.lookahead_m), b_emergency=float(p.b_emergency_mps2),
+            approach_m=float(p.approach_m), yield_gap_s=float(p.yield_gap_s),
+            clear_s=float(p.clear_s), queue_front_m=float(p.queue_front_m),
+            stop_speed=float(p.stop_speed_mps), min_entry_gap_m=float(p.min_entry_gap_m),
+            cooldown_s=float(p.lc_cooldown_s), politeness=float(p.politeness),
+            a_threshold=float(p.a_threshold_mps2), b_safe=float(p.b_safe_mps2),
+            b_safe_mandatory=float(p.b_safe_mandatory_mps2),
+            block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m))
+
+
+@dataclass(frozen=True)
+class _Class:
+    """IDM parameters of one vehicle class."""
+
+    length: float
+    s0: float
+    headway: float
+    accel: float
+    decel: float
+    v_max: float
+    speed_factor: float
+
+
+def idm_acceleration(v: float, v0: float, gap: float, v_lead: float, k: _Class) -> float:
+    """IDM acceleration (delta = 4); ``gap = inf`` is a free road. (Kernel: ``idm_accel``.)"""
+    ratio = v / v0
+    ratio_sq = ratio * ratio
+    free_term = 1.0 - ratio_sq * ratio_sq
+    if gap == INF:
+        return k.accel * free_term
+    s = gap if gap > 1e-3 else 1e-3
+    interaction = v * k.headway + v * (v - v_lead) / (2.0 * math.sqrt(k.accel * k.decel))
+    if interaction < 0.0:
+        interaction = 0.0
+    desired_gap = k.s0 + interaction
+    q = desired_gap / s
+    return k.accel * (free_term - q * q)
+
+
+def _ring(arr: np.ndarray, off: int, cap: int, head: int, count: int) -> list[int]:
+    """The vehicles of one lane ring buffer, front first."""
+    return [int(arr[off + (head + k) % cap]) for k in range(count)]
+
+
+class _World:
+    """One step's working copy of the state, as Python lists."""
+
+    def __init__(self, s: MicroState, rules: _Rules) -> None:
+        self.s = s
+        self.r = rules
+        # network (read only within a step)
+        self.link_length: list[float] = s.link_length_m.tolist()
+        self.link_nlanes: list[int] = s.link_lanes.tolist()
+        self.link_limit: list[float] = s.link_speed_limit_mps.tolist()
+        self.link_factor: list[float] = s.link_speed_factor.tolist()
+        self.first_lane: list[int] = s.link_lane_off.tolist()
+        self.lane_link: list[int] = s.lane_link.tolist()
+        self.block: list[float] = s.lane_block_pos_m.tolist()
+        slot_off: list[int] = s.lane_slot_off.tolist()
+        self.slot_off = slot_off
+        self.cap = [slot_off[g + 1] - slot_off[g] for g in range(len(self.lane_link))]
+        conn_off: list[int] = s.lane_conn_off.tolist()
+        self.conn_to_link: list[int] = s.conn_to_link.tolist()
+        self.conn_to_lane: list[int] = s.conn_to_lane.tolist()
+        self.conn_mov: list[int] = s.conn_mov.tolist()
+        self.conn_program: list[int] = s.conn_program.tolist()
+        self.conn_sig_index: list[int] = s.conn_sig_index.tolist()
+        self.lane_conns = [list(range(conn_off[g], conn_off[g + 1]))
+                           for g in range(len(self.lane_link))]
+        self.lane_leads_to = [{self.conn_to_link[c] for c in cs} for cs in self.lane_conns]
+        self.mov_from: list[int] = s.mov_from_link.tolist()
+        self.mov_to: list[int] = s.mov_to_link.tolist()
+        self.mov_rank: list[int] = s.mov_rank.tolist()
+        self.mov_conn: list[int] = s.mov_conn.tolist()
+        conf_off: list[int] = s.mov_conf_off.tolist()
+        conf: list[int] = s.mov_conf.tolist()
+        self.mov_conflicts = [conf[conf_off[m]:conf_off[m + 1]] for m in range(len(self.mov_from))]
+        r_off: list[int] = s.route_offsets.tolist()
+        r_links: list[int] = s.route_links.tolist()
+        self.route = [r_links[r_off[i]:r_off[i + 1]] for i in range(len(r_off) - 1)]
+        self.classes = [
+            _Class(*vals) for vals in zip(
+                s.cls_length_m.tolist(), s.cls_min_gap_m.tolist(), s.cls_headway_s.tolist(),
+                s.cls_accel_mps2.tolist(), s.cls_decel_mps2.tolist(),
+                s.cls_max_speed_mps.tolist(), s.cls_speed_factor.tolist(), strict=True)]
+        # vehicles
+        self.state: list[int] = s.veh_state.tolist()
+        self.cls: list[int] = s.veh_class.tolist()
+        self.link: list[int] = s.veh_link.tolist()
+        self.lane: list[int] = s.veh_lane.tolist()
+        self.pos: list[float] = s.veh_pos_m.tolist()
+        self.prev_pos: list[float] = s.veh_prev_pos_m.tolist()
+        self.speed: list[float] = s.veh_speed_mps.tolist()
+        self.route_pos: list[int] = s.veh_route_pos.tolist()
+        self.depart: list[float] = s.veh_depart_s.tolist()
+        self.insert_s: list[float] = s.veh_insert_s.tolist()
+        self.arrive_s: list[float] = s.veh_arrive_s.tolist()
+        self.stopped_since: list[float] = s.veh_stopped_since_s.tolist()
+        self.lc_s: list[float] = s.veh_lc_s.tolist()
+        self.next_pos: list[float] = s.veh_next_pos_m.tolist()
+        self.next_speed: list[float] = s.veh_next_speed_mps.tolist()
+        self.target_lane: list[int] = s.veh_target_lane.tolist()
+        self.conn: list[int] = s.veh_conn.tolist()
+        # lanes
+        head: list[int] = s.lane_head.tolist()
+        count: list[int] = s.lane_count.tolist()
+        self.head = head
+        self.lanes = [_ring(s.slots, slot_off[g], self.cap[g], head[g], count[g])
+                      for g in range(len(self.lane_link))]
+        self.lane_moved = [0] * len(self.lane_link)
+        self.merge_request: list[int] = s.lane_merge_veh.tolist()
+        # links, movements, signals, insertion
+        self.entered: list[int] = s.link_entered.tolist()
+        self.exited: list[int] = s.link_exited.tolist()
+        self.changes: list[int] = s.link_changes.tolist()
+        self.last_cross: list[float] = s.mov_last_cross_s.tolist()
+        self.sig: list[int] = s.conn_sig.tolist()
+        self.ins_ptr: list[int] = s.ins_ptr.tolist()
+        ins_off: list[int] = s.ins_off.tolist()
+        ins_veh: list[int] = s.ins_veh.tolist()
+        self.ins_end = ins_off[1:]
+        self.ins_veh = ins_veh
+        # detectors
+        self.det_count: list[int] = s.det_count.tolist()
+        self.det_speed_sum: list[float] = s.det_speed_sum.tolist()
+        self.det_occ: list[float] = s.det_occ_s.tolist()
+        self.counters: list[int] = s.counters.tolist()
+
+    # ---------------------------------------------------------- small helpers
+    def next_link(self, i: int) -> int:
+        """The route link after vehicle ``i``'s current one, -1 on its last link."""
+        p = self.route_pos[i] + 1
+        return self.route[i][p] if p < len(self.route[i]) else -1
+
+    def link_after_next(self, i: int) -> int:
+        p = self.route_pos[i] + 2
+        return self.route[i][p] if p < len(self.route[i]) else -1
+
+    def v0(self, i: int, link: int) -> float:
+        """Desired speed of vehicle ``i`` on ``link`` (kernel: ``_v0``)."""
+        k = self.classes[self.cls[i]]
+        v = self.link_limit[link] * k.speed_factor * self.link_factor[link]
+        return k.v_max if k.v_max < v else v
+
+    def length_of(self, i: int) -> float:
+        return self.classes[self.cls[i]].length
+
+    def rear_of(self, i: int) -> float:
+        return self.pos[i] - self.length_of(i)
+
+    def space(self, g: int) -> float:
+        """Where the free room at the start of lane ``g`` ends (kernel: ``lane_rear``)."""
+        room = self.rear_of(self.lanes[g][-1]) if self.lanes[g] else INF
+        return self.block[g] if self.block[g] < room else room
+
+    def space_speed(self, g: int, default: float) -> float:
+        """Speed of whatever :meth:`space` found: 0 for a block (kernel: ``lane_rear_speed``)."""
+        if self.lanes[g]:
+            last = self.lanes[g][-1]
+            return 0.0 if self.block[g] < self.rear_of(last) else self.speed[last]
+        return 0.0 if self.block[g] < INF else default
+
+    def block_gap(self, g: int, y: float) -> float:
+        """Distance from ``y`` to the block of lane ``g`` when it lies ahead, else inf."""
+        return self.block[g] - y if self.block[g] > y else INF
+
+    def pop_front(self, g: int) -> int:
+        self.head[g] = (self.head[g] + 1) % self.cap[g]
+        return self.lanes[g].pop(0)
+
+    # ---------------------------------------------------------------- phases
+    def signals(self, t: float) -> None:
+        """Phase 0: each connection's signal code at ``t`` (kernel: ``signal_codes``)."""
+        s = self.s
+        phase_off: list[int] = s.prog_phase_off.tolist()
+        durations: list[float] = s.phase_dur_s.tolist()
+        offsets: list[float] = s.prog_offset_s.tolist()
+        cycles: list[float] = s.prog_cycle_s.tolist()
+        codes: list[list[int]] = s.phase_codes.tolist()
+        current: list[int] = []
+        for p in range(len(offsets)):
+            into_cycle = (t + offsets[p]) % cycles[p]
+            phase = phase_off[p + 1] - 1
+            for ph in range(phase_off[p], phase_off[p + 1]):
+                into_cycle -= durations[ph]
+                if into_cycle < 0.0:
+                    phase = ph
+                    break
+            current.append(phase)
+        self.sig = [NONE if prog < 0 else codes[current[prog]][idx]
+                    for prog, idx in zip(self.conn_program, self.conn_sig_index, strict=True)]
+
+    def insert(self, t: float) -> int:
+        """Phase 1: due vehicles enter their first link, FIFO per link (kernel: ``insertion``)."""
+        done = 0
+        for link in range(len(self.link_length)):
+            lanes = range(self.first_lane[link], self.first_lane[link] + self.link_nlanes[link])
+            while self.ins_ptr[link] < self.ins_end[link]:
+                i = self.ins_veh[self.ins_ptr[link]]
+                if self.depart[i] > t:
+                    break
+                second = self.route[i][1] if len(self.route[i]) > 1 else -1
+                good = [g for g in lanes if second < 0 or second in self.lane_leads_to[g]]
+                best, room = -1, -INF
+                for g in good or list(lanes):
+                    if self.space(g) > room:
+                        best, room = g, self.space(g)
+                k = self.classes[self.cls[i]]
+                if room < k.s0 or len(self.lanes[best]) >= self.cap[best]:
+                    break
+                v_in = self.v0(i, link)
+                if room != INF:
+                    v_in = min(v_in, (room - k.s0) / k.headway)
+                self.lanes[best].append(i)
+                self.state[i] = _ACTIVE
+                self.link[i] = link
+                self.lane[i] = best
+                self.pos[i] = 0.0
+                self.prev_pos[i] = 0.0
+                self.speed[i] = v_in
+                self.route_pos[i] = 0
+                self.insert_s[i] = t
+                self.stopped_since[i] = INF
+                self.entered[link] += 1
+                self.ins_ptr[link] += 1
+                done += 1
+        return done
+
+    def priority_of(self, other: int, mov: int) -> str:
+        """Who goes first between conflicting movements ``other`` and ``mov``: "theirs",
+        "mine" (``other`` gives way to ``mov``) or "equal" (kernel: ``must_yield``)."""
+        code = self.sig[self.mov_conn[other]]
+        my_code = self.sig[self.mov_conn[mov]]
+        if code in (RED, AMBER):
+            return "equal"  # not a priority stream, but it may still be clearing
+        if code == NONE and my_code == NONE:
+            diff = self.mov_rank[other] - self.mov_rank[mov]
+            return "theirs" if diff > 0 else "mine" if diff < 0 else "equal"
+        if code == GREEN and my_code == YIELD:
+            return "theirs"
+        if code == YIELD and my_code == GREEN:
+            return "mine"
+        return "equal" if code == my_code else "mine"
+
+    def must_yield(self, i: int, link: int, mov: int, t: float) -> bool:
+        """Whether vehicle ``i`` about to make ``mov`` gives way (kernel: ``must_yield``)."""
+        r = self.r
+        my_stop = self.stopped_since[i]
+        for other in self.mov_conflicts[mov]:
+            priority = self.priority_of(other, mov)
+            if priority == "mine":
+                continue
+            if t - self.last_cross[other] < r.clear_s:
+                return True  # the junction is still being cleared
+            if self.sig[self.mov_conn[other]] in (RED, AMBER):
+                continue
+            src = self.mov_from[other]
+            for g in range(self.first_lane[src], self.first_lane[src] + self.link_nlanes[src]):
+                if not self.lanes[g]:
+                    continue
+                w = self.lanes[g][0]
+                if self.next_link(w) != self.mov_to[other]:
+                    continue
+                dist = self.link_length[src] - self.pos[w]
+                vw = self.speed[w]
+                if priority == "theirs":
+                    if vw > r.stop_speed and dist < vw * r.yield_gap_s:
+                        return True
+                elif vw <= r.stop_speed and dist <= r.queue_front_m:
+                    their_stop = self.stopped_since[w]
+                    if their_stop < my_stop or (their_stop == my_stop and src < link):
+                        return True
+        return False
+
+    def ahead_of_line(self, i: int, g: int, t: float) -> tuple[float, float, float]:
+        """What the front vehicle of lane ``g`` follows: (gap, leader speed, max_x).
+
+        Also records the chosen connection and target lane of ``i``.
+        """
+        r = self.r
+        link = self.lane_link[g]
+        length = self.link_length[link]
+        x, v = self.pos[i], self.speed[i]
+        nxt = self.next_link(i)
+        if nxt < 0:
+            return INF, v, INF  # last link: free road, arrives at the end
+        after = self.link_after_next(i)
+        d = length - x
+        choice, choice_rank, choice_room = -1, -1, -INF
+        for c in self.lane_conns[g]:
+            if self.conn_to_link[c] != nxt:
+                continue
+            tl = self.conn_to_lane[c]
+            rank = 1 if after >= 0 and after in self.lane_leads_to[tl] else 0
+            room = self.space(tl)
+            if (rank, room) > (choice_rank, choice_room):
+                choice, choice_rank, choice_room = c, rank, room
+        if choice < 0:
+            return d, 0.0, length  # wrong lane: stop at the line
+        stop = False
+        if d <= r.lookahead_m:
+            code = self.sig[choice]
+            k = self.classes[self.cls[i]]
+            if code == RED and v * v <= 2.0 * r.b_emergency * d:
+                stop = True
+            elif code == AMBER and v * v <= 2.0 * k.decel * d:
+                stop = True
+            if not stop and d <= v * v / (2.0 * k.decel) + r.approach_m:
+                stop = self.must_yield(i, link, self.conn_mov[choice], t)
+        self.target_lane[i] = self.conn_to_lane[choice]
+        self.conn[i] = choice
+        if stop:
+            return d, 0.0, length
+        if choice_room == INF:
+            return INF, v, INF
+        tl = self.conn_to_lane[choice]
+        return d + choice_room, self.space_speed(tl, v), length + choice_room
+
+    def longitudinal(self, t: float, dt: float) -> None:
+        """Phase 2: next position and speed of every vehicle, from the state at ``t``."""
+        for g, vehicles in enumerate(self.lanes):
+            self.lane_moved[g] = 0
+            link = self.lane_link[g]
+            blk = self.block[g]
+            asking = self.merge_request[g]
+            for k, i in enumerate(vehicles):
+                kc = self.classes[self.cls[i]]
+                x, v = self.pos[i], self.speed[i]
+                self.target_lane[i] = -1
+                self.conn[i] = -1
+                if k == 0:
+                    gap, v_lead, max_x = self.ahead_of_line(i, g, t)
+                else:
+                    rear = self.rear_of(vehicles[k - 1])
+                    gap, v_lead, max_x = rear - x, self.speed[vehicles[k - 1]], rear
+                if x < blk and blk - x < gap:  # the block is a standing obstacle
+                    gap, v_lead = blk - x, 0.0
+                    max_x = min(max_x, blk)
+                if asking >= 0:  # make room for a vehicle waiting to merge in ahead
+                    asking_rear = self.rear_of(asking)
+                    if x < asking_rear and asking_rear - x < gap:
+                        gap, v_lead = asking_rear - x, self.speed[asking]
+                acc = idm_acceleration(v, self.v0(i, link), gap, v_lead, kc)
+                # ballistic update, stopping within the step when the speed would go negative
+                v_new = v + acc * dt
+                if v_new < 0.0:
+                    x_new = x - v * v / (2.0 * acc)
+                    v_new = 0.0
+                else:
+                    x_new = x + (v + v_new) * 0.5 * dt
+                if x_new > max_x:  # never into or through what is ahead
+                    x_new = max(max_x, x)
+                    v_new = min(v_new, v_lead)
+                self.next_pos[i] = x_new
+                self.next_speed[i] = v_new
+                if x_new > x:
+                    self.lane_moved[g] = 1
+
+    def detectors(self, t: float, dt: float) -> None:
+        """Phase 3: counts, speeds, events and occupancy of the loops (kernel: ``detect``)."""
+        s = self.s
+        det_lane_off: list[int] = s.det_lane_off.tolist()
+        det_by_lane: list[int] = s.det_by_lane.tolist()
+        det_pos: list[float] = s.det_pos_m.tolist()
+        for g in s.det_lanes.tolist():
+            loops = det_by_lane[det_lane_off[g]:det_lane_off[g + 1]]
+            for i in self.lanes[g]:
+                x0, x1 = self.pos[i], self.next_pos[i]
+                v0, v1 = self.speed[i], self.next_speed[i]
+                span = self.length_of(i) + self.r.loop_length_m
+                for d in loops:
+                    p = det_pos[d]
+                    if x0 < p <= x1:
+                        frac = (p - x0) / (x1 - x0)
+                        v_cross = v0 + frac * (v1 - v0)
+                        self.det_count[d] += 1
+                        self.det_speed_sum[d] += v_cross
+                        e = self.counters[_nb.C_EVENTS]
+                        s.ev_det[e] = d
+                        s.ev_veh[e] = i
+                        s.ev_time[e] = t + frac * dt
+                        s.ev_speed[e] = v_cross
+                        s.ev_sig[e] = self.sig[self.conn[i]] if self.conn[i] >= 0 else -1
+                        self.counters[_nb.C_EVENTS] = e + 1
+                    if x1 > x0:
+                        covered = min(x1, p + span) - max(x0, p)
+                        if covered > 0.0:
+                            self.det_occ[d] += dt * covered / (x1 - x0)
+                    elif p <= x0 < p + span:
+                        self.det_occ[d] += dt
+
+    def commit(self, t: float, dt: float) -> None:
+        """Phase 4: apply the decided positions and speeds (kernel: ``_commit``)."""
+        for vehicles in self.lanes:
+            for i in vehicles:
+                self.prev_pos[i] = self.pos[i]
+                self.pos[i] = self.next_pos[i]
+                self.speed[i] = self.next_speed[i]
+                if self.speed[i] > self.r.stop_speed:
+                    self.stopped_since[i] = INF
+                elif self.stopped_since[i] == INF:
+                    self.stopped_since[i] = t + dt
+
+    def transfers(self, t: float, dt: float) -> int:
+        """Phase 5: arrivals and junction crossings, lanes in index order (kernel: ``transfers``)."""
+        t_end = t + dt
+        done = 0
+        for g in range(len(self.lanes)):
+            link = self.lane_link[g]
+            length = self.link_length[link]
+            while self.lanes[g]:
+                i = self.lanes[g][0]
+                x = self.pos[i]
+                if self.next_link(i) < 0:  # last link: arrive when the front reaches its end
+                    if x < length:
+                        break
+                    x0 = self.prev_pos[i]
+                    frac = (length - x0) / (x - x0) if x > x0 else 1.0
+                    self.arrive_s[i] = t + frac * dt
+                    self.state[i] = _ARRIVED
+                    self.link[i] = -1
+                    self.lane[i] = -1
+                    self.pop_front(g)
+                    self.exited[link] += 1
+                    done += 1
+                    continue
+                if x <= length:
+                    break
+                c, tl = self.conn[i], self.target_lane[i]
+                entry = self._entry_position(i, x - length, c, tl, t_end)
+                if entry is None:  # held at the line; nobody behind crosses this step
+                    self.pos[i] = length
+                    self.speed[i] = 0.0
+                    if self.stopped_since[i] == INF:
+                        self.stopped_since[i] = t_end
+                    self.counters[_nb.C_REFUSED] += 1
+                    break
+                if entry < x - length:  # closer than it wanted: no faster than what it lands behind
+                    self.speed[i] = min(self.speed[i], self.space_speed(tl, self.speed[i]))
+                new_link = self.lane_link[tl]
+                entry = min(entry, self.link_length[new_link])
+                if self.sig[c] == RED:
+                    self.counters[_nb.C_RED_RUNS] += 1
+                self.detect_entry(i, tl, entry, x, length, self.sig[c], t, dt)
+                self.pop_front(g)
+                self.lanes[tl].append(i)
+                self.link[i] = new_link
+                self.lane[i] = tl
+                self.pos[i] = entry
+                self.prev_pos[i] = entry
+                self.route_pos[i] += 1
+                self.exited[link] += 1
+                self.entered[new_link] += 1
+                self.last_cross[self.conn_mov[c]] = t_end
+                done += 1
+        return done
+
+    def detect_entry(self, i: int, tl: int, entry: float, x: float, old_length: float, code: int,
+                     t: float, dt: float) -> None:
+        """Loops of lane ``tl`` that vehicle ``i``, entering it at ``entry``, jumped over:
+        they count it at the time interpolated along its path, with its end-of-step speed
+        (kernel: ``_detect_entry``)."""
+        s = self.s
+        first, last = int(s.det_lane_off[tl]), int(s.det_lane_off[tl + 1])
+        x0 = self.prev_pos[i]
+        for d in s.det_by_lane[first:last].tolist():
+            p = float(s.det_pos_m[d])
+            if p > entry:
+                continue
+            frac = min((old_length + p - x0) / (x - x0), 1.0)
+            self.det_count[d] += 1
+            self.det_speed_sum[d] += self.speed[i]
+            e = self.counters[_nb.C_EVENTS]
+            s.ev_det[e] = d
+            s.ev_veh[e] = i
+            s.ev_time[e] = t + frac * dt
+            s.ev_speed[e] = self.speed[i]
+            s.ev_sig[e] = code
+            self.counters[_nb.C_EVENTS] = e + 1
+
+    def _entry_position(self, i: int, wanted: float, c: int, tl: int, t_end: float) -> float | None:
+        """Where vehicle ``i`` lands on lane ``tl`` through connection ``c``, or None if refused."""
+        if c < 0:
+            return None
+        if any(self.last_cross[m] == t_end for m in self.mov_conflicts[self.conn_mov[c]]):
+            return None  # a conflicting movement was crossed in this same step
+        entry = min(wanted, self.space(tl) - self.r.min_entry_gap_m)
+        if entry < 0.0 or len(self.lanes[tl]) >= self.cap[tl]:
+            return None
+        return entry
+
+    # ------------------------------------------------------------ lane changes
+    def good_lane(self, g: int, x: float, length: float, nxt: int) -> bool:
+        """Lane ``g`` leads to ``nxt`` (any does when ``nxt < 0``) and has no block in
+        ``(x - length, x + block_lookahead)`` (kernel: ``_good_lane``)."""
+        if nxt >= 0 and nxt not in self.lane_leads_to[g]:
+            return False
+        blk = self.block[g]
+        return not (blk > x - length and blk - x < self.r.block_lookahead_m)
+
+    def accel_behind(self, i: int, leader: int, block_gap: float, v0: float) -> float:
+        """IDM acceleration of ``i`` behind ``leader`` (-1: none) and a block ``block_gap``
+        ahead (kernel: ``_accel_behind``)."""
+        gap, v_lead = INF, self.speed[i]
+        if leader >= 0:
+            gap = self.pos[leader] - self.length_of(leader) - self.pos[i]
+            v_lead = self.speed[leader]
+        if block_gap < gap:
+            gap, v_lead = block_gap, 0.0
+        return idm_acceleration(self.speed[i], v0, gap, v_lead, self.classes[self.cls[i]])
+
+    def try_change(self, i: int, g: int, k: int, target: int, mandatory: bool,
+                   t_end: float) -> bool:
+        """Move ``i`` (place ``k`` of lane ``g``) to lane ``target`` when safe and, unless
+        mandatory, worth it by MOBIL (kernel: ``_try_change``)."""
+        r = self.r
+        link = self.link[i]
+        x = self.pos[i]
+        here, there = self.lanes[g], self.lanes[target]
+        place = next((n for n, w in enumerate(there) if self.pos[w] < x), len(there))
+        if len(there) >= self.cap[target]:
+            return False
+        if x - self.length_of(i) < self.block[target] <= x:
+            return False  # the block would lie under the vehicle
+        new_lead = there[place - 1] if place > 0 else -1
+        new_follower = there[place] if place < len(there) else -1
+        blk_new = self.block_gap(target, x)
+        room_ahead = self.rear_of(new_lead) - x if new_lead >= 0 else INF
+        room_ahead = min(room_ahead, blk_new)
+        if room_ahead < r.min_entry_gap_m:
+            return False
+        a_n_new = a_n_old = 0.0
+        if new_follower >= 0:
+            room_behind = x - self.length_of(i) - self.pos[new_follower]
+            if room_behind < r.min_entry_gap_m:
+                return False
+            v0f = self.v0(new_follower, link)
+            a_n_new = idm_acceleration(self.speed[new_follower], v0f, room_behind, self.speed[i],
+                                       self.classes[self.cls[new_follower]])
+            if a_n_new < -(r.b_safe_mandatory if mandatory else r.b_safe) \
+                    and not (mandatory and self.speed[new_follower] <= r.stop_speed):
+                return False  # too hard on the new follower (a stopped one has to wait)
+            if not mandatory:
+                a_n_old = self.accel_behind(new_follower, new_lead,
+                                            self.block_gap(target, self.pos[new_follower]), v0f)
+        if not mandatory:
+            v0 = self.v0(i, link)
+            old_lead = here[k - 1] if k > 0 else -1
+            a_c = self.accel_behind(i, old_lead, self.block_gap(g, x), v0)
+            a_c_new = self.accel_behind(i, new_lead, blk_new, v0)
+            a_o_new = a_o_old = 0.0
+            if k + 1 < len(here):
+                o = here[k + 1]
+                v0o = self.v0(o, link)
+                blk_o = self.block_gap(g, self.pos[o])
+                a_o_old = self.accel_behind(o, i, blk_o, v0o)
+                a_o_new = self.accel_behind(o, old_lead, blk_o, v0o)
+            gain = a_c_new - a_c + r.politeness * (a_n_new - a_n_old + a_o_new - a_o_old)
+            if not gain > r.a_threshold:
+                return False
+        del here[k]
+        there.insert(place, i)
+        self.lane[i] = target
+        self.lc_s[i] = t_end
+        return True
+
+    def fits(self, g: int, x: float, length: float) -> int:
+        """Place in lane ``g`` where a vehicle with front ``x`` fits without touching anyone
+        or a block, -1 if it does not (kernel: ``_fits``)."""
+        vehicles = self.lanes[g]
+        place = next((n for n, w in enumerate(vehicles) if self.pos[w] < x), len(vehicles))
+        if len(vehicles) >= self.cap[g]:
+            return -1
+        if place > 0 and self.rear_of(vehicles[place - 1]) <= x:
+            return -1
+        if place < len(vehicles) and x - length <= self.pos[vehicles[place]]:
+            return -1
+        if x - length < self.block[g] <= x:
+            return -1
+        return place
+
+    def try_swap(self, i: int, g: int, target: int, t_end: float) -> bool:
+        """Stopped ``i`` (lane ``g``, needs ``target``) swaps with a stopped vehicle beside
+        it in ``target`` that needs lane ``g`` (kernel: ``_try_swap``)."""
+        r = self.r
+        if self.speed[i] > r.stop_speed:
+            return False
+        x, len_i = self.pos[i], self.length_of(i)
+        for kc, c in enumerate(self.lanes[target]):
+            xc, len_c = self.pos[c], self.length_of(c)
+            if xc - len_c >= x or xc <= x - len_i:
+                continue  # not side by side
+            if self.speed[c] > r.stop_speed or t_end - self.lc_s[c] < r.cooldown_s:
+                continue
+            nxt_c = self.next_link(c)
+            if self.good_lane(target, xc, len_c, nxt_c) or not self.good_lane(g, xc, len_c, nxt_c):
+                continue
+            ki = self.lanes[g].index(i)
+            del self.lanes[g][ki]
+            del self.lanes[target][kc]
+            place_i = self.fits(target, x, len_i)
+            place_c = self.fits(g, xc, len_c)
+            if place_i < 0 or place_c < 0:
+                self.lanes[g].insert(ki, i)
+                self.lanes[target].insert(kc, c)
+                return False
+            self.lanes[target].insert(place_i, i)
+            self.lanes[g].insert(place_c, c)
+            self.lane[i], self.lane[c] = target, g
+            self.lc_s[i] = self.lc_s[c] = t_end
+            return True
+        return False
+
+    def held_back(self, i: int, g: int, k: int) -> bool:
+        """Whether ``i`` (place ``k`` of lane ``g``) would accelerate by more than
+        ``a_threshold`` more on a free road than behind its leader or block: only
+        then does it look for a discretionary change."""
+        link = self.link[i]
+        v0 = self.v0(i, link)
+        leader = self.lanes[g][k - 1] if k > 0 else -1
+        a_now = self.accel_behind(i, leader, self.block_gap(g, self.pos[i]), v0)
+        ratio = self.speed[i] / v0
+        a_free = self.classes[self.cls[i]].accel * (1.0 - ratio * ratio * ratio * ratio)
+        return a_free - a_now > self.r.a_threshold
+
+    def lane_changes(self, t_end: float) -> None:
+        """Phase 6: mandatory and discretionary lane changes, link by link (kernel: ``_lane_changes``)."""
+        r = self.r
+        for link in range(len(self.link_length)):
+            self.changes[link] = 0
+            n_lanes = self.link_nlanes[link]
+            lanes = range(self.first_lane[link], self.first_lane[link] + n_lanes)
+            for g in lanes:
+                self.merge_request[g] = -1
+            if n_lanes < 2:
+                continue
+            for g in lanes:
+                k = 0
+                while k < len(self.lanes[g]):
+                    i = self.lanes[g][k]
+                    moved = False
+                    if t_end - self.lc_s[i] >= r.cooldown_s:
+                        x, length, nxt = self.pos[i], self.length_of(i), self.next_link(i)
+                        if self.good_lane(g, x, length, nxt):
+                            sides = (g - 1, g + 1) if self.held_back(i, g, k) else ()
+                            for target in sides:  # the lower lane first
+                                if target in lanes and self.good_lane(target, x, length, nxt) \
+                                        and self.try_change(i, g, k, target, False, t_end):
+                                    moved = True
+                                    break
+                        else:
+                            good = [h for h in lanes if self.good_lane(h, x, length, nxt)]
+                            if good:
+                                nearest = min(good, key=lambda h: (abs(h - g), h))
+                                target = g + 1 if nearest > g else g - 1
+                                moved = self.try_change(i, g, k, target, True, t_end) \
+                                    or self.try_swap(i, g, target, t_end)
+                                if not moved:  # ask the target lane to make room: the
+                                    asking = self.merge_request[target]  # foremost asks
+                                    if asking < 0 or self.pos[asking] < x:
+                                        self.merge_request[target] = i
+                    if moved:
+                        self.changes[link] += 1
+                    else:
+                        k += 1
+
+    def trace(self, t_end: float) -> None:
+        """Samples of the traced vehicles on the road at the end of the step."""
+        s = self.s
+        for i in s.trace_veh.tolist():
+            if self.state[i] == _ACTIVE:
+                e = self.counters[_nb.C_TRACE]
+                s.tr_veh[e] = i
+                s.tr_time[e] = t_end
+                s.tr_link[e] = self.link[i]
+                s.tr_lane[e] = self.lane[i]
+                s.tr_pos[e] = self.pos[i]
+                s.tr_speed[e] = self.speed[i]
+                self.counters[_nb.C_TRACE] = e + 1
+
+    # ------------------------------------------------------------- write back
+    def store(self) -> None:
+        """Write the lists back into the state arrays (in place)."""
+        s = self.s
+        s.veh_state[:] = self.state
+        s.veh_link[:] = self.link
+        s.veh_lane[:] = self.lane
+        s.veh_pos_m[:] = self.pos
+        s.veh_prev_pos_m[:] = self.prev_pos
+        s.veh_speed_mps[:] = self.speed
+        s.veh_route_pos[:] = self.route_pos
+        s.veh_insert_s[:] = self.insert_s
+        s.veh_arrive_s[:] = self.arrive_s
+        s.veh_stopped_since_s[:] = self.stopped_since
+        s.veh_lc_s[:] = self.lc_s
+        s.veh_next_pos_m[:] = self.next_pos
+        s.veh_next_speed_mps[:] = self.next_speed
+        s.veh_target_lane[:] = self.target_lane
+        s.veh_conn[:] = self.conn
+        s.link_entered[:] = self.entered
+        s.link_exited[:] = self.exited
+        s.link_changes[:] = self.changes
+        s.lane_moved[:] = self.lane_moved
+        s.lane_merge_veh[:] = self.merge_request
+        s.lane_head[:] = self.head
+        s.lane_count[:] = [len(v) for v in self.lanes]
+        for g, vehicles in enumerate(self.lanes):
+            off, cap, head = self.slot_off[g], self.cap[g], self.head[g]
+            for k, i in enumerate(vehicles):
+                s.slots[off + (head + k) % cap] = i
+        s.mov_last_cross_s[:] = self.last_cross
+        s.conn_sig[:] = self.sig
+        s.ins_ptr[:] = self.ins_ptr
+        s.det_count[:] = self.det_count
+        s.det_speed_sum[:] = self.det_speed_sum
+        s.det_occ_s[:] = self.det_occ
+        s.counters[:] = self.counters
+
+
+def _step(s: MicroState, rules: _Rules, t: float, dt: float) -> float:
+    """One step ``[t, t + dt)``; returns ``t + dt``."""
+    w = _World(s, rules)
+    t_end = t + dt
+    w.signals(t)
+    n_inserted = w.insert(t)
+    on_road = sum(len(v) for v in w.lanes)
+    w.counters[_nb.C_VEHICLE_STEPS] += on_road
+    w.longitudinal(t, dt)
+    w.detectors(t, dt)
+    w.commit(t, dt)
+    n_moved = w.transfers(t, dt)
+    w.lane_changes(t_end)
+    progress = n_inserted + n_moved + sum(w.lane_moved) + sum(w.changes)
+    if progress == 0 and on_road > 0:
+        w.counters[_nb.C_STALL_STEPS] += 1
+    else:
+        w.counters[_nb.C_STALL_STEPS] = 0
+    w.trace(t_end)
+    w.counters[_nb.C_STEPS] += 1
+    w.store()
+    return t_end
+
+
+def _buffers_full(s: MicroState) -> bool:
+    """Whether the event or trace buffer could overflow in the next step."""
+    return bool(int(s.counters[_nb.C_EVENTS]) + s.ev_margin > s.ev_det.shape[0]
+                or int(s.counters[_nb.C_TRACE]) + s.trace_veh.shape[0] > s.tr_veh.shape[0])
+
+
+def advance_reference(
+    state: MicroState,
+    params: MicroParams,
+    time_s: float,
+    dt_s: float,
+    n_steps: int,
+    *,
+    check: bool = True,
+) -> float:
+    """Run ``n_steps`` steps of ``dt_s`` from ``time_s`` in plain Python; return the new time.
+
+    Same contract as :func:`core_ext.micro.advance`, including growing the
+    event and trace buffers (the same way) when they could overflow.
+
+    Raises
+    ------
+    ValueError
+        On a non-finite time, a step that is not > 0, or a malformed state.
+    """
+    if not (math.isfinite(time_s) and math.isfinite(dt_s) and dt_s > 0):
+        raise ValueError(f"time_s must be finite and dt_s finite and > 0, got {time_s!r}, "
+                         f"{dt_s!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+        raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
+    if check:
+        check_state(state)
+    rules = _Rules.of(params)
+    t = float(time_s)
+    dt = float(dt_s)
+    for _ in range(int(n_steps)):
+        while _buffers_full(state):
+            _grow_buffers(state)
+        t = _step(state, rules, t, dt)
+    return t
