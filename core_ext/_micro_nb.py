@@ -342,12 +342,20 @@ def signal_codes(t, prog_offset_s, prog_cycle_s, prog_phase_off, phase_dur_s, ph
 
 
 @njit(**_JIT)
+def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_max_speed_mps):
+    v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
+    if cls_max_speed_mps[c] < v0:
+        v0 = cls_max_speed_mps[c]
+    return v0
+
+
+@njit(**_JIT)
 def must_yield(veh, link, mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, veh_stopped_since_s,
                route_offsets, route_links, link_length_m, link_lane_off,
                slots, lane_slot_off, lane_head, lane_count,
                mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
                mov_last_cross_s, conn_sig, fp):
-    """Whether a vehicle about to make movement ``mov`` must give way (phase 1)."""
+    """Whether a vehicle about to make movement ``mov`` must give way (phase 2)."""
     my_sig = conn_sig[mov_conn[mov]]
     my_stop = veh_stopped_since_s[veh]
     for j in range(mov_conf_off[mov], mov_conf_off[mov + 1]):
@@ -405,7 +413,7 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                  mov_last_cross_s,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                  cls_max_speed_mps, cls_speed_factor, fp, lane_moved, lane_merge_veh):
-    """Phase 1: next position and speed of every active vehicle (parallel over lanes)."""
+    """Phase 2: next position and speed of every active vehicle (parallel over lanes)."""
     n_lanes = lane_link.shape[0]
     for lane in prange(n_lanes):
         n = lane_count[lane]
@@ -423,9 +431,8 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
             v = veh_speed_mps[i]
             a = cls_accel_mps2[c]
             b = cls_decel_mps2[c]
-            v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
-            if cls_max_speed_mps[c] < v0:
-                v0 = cls_max_speed_mps[c]
+            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                     cls_max_speed_mps)
             gap = math.inf
             v_lead = v
             max_x = math.inf
@@ -525,11 +532,26 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
 
 
 @njit(**_JIT)
+def _record_crossing(d, i, time_s, speed, sig, det_count, det_speed_sum, ev_det, ev_veh,
+                     ev_time, ev_speed, ev_sig, counters):
+    """Count vehicle ``i`` on detector ``d`` and append the crossing to the event buffer."""
+    det_count[d] += 1
+    det_speed_sum[d] += speed
+    e = counters[C_EVENTS]
+    ev_det[e] = d
+    ev_veh[e] = i
+    ev_time[e] = time_s
+    ev_speed[e] = speed
+    ev_sig[e] = sig
+    counters[C_EVENTS] = e + 1
+
+
+@njit(**_JIT)
 def detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps, veh_next_speed_mps,
            veh_conn, conn_sig, cls_length_m, slots, lane_slot_off, lane_head, lane_count,
            det_lanes, det_lane_off, det_by_lane, det_pos_m, det_count, det_speed_sum,
            det_occ_s, ev_det, ev_veh, ev_time, ev_speed, ev_sig, counters, fp):
-    """Phase 2: loop detectors and crossing events (sequential)."""
+    """Phase 3: loop detectors and crossing events (sequential)."""
     loop_len = fp[P_LOOP_LENGTH_M]
     for q in range(det_lanes.shape[0]):
         lane = det_lanes[q]
@@ -545,15 +567,9 @@ def detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps, veh_next_
                 if x0 < p <= x1:
                     f = (p - x0) / (x1 - x0)
                     v = veh_speed_mps[i] + f * (veh_next_speed_mps[i] - veh_speed_mps[i])
-                    det_count[d] += 1
-                    det_speed_sum[d] += v
-                    e = counters[C_EVENTS]
-                    ev_det[e] = d
-                    ev_veh[e] = i
-                    ev_time[e] = t + f * dt
-                    ev_speed[e] = v
-                    ev_sig[e] = conn_sig[veh_conn[i]] if veh_conn[i] >= 0 else -1
-                    counters[C_EVENTS] = e + 1
+                    sig = conn_sig[veh_conn[i]] if veh_conn[i] >= 0 else -1
+                    _record_crossing(d, i, t + f * dt, v, sig, det_count, det_speed_sum,
+                                     ev_det, ev_veh, ev_time, ev_speed, ev_sig, counters)
                 lo = x0 if x0 > p else p
                 hi = x1 if x1 < p + span else p + span
                 if x1 > x0:
@@ -563,20 +579,20 @@ def detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps, veh_next_
                     det_occ_s[d] += dt
 
 
-def _commit(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
-           veh_prev_pos_m, veh_stopped_since_s, stop_speed):
-    """Phase 3: apply the positions and speeds decided in phase 1."""
-    for i in prange(veh_state.shape[0]):
-        if veh_state[i] != _ACTIVE:
-            continue
-        veh_prev_pos_m[i] = veh_pos_m[i]
-        veh_pos_m[i] = veh_next_pos_m[i]
-        veh_speed_mps[i] = veh_next_speed_mps[i]
-        if veh_speed_mps[i] <= stop_speed:
-            if math.isinf(veh_stopped_since_s[i]):
-                veh_stopped_since_s[i] = t + dt
-        else:
-            veh_stopped_since_s[i] = math.inf
+def _commit(t, dt, slots, lane_slot_off, lane_head, lane_count, veh_pos_m, veh_speed_mps,
+            veh_next_pos_m, veh_next_speed_mps, veh_prev_pos_m, veh_stopped_since_s, stop_speed):
+    """Phase 4: apply the positions and speeds decided in phase 2 (vehicles on the road only)."""
+    for lane in prange(lane_count.shape[0]):
+        for k in range(lane_count[lane]):
+            i = lane_at(slots, lane_slot_off, lane_head, lane, k)
+            veh_prev_pos_m[i] = veh_pos_m[i]
+            veh_pos_m[i] = veh_next_pos_m[i]
+            veh_speed_mps[i] = veh_next_speed_mps[i]
+            if veh_speed_mps[i] <= stop_speed:
+                if math.isinf(veh_stopped_since_s[i]):
+                    veh_stopped_since_s[i] = t + dt
+            else:
+                veh_stopped_since_s[i] = math.inf
 
 
 @njit(**_JIT)
@@ -591,15 +607,8 @@ def _detect_entry(t, dt, i, lane, x_new, x0, x_end, length, speed, sig, det_lane
             f = (length + p - x0) / (x_end - x0)
             if f > 1.0:
                 f = 1.0
-            det_count[d] += 1
-            det_speed_sum[d] += speed
-            e = counters[C_EVENTS]
-            ev_det[e] = d
-            ev_veh[e] = i
-            ev_time[e] = t + f * dt
-            ev_speed[e] = speed
-            ev_sig[e] = sig
-            counters[C_EVENTS] = e + 1
+            _record_crossing(d, i, t + f * dt, speed, sig, det_count, det_speed_sum, ev_det,
+                             ev_veh, ev_time, ev_speed, ev_sig, counters)
 
 
 @njit(**_JIT)
@@ -721,14 +730,6 @@ def _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane,
         else:
             lo = mid + 1
     return lo
-
-
-@njit(**_JIT)
-def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_max_speed_mps):
-    v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
-    if cls_max_speed_mps[c] < v0:
-        v0 = cls_max_speed_mps[c]
-    return v0
 
 
 @njit(**_JIT)
@@ -924,7 +925,7 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                  lane_count, lane_block_pos_m, lane_conn_off, conn_to_link,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                  cls_max_speed_mps, cls_speed_factor, fp, link_changes, lane_merge_veh):
-    """Phase 5: mandatory and discretionary lane changes (parallel over links)."""
+    """Phase 6: mandatory and discretionary lane changes (parallel over links)."""
     look = fp[P_BLOCK_LOOKAHEAD_M]
     for link in prange(link_lanes.shape[0]):
         link_changes[link] = 0
@@ -1018,7 +1019,7 @@ def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_p
               link_speed_factor, link_entered, slots, lane_slot_off, lane_head, lane_count,
               lane_block_pos_m, lane_conn_off, conn_to_link, ins_off, ins_veh, ins_ptr,
               cls_length_m, cls_min_gap_m, cls_headway_s, cls_max_speed_mps, cls_speed_factor):
-    """Insertion: waiting vehicles due by ``t`` enter their first link (sequential)."""
+    """Phase 1: waiting vehicles due by ``t`` enter their first link (sequential)."""
     done = 0
     for link in range(link_lanes.shape[0]):
         p = ins_ptr[link]
@@ -1175,11 +1176,13 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                    det_count, det_speed_sum, det_occ_s, ev_det, ev_veh, ev_time, ev_speed,
                    ev_sig, counters, fp)
         if parallel:
-            commit_par(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
-                       veh_prev_pos_m, veh_stopped_since_s, fp[P_STOP_SPEED])
+            commit_par(t, dt, slots, lane_slot_off, lane_head, lane_count, veh_pos_m,
+                       veh_speed_mps, veh_next_pos_m, veh_next_speed_mps, veh_prev_pos_m,
+                       veh_stopped_since_s, fp[P_STOP_SPEED])
         else:
-            commit(t, dt, veh_state, veh_pos_m, veh_speed_mps, veh_next_pos_m, veh_next_speed_mps,
-                   veh_prev_pos_m, veh_stopped_since_s, fp[P_STOP_SPEED])
+            commit(t, dt, slots, lane_slot_off, lane_head, lane_count, veh_pos_m,
+                   veh_speed_mps, veh_next_pos_m, veh_next_speed_mps, veh_prev_pos_m,
+                   veh_stopped_since_s, fp[P_STOP_SPEED])
         n_tr = transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
                          veh_speed_mps, veh_prev_pos_m, veh_route_pos, veh_arrive_s,
                          veh_stopped_since_s, veh_target_lane, veh_conn, route_offsets,

@@ -33,10 +33,13 @@ __all__ = [
     "SIGNAL_CODES",
     "add_detectors",
     "advance",
+    "detector_lanes",
+    "grow_buffers",
     "check_state",
     "new_state",
     "phase_code_table",
     "state_bytes_per_vehicle",
+    "unconnected_route_steps",
 ]
 
 SIGNAL_CODES: dict[str, int] = {
@@ -456,8 +459,8 @@ def new_state(
     if n_conn and (c_mov.min() < 0 or c_mov.max() >= n_mov):
         raise ValueError("conn_mov holds a movement index out of range")
     mov_conn = np.full(n_mov, -1, np.int32)
-    for c in range(n_conn - 1, -1, -1):
-        mov_conn[c_mov[c]] = c
+    used, first_conn = np.unique(c_mov, return_index=True)
+    mov_conn[used] = first_conn
     if (mov_conn < 0).any():
         raise ValueError(f"movement {int(np.flatnonzero(mov_conn < 0)[0])} has no connection")
 
@@ -499,13 +502,12 @@ def new_state(
                          f"({len(classes)} classes)")
     if r_links.size and (r_links.min() < 0 or r_links.max() >= n_links):
         raise ValueError("route_links holds a link index out of range")
-    pairs = set(zip(cf.tolist(), ct.tolist(), strict=True))
-    trip_of = np.repeat(np.arange(n_veh), np.diff(r_off))
-    same = trip_of[:-1] == trip_of[1:]
-    for j in np.flatnonzero(same):
-        if (int(r_links[j]), int(r_links[j + 1])) not in pairs:
-            raise ValueError(f"vehicle {int(trip_of[j])}: no lane of link {int(r_links[j])} "
-                             f"connects to link {int(r_links[j + 1])}")
+    bad_step = unconnected_route_steps(r_off, r_links, cf, ct, n_links)
+    if bad_step.size:
+        j = int(bad_step[0])
+        vehicle = int(np.searchsorted(r_off, j, side="right") - 1)
+        raise ValueError(f"vehicle {vehicle}: no lane of link {int(r_links[j])} "
+                         f"connects to link {int(r_links[j + 1])}")
     ok = np.diff(r_off) > 0 if insertable is None else np.asarray(insertable, bool)
     first = np.full(n_veh, -1, np.int64)
     has = np.diff(r_off) > 0
@@ -609,6 +611,27 @@ def new_state(
     return st
 
 
+def unconnected_route_steps(
+    route_offsets: NDArray[np.int64],
+    route_links: NDArray[np.int32],
+    conn_from_link: NDArray[np.int32],
+    conn_to_link: NDArray[np.int32],
+    n_links: int,
+) -> NDArray[np.int64]:
+    """Positions ``j`` in ``route_links`` where a route steps from ``route_links[j]`` to
+    ``route_links[j + 1]`` although no lane connection joins the two links (vectorised)."""
+    links = np.asarray(route_links, dtype=np.int64)
+    if links.size < 2:
+        return np.zeros(0, np.int64)
+    starts = np.zeros(links.size, bool)
+    starts[np.asarray(route_offsets[:-1])[np.diff(route_offsets) > 0]] = True
+    step = np.flatnonzero(~starts[1:])  # j -> j + 1 within one route
+    key = links[step] * n_links + links[step + 1]
+    allowed = np.unique(np.asarray(conn_from_link, np.int64) * n_links
+                        + np.asarray(conn_to_link, np.int64))
+    return step[~np.isin(key, allowed)]
+
+
 def check_state(state: MicroState) -> None:
     """Check dtypes and contiguity of every column (cheap; lengths are checked at build).
 
@@ -643,7 +666,7 @@ def add_detectors(state: MicroState, lanes: Sequence[int], pos_m: Sequence[float
         if not (math.isfinite(p) and 0 < p <= length):
             raise ValueError(f"position {p!r} m is outside the link (0, {length}]")
     first = state.det_pos_m.shape[0]
-    all_lane = np.concatenate([_det_lane_of(state), lanes_a]).astype(np.int32)
+    all_lane = np.concatenate([detector_lanes(state), lanes_a]).astype(np.int32)
     state.det_pos_m = np.concatenate([state.det_pos_m, pos_a])
     state.det_count = np.concatenate([state.det_count, np.zeros(len(pos_a), np.int64)])
     state.det_speed_sum = np.concatenate([state.det_speed_sum, np.zeros(len(pos_a))])
@@ -661,25 +684,32 @@ def add_detectors(state: MicroState, lanes: Sequence[int], pos_m: Sequence[float
     return np.arange(first, first + len(pos_a), dtype=np.int64)
 
 
-def _det_lane_of(state: MicroState) -> NDArray[np.int32]:
-    n = state.det_pos_m.shape[0]
-    lane = np.empty(n, np.int32)
-    for ln in range(state.n_lanes):
-        a, b = state.det_lane_off[ln], state.det_lane_off[ln + 1]
-        lane[state.det_by_lane[a:b]] = ln
+def detector_lanes(state: MicroState) -> NDArray[np.int32]:
+    """The global lane of every detector (from the per-lane CSR ``det_lane_off``)."""
+    lane = np.empty(state.det_pos_m.shape[0], np.int32)
+    lane[state.det_by_lane] = np.repeat(np.arange(state.n_lanes, dtype=np.int32),
+                                        np.diff(state.det_lane_off))
     return lane
+
+
+_EVENT_COLUMNS = ("ev_det", "ev_veh", "ev_time", "ev_speed", "ev_sig")
+_TRACE_COLUMNS = ("tr_veh", "tr_time", "tr_link", "tr_lane", "tr_pos", "tr_speed")
+
+
+def _resize(state: MicroState, columns: Sequence[str], rows: int) -> None:
+    """Give ``columns`` ``rows`` rows, keeping their first rows (zeros are added)."""
+    for name in columns:
+        old = getattr(state, name)
+        new = np.zeros(rows, dtype=old.dtype)
+        keep = min(rows, old.shape[0])
+        new[:keep] = old[:keep]
+        setattr(state, name, new)
 
 
 def _ensure_event_room(state: MicroState) -> None:
     need = max(4 * state.ev_margin, 4096) if state.ev_margin else 0
     if state.ev_det.shape[0] < need:
-        n = state.ev_det.shape[0]
-        grow = need - n
-        state.ev_det = np.concatenate([state.ev_det, np.zeros(grow, np.int32)])
-        state.ev_veh = np.concatenate([state.ev_veh, np.zeros(grow, np.int32)])
-        state.ev_time = np.concatenate([state.ev_time, np.zeros(grow)])
-        state.ev_speed = np.concatenate([state.ev_speed, np.zeros(grow)])
-        state.ev_sig = np.concatenate([state.ev_sig, np.zeros(grow, np.int8)])
+        _resize(state, _EVENT_COLUMNS, need)
 
 
 def set_trace(state: MicroState, vehicles: Sequence[int]) -> None:
@@ -690,13 +720,7 @@ def set_trace(state: MicroState, vehicles: Sequence[int]) -> None:
     state.trace_veh = veh.astype(np.int32)
     need = max(64 * veh.size, 1024) if veh.size else 0
     if state.tr_veh.shape[0] < need:
-        state.tr_veh = np.zeros(need, np.int32)
-        state.tr_time = np.zeros(need)
-        state.tr_link = np.zeros(need, np.int32)
-        state.tr_lane = np.zeros(need, np.int32)
-        state.tr_pos = np.zeros(need)
-        state.tr_speed = np.zeros(need)
-        state.counters[_nb.C_TRACE] = 0
+        _resize(state, _TRACE_COLUMNS, need)
 
 
 def take_events(state: MicroState) -> dict[str, np.ndarray]:
@@ -756,28 +780,19 @@ def advance(
                           *[getattr(state, n) for n in _RUN_ARGS])
         left -= int(state.counters[_nb.C_STEPS]) - before
         if left > 0:
-            _grow_buffers(state)
+            grow_buffers(state)
     return t
 
 
-def _grow_buffers(state: MicroState) -> None:
+def grow_buffers(state: MicroState) -> None:
+    """Double the event or trace buffer when the next step could overflow it
+    (what :func:`advance` does when the kernel pauses)."""
     n = state.ev_det.shape[0]
-    grow = max(n, 4096)
     if int(state.counters[_nb.C_EVENTS]) + state.ev_margin > n:
-        state.ev_det = np.concatenate([state.ev_det, np.zeros(grow, np.int32)])
-        state.ev_veh = np.concatenate([state.ev_veh, np.zeros(grow, np.int32)])
-        state.ev_time = np.concatenate([state.ev_time, np.zeros(grow)])
-        state.ev_speed = np.concatenate([state.ev_speed, np.zeros(grow)])
-        state.ev_sig = np.concatenate([state.ev_sig, np.zeros(grow, np.int8)])
+        _resize(state, _EVENT_COLUMNS, n + max(n, 4096))
     m = state.tr_veh.shape[0]
     if int(state.counters[_nb.C_TRACE]) + state.trace_veh.shape[0] > m:
-        g = max(m, 1024)
-        state.tr_veh = np.concatenate([state.tr_veh, np.zeros(g, np.int32)])
-        state.tr_time = np.concatenate([state.tr_time, np.zeros(g)])
-        state.tr_link = np.concatenate([state.tr_link, np.zeros(g, np.int32)])
-        state.tr_lane = np.concatenate([state.tr_lane, np.zeros(g, np.int32)])
-        state.tr_pos = np.concatenate([state.tr_pos, np.zeros(g)])
-        state.tr_speed = np.concatenate([state.tr_speed, np.zeros(g)])
+        _resize(state, _TRACE_COLUMNS, m + max(m, 1024))
 
 
 def state_bytes_per_vehicle(state: MicroState) -> float:

@@ -30,7 +30,7 @@ import numpy as np
 
 from core_ext import _micro_nb as _nb
 from core_ext import config
-from core_ext.micro import MicroParams, MicroState, _grow_buffers, check_state
+from core_ext.micro import MicroParams, MicroState, check_state, grow_buffers
 
 __all__ = ["advance_reference"]
 
@@ -847,6 +847,6 @@ def advance_reference(
     dt = float(dt_s)
     for _ in range(int(n_steps)):
         while _buffers_full(state):
-            _grow_buffers(state)
+            grow_buffers(state)
         t = _step(state, rules, t, dt)
     return t

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from twin.importers.signals import end_bearings_deg
 from twin.network import Network
 
 __all__ = ["ROAD_CLASS_RANK", "Movements", "build_movements", "road_class_rank"]
@@ -86,29 +87,6 @@ class Movements:
         return self.conflicts[self.conf_offsets[mov]:self.conf_offsets[mov + 1]]
 
 
-def _leg_bearings_deg(network: Network) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Bearing from the node along each link's leg: at the to-node (looking back up
-    the link) and at the from-node (looking down the link), degrees clockwise from north."""
-    off = network.geom_offsets
-    x, y = network.geom_x_m, network.geom_y_m
-    n = network.n_links
-    at_to = np.zeros(n)
-    at_from = np.zeros(n)
-    for i in range(n):
-        a, b = int(off[i]), int(off[i + 1])
-        px, py = x[a:b], y[a:b]
-        # first point that differs from the end point
-        j = b - a - 2
-        while j > 0 and px[j] == px[-1] and py[j] == py[-1]:
-            j -= 1
-        at_to[i] = np.degrees(np.arctan2(px[j] - px[-1], py[j] - py[-1])) % 360.0
-        j = 1
-        while j < b - a - 1 and px[j] == px[0] and py[j] == py[0]:
-            j += 1
-        at_from[i] = np.degrees(np.arctan2(px[j] - px[0], py[j] - py[0])) % 360.0
-    return at_to, at_from
-
-
 def _interleave(a1: float, b1: float, a2: float, b2: float) -> bool:
     """Whether chord (a2, b2) crosses chord (a1, b1) on a circle (angles in degrees)."""
     def inside(p: float) -> bool:
@@ -127,7 +105,12 @@ def build_movements(network: Network, *, left_hand_traffic: bool = True) -> Move
     node = network.link_to[from_link].astype(np.int32)
     ranks = np.array([road_class_rank(network.link_road_class[int(f)]) for f in from_link],
                      dtype=np.int32)
-    at_to, at_from = _leg_bearings_deg(network)
+    departure, approach = end_bearings_deg(
+        network.link_from, network.link_to, network.node_lon, network.node_lat,
+        [(lon.tolist(), lat.tolist())
+         for lon, lat in map(network.link_polyline_lonlat, range(network.n_links))])
+    at_to = (approach + 180.0) % 360.0  # from the to-node looking back up the link
+    at_from = departure  # from the from-node looking down the link
     side = _SIDE_OFFSET_DEG if left_hand_traffic else -_SIDE_OFFSET_DEG
     p_in = (at_to[from_link] + side) % 360.0
     p_out = (at_from[to_link] - side) % 360.0

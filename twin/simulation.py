@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from core_ext import _micro_nb, micro
 from core_ext import config as core_config
 from core_ext.micro import DEFAULT_CLASS_PARAMS, ClassParams, MicroParams, MicroState
+from core_ext.micro_reference import advance_reference
 from twin.demand import VEHICLE_CLASSES, Trips
 from twin.junctions import Movements, build_movements
 from twin.network import Network
@@ -55,14 +56,9 @@ SIGNAL_NAMES: dict[int, str] = {-1: "none", _micro_nb.SIG_RED: "red",
 """Name of each signal code in :class:`Crossings`."""
 
 
-def _reference_advance(*args: Any, **kwargs: Any) -> float:
-    from core_ext.micro_reference import advance_reference
-    return advance_reference(*args, **kwargs)
-
-
 BACKENDS: dict[str, Callable[..., float]] = {
     "numba": micro.advance,
-    "reference": _reference_advance,
+    "reference": advance_reference,
 }
 """Step functions by name; ``reference`` is the slow pure-Python oracle (tests only)."""
 
@@ -407,18 +403,12 @@ class Simulation:
         if not math.isfinite(until) or until < self._time_s - _TIME_EPS_S:
             raise ValueError(f"until_s={until_s!r} is before the current time {self._time_s} s")
         dt = self.config.dt_s
-        while True:
-            stop = until
-            if self.config.reroute_share > 0:
-                stop = min(until, self._next_reroute_s)
-            n = int(math.ceil((stop - self._time_s) / dt - _TIME_EPS_S))
-            n_full = int(math.floor((until - self._time_s) / dt + _TIME_EPS_S))
-            n = min(max(n, 0), n_full)
-            if n > 0:
-                self._advance_to(n, dt)
-                self._maybe_reroute()
-            if n == n_full:
-                break
+        while (n := int(math.floor((until - self._time_s) / dt + _TIME_EPS_S))) > 0:
+            if self.config.reroute_share > 0:  # stop at the step end that reaches the round
+                to_round = int(math.ceil((self._next_reroute_s - self._time_s) / dt - _TIME_EPS_S))
+                n = min(n, max(1, to_round))
+            self._advance_to(n, dt)
+            self._maybe_reroute()
         rest = until - self._time_s
         if rest > _TIME_EPS_S:
             self._advance_to(1, rest)
@@ -475,18 +465,18 @@ class Simulation:
                     new_tail[v] = r
         if not new_tail:
             return 0
-        n = s.n_vehicles
+        # splice: the unchanged routes between two changed ones are copied in one slice
         parts: list[NDArray[np.int32]] = []
         lengths = np.diff(s.route_offsets)
-        for v in range(n):
-            a, b = int(s.route_offsets[v]), int(s.route_offsets[v + 1])
-            if v in new_tail:
-                keep = s.route_links[a:a + int(s.veh_route_pos[v]) + 1]
-                parts.append(np.concatenate([keep, new_tail[v]]))
-                lengths[v] = parts[-1].shape[0]
-            else:
-                parts.append(s.route_links[a:b])
-        off = np.zeros(n + 1, np.int64)
+        copied_to = 0
+        for v in sorted(new_tail):
+            a = int(s.route_offsets[v])
+            parts.append(s.route_links[copied_to:a + int(s.veh_route_pos[v]) + 1])
+            parts.append(new_tail[v])
+            copied_to = int(s.route_offsets[v + 1])
+            lengths[v] = int(s.veh_route_pos[v]) + 1 + new_tail[v].shape[0]
+        parts.append(s.route_links[copied_to:])
+        off = np.zeros(s.n_vehicles + 1, np.int64)
         np.cumsum(lengths, out=off[1:])
         s.route_offsets = off
         s.route_links = np.ascontiguousarray(np.concatenate(parts).astype(np.int32))
@@ -689,7 +679,7 @@ class Simulation:
         lanes = [lane] if lane is not None else list(range(int(self.network.link_lanes[link])))
         first = int(self._state.link_lane_off[link])
         try:
-            _check_number("pos_m", pos_m, lambda v: True, "")
+            _check_number("pos_m", pos_m, lambda v: v > 0, "> 0")
             parts = micro.add_detectors(self._state, [first + ln for ln in lanes],
                                         [float(pos_m)] * len(lanes))
         except ValueError as exc:
@@ -726,7 +716,7 @@ class Simulation:
         speed = np.bincount(owner, weights=s.det_speed_sum, minlength=n)
         occ = np.bincount(owner, weights=s.det_occ_s, minlength=n)
         first = [parts[0] for parts in self._detector_parts]
-        det_lane_of = micro._det_lane_of(s)
+        det_lane_of = micro.detector_lanes(s)
         links = s.lane_link[det_lane_of[first]] if n else np.zeros(0, np.int32)
         counts = DetectorCounts(
             detector_ids=tuple(self._detector_ids),
@@ -751,7 +741,7 @@ class Simulation:
         s = self._state
         ev = micro.take_events(s)
         owner = self._part_owner()
-        lane_of = micro._det_lane_of(s)
+        lane_of = micro.detector_lanes(s)
         lanes = lane_of[ev["detector"]]
         return Crossings(
             detector=owner[ev["detector"]],
@@ -996,18 +986,16 @@ def _build_routes(
             trip = int(np.searchsorted(t_off, bad[0], side="right") - 1)
             raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link index "
                              f"{t_links[bad[0]]} is not a link (0..{n_links - 1})")
-        trip_of = np.repeat(np.arange(n), np.diff(t_off))
-        same_trip = trip_of[:-1] == trip_of[1:]
-        pairs = set(zip(network.conn_from_link.tolist(), network.conn_to_link.tolist(),
-                        strict=True))
-        for j in np.flatnonzero(same_trip).tolist():
+        bad = micro.unconnected_route_steps(t_off, t_links, network.conn_from_link,
+                                            network.conn_to_link, n_links)
+        if bad.size:
+            j = int(bad[0])
+            trip = int(np.searchsorted(t_off, j, side="right") - 1)
             a, b = int(t_links[j]), int(t_links[j + 1])
-            if (a, b) not in pairs:
-                trip = int(trip_of[j])
-                why = ("does not lead to" if network.link_to[a] != network.link_from[b]
-                       else "has no lane connection to")
-                raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link "
-                                 f"{network.link_ids[a]!r} {why} {network.link_ids[b]!r}")
+            why = ("does not lead to" if network.link_to[a] != network.link_from[b]
+                   else "has no lane connection to")
+            raise ValueError(f"trip {trips.trip_ids[trip]!r}: route link "
+                             f"{network.link_ids[a]!r} {why} {network.link_ids[b]!r}")
     origin = np.asarray(trips.origin_node, dtype=np.int64)
     dest = np.asarray(trips.destination_node, dtype=np.int64)
     need = np.flatnonzero(~has_route)
