@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.conftest import warm_up
+from benchmarks.peers.kota_run import warm_up
 from twin.demand import random_trips
 from twin.importers.grid import grid_network
 from twin.simulation import Simulation
@@ -17,14 +17,13 @@ def test_grid_scenario(benchmark):
     warm_up()
     net = grid_network(12, 12, block_m=200.0, lanes=2)
     trips = random_trips(net, n_trips=20_000, duration_s=3600.0, rng=np.random.default_rng(3))
-    result = {}
 
-    def scenario() -> None:
+    def scenario() -> Simulation:
         sim = Simulation(net, trips, seed=3)
         sim.run(5400.0)
-        result.update(sim.summary())
+        return sim
 
-    benchmark.pedantic(scenario, rounds=3, iterations=1)
+    result = benchmark.pedantic(scenario, rounds=3, iterations=1).summary()
     benchmark.extra_info.update({k: result[k] for k in
                                  ("vehicle_steps", "trips_completed", "trips_total",
                                   "mean_travel_time_s")})

@@ -6,7 +6,8 @@ folder exists to time things, so its conftest turns timing back on (as if
 ``--benchmark-enable`` were given). Groups: ``kernel`` (engine steps),
 ``dijkstra`` (one-to-all trees), ``scenario`` (a whole run).
 
-Every builder warms the compiled kernels up before it returns, so JIT
+Every benchmark warms the compiled kernels up before its timed calls
+(:func:`benchmarks.peers.kota_run.warm_up`, or a first untimed call), so JIT
 compilation is never inside a timed call.
 """
 
@@ -16,10 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from twin.demand import random_trips
-from twin.importers.grid import grid_network
-from twin.simulation import Simulation
 
 REPO = Path(__file__).resolve().parents[1]
 JATINEGARA = REPO / "data" / "jakarta" / "jatinegara_drive.graphml.gz"
@@ -34,13 +31,6 @@ def jatinegara_csr():
     net = load_network(JATINEGARA)
     return (net.out_offsets, net.out_links, net.link_from, net.link_to,
             np.ascontiguousarray(net.free_flow_time_s))
-
-
-def warm_up() -> None:
-    """Compile (or load from the cache) the engine kernels on a tiny scenario."""
-    net = grid_network(2, 2)
-    trips = random_trips(net, n_trips=5, duration_s=10.0, rng=np.random.default_rng(0))
-    Simulation(net, trips, seed=0).run(5.0)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001

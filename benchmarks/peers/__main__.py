@@ -68,6 +68,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def engine_env(uxsim_mode: str = "cpp") -> dict[str, str]:
+    """The environment of the engine subprocesses: this one, the repository on
+    ``PYTHONPATH``, and ``UXSIM_MODE``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["UXSIM_MODE"] = uxsim_mode
+    return env
+
+
 def run_engine(engine: str, workdir: Path, env: dict[str, str]) -> EngineResult:
     """Run one engine's subprocess; its result with the process wall time filled in."""
     t = time.perf_counter()
@@ -106,9 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         print(f"scenario built in {time.perf_counter() - t:.1f} s in {workdir}: "
               f"{scenario.network.summary()} [{scenario.network_source}]; "
               f"{scenario.trips.summary()}", file=log, flush=True)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-        env["UXSIM_MODE"] = args.uxsim_mode
+        env = engine_env(args.uxsim_mode)
         results: list[EngineResult] = []
         for engine in engines:
             print(f"running {engine} ...", file=log, flush=True)

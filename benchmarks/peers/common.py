@@ -40,7 +40,8 @@ class EngineResult:
     process_wall_s : wall seconds of the whole subprocess, measured by the parent.
     vehicle_steps : vehicle-seconds simulated = vehicle updates at a 1 s step
         (each vehicle on the network counts once per step; see README).
-    vehicle_updates_per_s : ``vehicle_steps / sim_wall_s``.
+    vehicle_updates_per_s : ``vehicle_steps / sim_wall_s`` (derived, not passed; NaN
+        when the wall time is not positive).
     trips_total, trips_completed : trips given and trips that reached their
         destination before the horizon.
     mean_travel_time_s : mean of (arrival - scheduled departure) over the
@@ -62,7 +63,7 @@ class EngineResult:
     startup_s: float = 0.0
     process_wall_s: float = 0.0
     vehicle_steps: int = 0
-    vehicle_updates_per_s: float = 0.0
+    vehicle_updates_per_s: float = field(init=False, default=0.0)
     trips_total: int = 0
     trips_completed: int = 0
     mean_travel_time_s: float | None = None
@@ -72,12 +73,18 @@ class EngineResult:
     threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.ok:
+            self.vehicle_updates_per_s = (self.vehicle_steps / self.sim_wall_s
+                                          if self.sim_wall_s > 0 else float("nan"))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineResult:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields = cls.__dataclass_fields__
+        known = {k: v for k, v in d.items() if k in fields and fields[k].init}
         return cls(**known)
 
     @classmethod
@@ -100,7 +107,11 @@ def parse_result(stdout: str) -> EngineResult | None:
 
 
 def peak_rss_self_mb() -> float:
-    """Peak resident set size of this process, MiB (``ru_maxrss`` is KiB on Linux)."""
+    """Peak resident set size of this process, MiB (``ru_maxrss`` is KiB on Linux).
+
+    The same figure as :func:`twin.runner.peak_rss_mb`, without importing the
+    runner (and its ~100 MiB of dependencies) into a measured engine process.
+    """
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

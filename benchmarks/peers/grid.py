@@ -8,8 +8,8 @@
   resulting Kota :class:`~twin.network.Network` arrays, so all three drive the
   same links, lengths, lanes, speeds and signal programs.
 - ``trips.npz``: the trips (drawn in Kota with :func:`twin.demand.random_trips`,
-  cars only) with explicit routes: the free-flow shortest path over link
-  lengths / speeds, checked against the lane connections (no U-turns).
+  cars only) with explicit routes: Kota's free-flow shortest path over link
+  lengths / speeds through the lane connections (no U-turns).
 - ``routes.rou.xml``: the same trips as SUMO ``<vehicle>``/``<route edges=...>``
   plus the IDM vehicle type.
 - ``scenario.json``: the :class:`GridParams`.
@@ -29,7 +29,6 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from benchmarks.peers.common import sumo_tool
-from core_ext.shortest_path import paths_from_tree, shortest_path_tree
 from twin.demand import Trips, random_trips
 from twin.network import Network
 
@@ -238,48 +237,32 @@ def load_network(workdir: Path) -> Network:
 def routed_trips(network: Network, params: GridParams) -> Trips:
     """``params.trips`` random car trips with explicit free-flow shortest-path routes.
 
-    Departures are rounded to 0.01 s (what the SUMO file holds), so every engine
-    gets the same numbers.
+    The routes are Kota's own (the turn-aware free-flow routing of
+    :class:`twin.simulation.Simulation` through the network's lane
+    connections), so every route is drivable. Departures are rounded to 0.01 s
+    (what the SUMO file holds), so every engine gets the same numbers.
 
     Raises
     ------
     ValueError
-        When a route uses a turn the lane connections do not allow.
+        When a trip has no route.
     """
+    from twin.simulation import Simulation  # not at the top: the UXsim process imports this
+
     rng = np.random.default_rng(params.seed)
     drawn = random_trips(network, n_trips=params.trips, duration_s=params.depart_window_s,
                          rng=rng, vehicle_mix={"car": 1.0}, id_prefix="t")
-    n = len(drawn)
-    origin = drawn.origin_node.astype(np.int64)
-    dest = drawn.destination_node.astype(np.int32)
-    cost = np.ascontiguousarray(network.free_flow_time_s, dtype=np.float64)
-    routes: list[np.ndarray] = [np.zeros(0, np.int32)] * n
-    for src in np.unique(origin):
-        group = np.flatnonzero(origin == src)
-        _dist, pred = shortest_path_tree(network.out_offsets, network.out_links,
-                                         network.link_to, cost, int(src))
-        off, links, reachable = paths_from_tree(pred, network.link_from, dest[group], int(src))
-        if not reachable.all():
-            raise ValueError(f"trip {drawn.trip_ids[group[~reachable][0]]!r} has no route")
-        for j, trip in enumerate(group):
-            routes[trip] = links[off[j]:off[j + 1]]
-    _check_turns(network, routes, drawn.trip_ids)
-    offsets = np.zeros(n + 1, np.int64)
+    router = Simulation(network, drawn, seed=params.seed)
+    if router.unroutable:
+        raise ValueError(f"trip {router.unroutable[0]!r} has no route")
+    routes = [router.route_of(i) for i in range(len(drawn))]
+    offsets = np.zeros(len(drawn) + 1, np.int64)
     np.cumsum([r.shape[0] for r in routes], out=offsets[1:])
     return Trips.from_arrays(
         network, trip_ids=drawn.trip_ids, vehicle_class=drawn.vehicle_class,
         origin_node=drawn.origin_node, destination_node=drawn.destination_node,
         depart_s=np.round(drawn.depart_s, 2), route_offsets=offsets,
         route_links=np.concatenate(routes), source="benchmarks.peers")
-
-
-def _check_turns(network: Network, routes: list[np.ndarray], trip_ids: tuple[str, ...]) -> None:
-    allowed = set(zip(network.conn_from_link.tolist(), network.conn_to_link.tolist(), strict=True))
-    for trip, route in zip(trip_ids, routes, strict=True):
-        for a, b in zip(route[:-1].tolist(), route[1:].tolist(), strict=True):
-            if (a, b) not in allowed:
-                raise ValueError(f"trip {trip!r}: no lane connection from link "
-                                 f"{network.link_ids[a]!r} to {network.link_ids[b]!r}")
 
 
 def route_ids(network: Network, trips: Trips, i: int) -> list[str]:
@@ -381,13 +364,6 @@ def load_scenario(workdir: Path) -> tuple[Network, Trips, GridParams]:
     params = load_params(workdir)
     network = load_network(workdir)
     return network, load_trips(network, workdir / TRIPS_FILE), params
-
-
-def route_lengths_m(network: Network, trips: Trips) -> np.ndarray:
-    """Length of every trip's route in metres."""
-    per_link = network.link_length_m[trips.route_links]
-    sums = np.add.reduceat(per_link, trips.route_offsets[:-1]) if per_link.size else np.zeros(0)
-    return np.where(np.diff(trips.route_offsets) > 0, sums, 0.0)
 
 
 def free_flow_time_s(network: Network, trips: Trips) -> np.ndarray:

@@ -23,6 +23,7 @@ _T0 = time.perf_counter()
 
 from pathlib import Path  # noqa: E402 - the clock starts before the imports
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import twin  # noqa: E402
@@ -42,17 +43,11 @@ _MAIN_KEYS = frozenset({"vehicle_steps", "trips_total", "trips_completed", "mean
                         "time_s"})
 
 
-def _threads() -> int:
-    try:
-        import numba
-
-        return int(numba.get_num_threads())
-    except ImportError:  # pragma: no cover - numba is a core dependency
-        return 1
-
-
 def warm_up() -> float:
-    """Simulate a tiny scenario so the kernels are compiled (or loaded); return seconds."""
+    """Simulate a tiny scenario so the kernels are compiled (or loaded); return seconds.
+
+    Also the warm-up of the pytest-benchmark suites (``benchmarks/bench_*.py``).
+    """
     from twin.demand import random_trips
     from twin.importers.grid import grid_network
 
@@ -87,13 +82,14 @@ def run(workdir: Path) -> EngineResult:
     wall = time.perf_counter() - t_run
 
     tt = np.asarray(sim.travel_time_s, dtype=np.float64)
-    lengths = np.array([float(network.link_length_m[sim.route_of(i)].sum()) for i in range(total)])
-    routes = ([[network.link_ids[k] for k in sim.route_of(i).tolist()] for i in range(total)]
+    driven = [sim.route_of(i) for i in range(total)]
+    lengths = np.array([float(network.link_length_m[r].sum()) for r in driven])
+    routes = ([[network.link_ids[k] for k in r.tolist()] for r in driven]
               if params.record_routes else None)
     save_trip_results(workdir, "kota", trips.trip_ids, tt, lengths, routes)
-    if params.record_routes:  # the façade must drive the routes it was given
-        for i in range(total):
-            if routes is not None and routes[i] != route_ids(network, trips, i):
+    if routes is not None:  # the façade must drive the routes it was given
+        for i, route in enumerate(routes):
+            if route != route_ids(network, trips, i):
                 raise AssertionError(f"Kota drove another route for trip {trips.trip_ids[i]!r}")
 
     steps = int(summary["vehicle_steps"])
@@ -104,14 +100,13 @@ def run(workdir: Path) -> EngineResult:
         sim_wall_s=wall,
         startup_s=startup,
         vehicle_steps=steps,
-        vehicle_updates_per_s=steps / wall if wall > 0 else float("nan"),
         trips_total=int(summary["trips_total"]),
         trips_completed=int(summary["trips_completed"]),
         mean_travel_time_s=float(mean_tt) if mean_tt is not None else None,
         sim_end_s=float(sim.time_s),
         peak_rss_mb=peak_rss_self_mb(),
         baseline_rss_mb=baseline,
-        threads=_threads(),
+        threads=int(numba.get_num_threads()),
         extra={"warm_up_s": warm_s, "build_s": build_s,
                "first_gridlock_s": first_gridlock_s,
                # whatever else this engine's summary() reports (waiting, active, ...)

@@ -135,7 +135,6 @@ def run(workdir: Path) -> EngineResult:
         sim_wall_s=wall,
         startup_s=max(t_start - _T0 + sumo_wall - wall, 0.0),
         vehicle_steps=int(round(steps)),
-        vehicle_updates_per_s=steps / wall if wall > 0 else float("nan"),
         trips_total=max(loaded, params.trips),
         trips_completed=int(done.sum()),
         mean_travel_time_s=float(tt_a[done].mean()) if done.any() else None,

@@ -225,7 +225,6 @@ def run(workdir: Path) -> EngineResult:
         sim_wall_s=wall,
         startup_s=startup,
         vehicle_steps=steps,
-        vehicle_updates_per_s=steps / wall if wall > 0 else float("nan"),
         trips_total=n,
         trips_completed=int(done.sum()),
         mean_travel_time_s=float(tt[done].mean()) if done.any() else None,

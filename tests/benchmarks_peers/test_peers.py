@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 from benchmarks.peers import sumo_run, uxsim_run
-from benchmarks.peers.__main__ import REPO, main, run_engine
+from benchmarks.peers.__main__ import engine_env, main, run_engine
 from benchmarks.peers.common import INSTALL_HINT, EngineResult, sumo_tool
 from benchmarks.peers.grid import (
+    ROUTES_FILE,
     GridParams,
     build_scenario,
     free_flow_time_s,
@@ -29,17 +31,11 @@ from benchmarks.peers.grid import (
     write_trips,
 )
 from benchmarks.peers.report import format_table
-from twin.demand import Trips
+from twin.demand import Trips, read_sumo_routes
+from twin.network import Network
 
 pytestmark = pytest.mark.skipif(sumo_tool("sumo") is None or sumo_tool("netgenerate") is None,
                                 reason="SUMO (eclipse-sumo) is not installed")
-
-
-def _env(uxsim_mode: str = "cpp") -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["UXSIM_MODE"] = uxsim_mode
-    return env
 
 
 def _engines() -> list[str]:
@@ -58,20 +54,29 @@ def _per_trip(workdir: Path, engine: str) -> dict[str, tuple[float, float, str]]
                 zip(z["trip_ids"], z["travel_time_s"], z["route_length_m"], routes, strict=True)}
 
 
+class SmallRun(NamedTuple):
+    workdir: Path
+    results: dict[str, EngineResult]
+    network: Network
+    trips: Trips
+    params: GridParams
+
+
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, EngineResult]]:
-    """3 x 3 grid, 50 trips, routes recorded, every installed engine."""
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
+    """3 x 3 grid, 50 trips, routes recorded, every installed engine; the scenario as
+    the engines read it back (:func:`load_scenario`)."""
     workdir = tmp_path_factory.mktemp("peers")
     params = GridParams(grid=3, trips=50, seed=7, horizon_s=3600.0, depart_window_s=600.0,
                         record_routes=True)
     build_scenario(params, workdir)
-    env = _env()
-    return workdir, {e: run_engine(e, workdir, env) for e in _engines()}
+    env = engine_env()
+    results = {e: run_engine(e, workdir, env) for e in _engines()}
+    return SmallRun(workdir, results, *load_scenario(workdir))
 
 
-def test_scenario_files_hold_the_same_trips(small_run: tuple[Path, dict[str, EngineResult]]) -> None:
-    workdir, _ = small_run
-    network, trips, params = load_scenario(workdir)
+def test_scenario_files_hold_the_same_trips(small_run: SmallRun) -> None:
+    workdir, _, network, trips, params = small_run
     assert len(trips) == params.trips == 50
     assert network.n_nodes == 9 and network.n_links == 24
     assert network.signals.n_programs == 1  # the one interior junction of a 3 x 3 grid
@@ -82,22 +87,17 @@ def test_scenario_files_hold_the_same_trips(small_run: tuple[Path, dict[str, Eng
     assert (trips.vehicle_class == 1).all()  # cars only
     assert trips.has_route.all()
     # the SUMO route file carries exactly these trips, departures and routes
-    import xml.etree.ElementTree as ET
-
-    vehicles = ET.parse(workdir / "routes.rou.xml").getroot().findall("vehicle")
-    assert [v.get("id") for v in vehicles] == list(trips.trip_ids)
-    for i, v in enumerate(vehicles):
-        assert float(v.get("depart", "nan")) == pytest.approx(trips.depart_s[i], abs=1e-9)
-        route = v.find("route")
-        assert route is not None and route.get("edges", "").split() == route_ids(network, trips, i)
-    vtype = ET.parse(workdir / "routes.rou.xml").getroot().find("vType")
+    in_file = read_sumo_routes(workdir / ROUTES_FILE, network)
+    assert in_file.trip_ids == trips.trip_ids
+    np.testing.assert_allclose(in_file.depart_s, trips.depart_s, rtol=0.0, atol=1e-9)
+    for i in range(len(trips)):
+        assert route_ids(network, in_file, i) == route_ids(network, trips, i)
+    vtype = ET.parse(workdir / ROUTES_FILE).getroot().find("vType")
     assert vtype is not None and vtype.get("carFollowModel") == "IDM"
 
 
-def test_every_engine_drives_the_given_routes_and_completes_them(
-        small_run: tuple[Path, dict[str, EngineResult]]) -> None:
-    workdir, results = small_run
-    network, trips, _ = load_scenario(workdir)
+def test_every_engine_drives_the_given_routes_and_completes_them(small_run: SmallRun) -> None:
+    workdir, results, network, trips, _ = small_run
     free_flow = dict(zip(trips.trip_ids, free_flow_time_s(network, trips), strict=True))
     expected = {t: " ".join(route_ids(network, trips, i)) for i, t in enumerate(trips.trip_ids)}
     for engine, result in results.items():
@@ -139,7 +139,7 @@ def test_a_lone_car_takes_length_over_speed_in_every_engine(tmp_path: Path) -> N
     write_trips(tmp_path, net, trips)
     expected = float(free_flow_time_s(net, trips)[0])  # length / speed
     assert 800.0 / 13.89 <= expected <= 860.0 / 13.89
-    env = _env()
+    env = engine_env()
     tt: dict[str, float] = {}
     for engine in _engines():
         result = run_engine(engine, tmp_path, env)
@@ -151,11 +151,9 @@ def test_a_lone_car_takes_length_over_speed_in_every_engine(tmp_path: Path) -> N
     assert tt["kota"] == pytest.approx(tt["sumo"], rel=0.15)
 
 
-def test_uxsim_world_mirrors_the_kota_network(
-        small_run: tuple[Path, dict[str, EngineResult]]) -> None:
+def test_uxsim_world_mirrors_the_kota_network(small_run: SmallRun) -> None:
     uxsim = pytest.importorskip("uxsim")
-    workdir, _ = small_run
-    network, trips, params = load_scenario(workdir)
+    network, trips = small_run.network, small_run.trips
     world, vehicles, notes = uxsim_run.build_world(uxsim, network, trips, seed=1, horizon_s=600.0,
                                                    cpp=True, record=False)
     assert notes == []
@@ -176,8 +174,8 @@ def test_uxsim_world_mirrors_the_kota_network(
 
 
 def test_missing_peers_are_skipped_with_the_install_hint(
-        small_run: tuple[Path, dict[str, EngineResult]], monkeypatch: pytest.MonkeyPatch) -> None:
-    workdir, results = small_run
+        small_run: SmallRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    workdir, results = small_run.workdir, small_run.results
     monkeypatch.setattr(uxsim_run, "load_uxsim",
                         lambda: (None, False, f"UXsim is not installed; install it with "
                                               f"{INSTALL_HINT}"))

@@ -15,6 +15,7 @@ ahead of it, link counts add up).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -151,9 +152,7 @@ def run_pair(
 
 
 def _parallel(p: MicroParams) -> MicroParams:
-    kw = {f: getattr(p, f) for f in p.__dataclass_fields__}
-    kw["parallel_min_vehicles"] = 0
-    return MicroParams(**kw)
+    return dataclasses.replace(p, parallel_min_vehicles=0)
 
 
 # ------------------------------------------------------------------ networks

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from twin.demand import TripRecord, Trips
-from twin.network import Network, SignalPrograms
+from twin.network import Network, SignalPrograms, default_connections
 
 
 def _per_link(value: float | Sequence[float], n: int, dtype: type) -> np.ndarray:
@@ -23,18 +23,13 @@ def _per_link(value: float | Sequence[float], n: int, dtype: type) -> np.ndarray
 
 
 def chain_connections(lanes: Sequence[int]) -> tuple[np.ndarray, ...]:
-    """(from_link, from_lane, to_link, to_lane) of a chain with ``lanes[i]`` lanes on link ``i``."""
-    fl, fa, tl, ta = [], [], [], []
-    for i in range(len(lanes) - 1):
-        n_in, n_out = int(lanes[i]), int(lanes[i + 1])
-        pairs = {(a, min(a, n_out - 1)) for a in range(n_in)}
-        pairs |= {(min(b, n_in - 1), b) for b in range(n_out)}
-        for a, b in sorted(pairs):
-            fl.append(i)
-            fa.append(a)
-            tl.append(i + 1)
-            ta.append(b)
-    return tuple(np.array(x, np.int32) for x in (fl, fa, tl, ta))
+    """(from_link, from_lane, to_link, to_lane) of a chain with ``lanes[i]`` lanes on link ``i``:
+    :func:`twin.network.default_connections` of the chain ``n0 -> n1 -> ...``."""
+    n = len(lanes)
+    links = np.arange(n)
+    # node k has one outgoing link, k, except the last node, which has none
+    out_offsets = np.minimum(np.arange(n + 2), n)
+    return default_connections(links, links + 1, np.asarray(lanes, np.int32), out_offsets, links)
 
 
 def corridor(
