@@ -32,9 +32,8 @@ BATCH = 1_000
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=timezone(timedelta(hours=7)))
 
 
-def stream(seed: int) -> list[Observation]:
+def stream(seed: int, plates: list[str]) -> list[Observation]:
     rng = random.Random(seed)
-    plates = sorted(synthetic_registry(5_000, seed=1).vehicles)
     out = []
     for n in range(N_READS):
         cam = "cam-a" if n % 2 else "cam-b"
@@ -50,6 +49,7 @@ def stream(seed: int) -> list[Observation]:
 
 def _bench(benchmark, url_factory) -> None:
     registry = synthetic_registry(5_000, seed=1)
+    plates = sorted(registry.vehicles)
     det = DetectionConfig(cameras=[CameraConfig(id=c, kind="speed", speed_limit_kmh=50.0)
                                    for c in ("cam-a", "cam-b")])
     rounds: list[tuple[Enforcement, list[Observation]]] = []
@@ -60,7 +60,7 @@ def _bench(benchmark, url_factory) -> None:
         enf = Enforcement(store, Clock(T0), registry, EnforcementSettings(detection=det),
                           pseudonym_key=b"bench-key-0123456789abcdef",
                           callback_secret=b"bench-secret-0123456789")
-        rounds.append((enf, stream(len(rounds))))
+        rounds.append((enf, stream(len(rounds), plates)))
         return (rounds[-1],), {}
 
     def run(pair):

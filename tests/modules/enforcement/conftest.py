@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.pg_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 from twin.clock import Clock
 from twin.modules.enforcement import (
     CameraConfig,

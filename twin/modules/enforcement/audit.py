@@ -23,6 +23,8 @@ from twin.store.schema import EtleAuditRow
 AUDIT = cast(Table, EtleAuditRow.__table__)
 GENESIS = "0" * 64
 """``prev_hash`` of the first entry."""
+SYSTEM = "system:etle-backoffice"
+"""The actor of the back office's automatic acts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from .audit import AuditEntry
-from .repository import BLOCKS, Tx
+from .repository import BLOCKS, Tx, insert_ignore
 from .states import Case
 
 
@@ -15,11 +15,11 @@ def place_block(tx: Tx, case: Case, reason: str, at: datetime, actor: str) -> bo
     """Block the STNK of ``case``'s vehicle (once per case); whether a block was placed."""
     if case.plate is None:
         return False
-    exists = tx.conn.execute(select(BLOCKS.c.case_id).where(BLOCKS.c.case_id == case.case_id)).first()
-    if exists is not None:
+    placed = tx.conn.execute(insert_ignore(tx.conn, BLOCKS).returning(BLOCKS.c.case_id), [{
+        "case_id": case.case_id, "plate": case.plate, "reason": reason, "blocked_at": at,
+        "lifted_at": None}]).first()
+    if placed is None:
         return False
-    tx.conn.execute(BLOCKS.insert().values(case_id=case.case_id, plate=case.plate, reason=reason,
-                                           blocked_at=at, lifted_at=None))
     tx.log(AuditEntry(at, actor, "stnk.blocked", case.case_id, reason, {}))
     return True
 

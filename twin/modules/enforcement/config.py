@@ -6,19 +6,19 @@ live deployment's file give the same errors, naming the key.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date, time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Settings that refuse unknown keys and never change after validation."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Tolerances(_Strict):
+class Tolerances(StrictModel):
     """How sure a rule must be before it raises a violation.
 
     Attributes
@@ -38,7 +38,7 @@ class Tolerances(_Strict):
     wrong_way_min_deviation_deg: float = Field(default=135.0, gt=0.0, le=180.0)
 
 
-class CameraConfig(_Strict):
+class CameraConfig(StrictModel):
     """One ETLE camera and the rules it feeds.
 
     ``speed_limit_kmh`` enables point speeding; ``kind = "red_light"`` with ``signal_id``
@@ -65,7 +65,7 @@ class CameraConfig(_Strict):
         return self
 
 
-class SectionConfig(_Strict):
+class SectionConfig(StrictModel):
     """Average-speed section between two cameras.
 
     Attributes
@@ -83,7 +83,7 @@ class SectionConfig(_Strict):
     max_travel_s: float = Field(default=1800.0, gt=0)
 
 
-class CorridorConfig(_Strict):
+class CorridorConfig(StrictModel):
     """A ganjil-genap (odd-even) corridor: on odd dates only odd plates may enter.
 
     Attributes
@@ -112,7 +112,7 @@ class CorridorConfig(_Strict):
         return v
 
 
-class DetectionConfig(_Strict):
+class DetectionConfig(StrictModel):
     """Everything the :class:`~twin.modules.enforcement.detector.Detector` needs."""
 
     tolerances: Tolerances = Field(default_factory=Tolerances)
@@ -135,9 +135,3 @@ class DetectionConfig(_Strict):
                 if cam not in known:
                     raise ValueError(f"corridors.{c.id}: unknown camera {cam!r}")
         return self
-
-
-def params_hash(params: Any) -> str:
-    """A short stable hash of a rule's parameters, part of its version string."""
-    body = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:8]

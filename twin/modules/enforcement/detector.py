@@ -126,23 +126,17 @@ class Detector:
 
     def _sections(self, read: PlateRead, found: list[Violation]) -> None:
         cam = read.obs.source_id
-        outs = self._sections_out.get(cam)
-        ins = self._sections_in.get(cam)
-        if outs:
-            now_token = self.tokenizer.token(read.plate, read.at)
-            tokens = [now_token]
-            for s in outs:
-                earlier = self.tokenizer.token(read.plate, read.at - timedelta(seconds=s.max_travel_s))
-                if earlier not in tokens:
-                    tokens.append(earlier)
-                v = s.exit(read, tuple(t for t in tokens if t is not None))
-                if v is not None:
-                    found.append(v)
-        if ins:
-            token = self.tokenizer.token(read.plate, read.at)
-            if token is not None:
-                for s in ins:
-                    s.enter(read, token)
+        token = self.tokenizer.token(read.plate, read.at)
+        for s in self._sections_out.get(cam, ()):
+            # the entry may have been tokenised in the previous pseudonym period
+            earlier = self.tokenizer.token(read.plate, read.at - timedelta(seconds=s.max_travel_s))
+            tokens = tuple(dict.fromkeys(t for t in (token, earlier) if t is not None))
+            v = s.exit(read, tokens)
+            if v is not None:
+                found.append(v)
+        if token is not None:
+            for s in self._sections_in.get(cam, ()):
+                s.enter(read, token)
 
     def expire(self, obs_time: Any) -> int:
         """Forget section entries too old to match before ``obs_time``; how many."""

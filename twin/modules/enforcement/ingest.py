@@ -20,15 +20,12 @@ from sqlalchemy import insert
 
 from twin.observations import Observation
 
-from .audit import AuditEntry
+from .audit import SYSTEM, AuditEntry
 from .detector import Detector
-from .pseudonym import PlateTokenizer
 from .repository import CASES, TRANSITIONS, VIOLATIONS, CaseStore, Tx, insert_ignore, utcnow
 from .rules import Violation
 from .states import CaseState
 from .tariff import Tariff, Timers
-
-SYSTEM = "system:etle-backoffice"
 
 
 def case_id_of(violation_id: str) -> str:
@@ -65,7 +62,6 @@ class Ingestor:
     detector : Detector
     tariff : Tariff, prices and points each case is created with
     timers : Timers, the Polda whose deadlines apply
-    tokenizer : PlateTokenizer, plate pseudonyms of the violation records
     consumer : str, name of the stream position kept in ``etle_checkpoints``
 
     On creation the detector's memory is restored from the consumer's checkpoint and
@@ -75,12 +71,11 @@ class Ingestor:
     """
 
     def __init__(self, cases: CaseStore, detector: Detector, tariff: Tariff, timers: Timers,
-                 tokenizer: PlateTokenizer, consumer: str = "etle-detector") -> None:
+                 consumer: str = "etle-detector") -> None:
         self.cases = cases
         self.detector = detector
         self.tariff = tariff
         self.timers = timers
-        self.tokenizer = tokenizer
         self.consumer = consumer
         self.position, state = cases.checkpoint(consumer)
         if state:
@@ -102,12 +97,12 @@ class Ingestor:
             for v in self.detector.feed(obs):
                 raised += 1
                 found.setdefault(v.violation_id, v)
-        if observations:
-            self.detector.expire(max(o.observed_at for o in observations))
+        last_at = max((o.observed_at for o in observations), default=None)
+        if last_at is not None:
+            self.detector.expire(last_at)
         position = self.position + (len(observations) if advance is None else advance)
         vrows, crows, trows, entries = self._rows(list(found.values()))
         state = self.detector.state()
-        last_at = max((o.observed_at for o in observations), default=None)
 
         def work(tx: Tx) -> int:
             conn = tx.conn
@@ -137,7 +132,7 @@ class Ingestor:
         tariff, timers = self.tariff, self.timers
         for v in violations:
             at = v.observed_at
-            token = self.tokenizer.token(v.plate, at)
+            token = self.detector.tokenizer.token(v.plate, at)
             loc = v.location
             cid = case_id_of(v.violation_id)
             vrows.append({

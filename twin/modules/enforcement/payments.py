@@ -28,10 +28,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 
-from .audit import AuditEntry
+from twin.store.core import _text
+
+from .audit import SYSTEM, AuditEntry
 from .blocks import lift_block
 from .repository import CASES, PAYMENTS, REFUSALS, CaseStore, Tx, utcnow
-from .states import PAYABLE, Case, CaseState
+from .states import PAYABLE, CaseState
 
 INSTITUTION_CODE = "88908"
 """The (fictitious) institution prefix of the twin's virtual accounts."""
@@ -102,17 +104,14 @@ class PaymentGateway:
     cases : CaseStore
     secret : bytes, the HMAC key shared with the bank
     now : callable returning the twin's current time (transition times)
-    on_paid : called with each case closed by a payment (after commit)
     """
 
-    def __init__(self, cases: CaseStore, secret: bytes, now: Callable[[], datetime],
-                 on_paid: Callable[[Case], None] | None = None) -> None:
+    def __init__(self, cases: CaseStore, secret: bytes, now: Callable[[], datetime]) -> None:
         if len(secret) < 16:
             raise ValueError("the callback secret must be at least 16 bytes")
         self.cases = cases
         self._secret = secret
         self.now = now
-        self.on_paid = on_paid
 
     def handle(self, body: bytes, signature: str | None) -> CallbackResult:
         """Check and apply one callback; refusals are recorded, never raised."""
@@ -121,16 +120,11 @@ class PaymentGateway:
             if signature is None or not hmac.compare_digest(sign(self._secret, body), signature):
                 raise _Refused(401, "bad or missing signature", {})
             fields = self._parse(body)
-            result = self.cases.write(lambda tx: self._apply(tx, fields, body))
+            return self.cases.write(lambda tx: self._apply(tx, fields, body))
         except _Refused as refused:
             self._record_refusal(body, refused)
             return CallbackResult(refused.status, "refused", refused.reason,
                                   refused.fields.get("case_id"))
-        if result.outcome == "accepted" and self.on_paid is not None:
-            case = self.cases.case(result.case_id or "")
-            if case is not None:
-                self.on_paid(case)
-        return result
 
     @staticmethod
     def _parse(body: bytes) -> dict[str, Any]:
@@ -169,10 +163,9 @@ class PaymentGateway:
                 return CallbackResult(200, "duplicate", "payment_ref already processed", seen.case_id)
             raise _Refused(409, f"payment_ref {f['payment_ref']} was already used for another "
                            "payment", {**f, "case_id": seen.case_id})
-        row = conn.execute(select(CASES.c.case_id).where(CASES.c.va_number == f["va_number"])).first()
-        if row is None:
+        case = CaseStore.find(conn, CASES.c.va_number == f["va_number"])
+        if case is None:
             raise _Refused(404, f"no ticket with virtual account {f['va_number']}", f)
-        case = CaseStore.load(conn, row.case_id)
         f = {**f, "case_id": case.case_id}
         if case.state not in PAYABLE:
             raise _Refused(409, f"case {case.case_id} is {case.state.value}; it takes no payment", f)
@@ -190,13 +183,13 @@ class PaymentGateway:
                               updates={"stnk_blocked": False},
                               details={"payment_ref": f["payment_ref"]})
         lift_block(tx, case, now, actor, "fine paid")
-        CaseStore.move(tx, case, CaseState.CLOSED, at=now, actor="system:etle-backoffice",
+        CaseStore.move(tx, case, CaseState.CLOSED, at=now, actor=SYSTEM,
                        reason="fine paid", updates={"outcome": "paid"})
         return CallbackResult(200, "accepted", "", case.case_id)
 
     def _record_refusal(self, body: bytes, refused: _Refused) -> None:
         now = self.now()
-        raw = body.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+        raw = _text(body)
         f = refused.fields
 
         def work(tx: Tx) -> None:

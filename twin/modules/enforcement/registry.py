@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from .plates import PlateError, normalise_plate
+from .plates import PlateError, normalise_plate, try_parse_plate
 
 VEHICLE_CLASSES = ("motorcycle", "car", "bus", "truck")
 SIM_CLASSES = ("A", "B1", "B2", "C", "D")
@@ -111,12 +111,8 @@ class Registry:
 
     def vehicle(self, plate: str | None) -> Vehicle | None:
         """The vehicle with ``plate`` (any spacing), or None."""
-        if plate is None:
-            return None
-        try:
-            return self.vehicles.get(normalise_plate(plate))
-        except PlateError:
-            return None
+        parsed = try_parse_plate(plate)
+        return None if parsed is None else self.vehicles.get(parsed.text)
 
     def owner_of(self, plate: str | None) -> Owner | None:
         """The registered owner of ``plate``, or None if the plate is not registered."""

@@ -10,19 +10,16 @@ retry after a lost connection neither loses nor doubles anything.
 
 from __future__ import annotations
 
-import logging
-import time
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, text, update
 
 from twin.store import Store
-from twin.store.engine import IMMEDIATE, is_disconnect, is_transient_conflict
+from twin.store.core import _insert
 from twin.store.schema import (
     EtleCaseRow,
     EtleCheckpointRow,
@@ -38,8 +35,6 @@ from . import audit
 from .audit import AuditEntry, ChainReport
 from .states import TERMINAL, Case, CaseState, TransitionError, check_transition
 
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
 VIOLATIONS = cast(Table, EtleViolationRow.__table__)
@@ -52,7 +47,6 @@ BLOCKS = cast(Table, EtleStnkBlockRow.__table__)
 CHECKPOINTS = cast(Table, EtleCheckpointRow.__table__)
 
 _PG_LOCK = 0x45544C45  # "ETLE"
-_RETRIES = 5
 
 
 class CaseNotFound(LookupError):
@@ -73,13 +67,12 @@ class Tx:
 
 def insert_ignore(conn: Connection, table: Table) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+    return _insert(conn, table).on_conflict_do_nothing()
 
 
-class CaseStore:
-    """The enforcement tables of one database.
+class CaseStore(Store):
+    """The enforcement tables of one database: a :class:`twin.store.Store` with the
+    ETLE records, sharing its transactions (reconnect, retry, SQLite write lock).
 
     Parameters
     ----------
@@ -87,66 +80,48 @@ class CaseStore:
         Of a store migrated to at least revision 0002 (``twin.store.open_store`` does it).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
     @classmethod
     def of(cls, store: Store) -> CaseStore:
         """The enforcement tables of an open :class:`twin.store.Store`."""
         return cls(store.engine)
-
-    @property
-    def dialect(self) -> str:
-        """``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
 
     # -- transactions -----------------------------------------------------------------
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one serialised write transaction with its audit entries.
 
-        ``work`` must be safe to run again: it is retried once after a lost connection
-        and a few times after a PostgreSQL deadlock or serialisation failure.
+        ``work`` must be safe to run again: like every store write it is retried once
+        after a lost connection and a few times after a PostgreSQL deadlock or
+        serialisation failure.
         """
-        reconnected = False
-        conflicts = 0
-        while True:
-            try:
-                with self.engine.connect() as conn:
-                    conn.execution_options(**{IMMEDIATE: True})
-                    with conn.begin():
-                        if conn.dialect.name == "postgresql":
-                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-                        tx = Tx(conn)
-                        result = work(tx)
-                        audit.append(conn, tx.audit)
-                        return result
-            except DBAPIError as exc:
-                if is_disconnect(exc) and not reconnected:
-                    log.warning("enforcement store: connection lost (%s); retrying once", exc.orig)
-                    reconnected = True
-                    self.engine.dispose()
-                    continue
-                if is_transient_conflict(exc) and conflicts < _RETRIES:
-                    conflicts += 1
-                    time.sleep(0.02 * conflicts)
-                    continue
-                raise
+        def run(conn: Connection, _maybe_committed: bool) -> T:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            tx = Tx(conn)
+            result = work(tx)
+            audit.append(conn, tx.audit)
+            return result
+        return self._write(run)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run the read-only ``work`` in one transaction."""
-        with self.engine.connect() as conn, conn.begin():
-            return work(conn)
+        return self._read(work)
 
     # -- cases ------------------------------------------------------------------------
 
     @staticmethod
+    def find(conn: Connection, where: ColumnElement[bool]) -> Case | None:
+        """The case matching ``where`` inside a transaction, or None."""
+        row = conn.execute(select(CASES).where(where)).first()
+        return None if row is None else Case.from_row(row)
+
+    @staticmethod
     def load(conn: Connection, case_id: str) -> Case:
         """The case ``case_id`` inside a transaction; raises :class:`CaseNotFound`."""
-        row = conn.execute(select(CASES).where(CASES.c.case_id == case_id)).first()
-        if row is None:
+        case = CaseStore.find(conn, CASES.c.case_id == case_id)
+        if case is None:
             raise CaseNotFound(f"no case {case_id!r}")
-        return Case.from_row(row)
+        return case
 
     @staticmethod
     def move(tx: Tx, case: Case, to: CaseState, *, at: datetime, actor: str, reason: str,
@@ -179,24 +154,15 @@ class CaseStore:
         ))
         tx.log(AuditEntry(at, actor, "case.transition", case.case_id, reason,
                           {"from": case.state.value, "to": to.value, **(details or {})}))
-        merged = {f: getattr(case, f) for f in Case.__dataclass_fields__}
-        merged.update(values)
-        merged["state"] = to
-        return Case(**merged)
+        return dataclasses.replace(case, **{**values, "state": to})
 
     def case(self, case_id: str) -> Case | None:
         """The case ``case_id``, or None."""
-        def work(conn: Connection) -> Case | None:
-            row = conn.execute(select(CASES).where(CASES.c.case_id == case_id)).first()
-            return None if row is None else Case.from_row(row)
-        return self.read(work)
+        return self.read(lambda conn: CaseStore.find(conn, CASES.c.case_id == case_id))
 
     def case_of_violation(self, violation_id: str) -> Case | None:
         """The case of the violation ``violation_id``, or None."""
-        def work(conn: Connection) -> Case | None:
-            row = conn.execute(select(CASES).where(CASES.c.violation_id == violation_id)).first()
-            return None if row is None else Case.from_row(row)
-        return self.read(work)
+        return self.read(lambda conn: CaseStore.find(conn, CASES.c.violation_id == violation_id))
 
     def cases(self, state: CaseState | Iterable[CaseState] | None = None, *,
               limit: int | None = None, offset: int = 0) -> list[Case]:
@@ -241,12 +207,7 @@ class CaseStore:
         """Record, in ``tx``, that ``consumer`` has processed its stream up to ``position``."""
         row = {"consumer": consumer, "position": position, "state": dict(state),
                "updated_at": at}
-        conn = tx.conn
-        if conn.dialect.name == "postgresql":
-            stmt: Any = postgresql.insert(CHECKPOINTS).values(row)
-        else:
-            stmt = sqlite.insert(CHECKPOINTS).values(row)
-        conn.execute(stmt.on_conflict_do_update(
+        tx.conn.execute(_insert(tx.conn, CHECKPOINTS).values(row).on_conflict_do_update(
             index_elements=["consumer"],
             set_={"position": position, "state": dict(state), "updated_at": at}))
 

@@ -16,28 +16,26 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from twin.assemble import build_network
 from twin.clock import Clock, ProcessGenerator
 from twin.network import Network
 from twin.scenario import Scenario, ScenarioError, format_validation_error
+from twin.sensors import point_along_link
 from twin.store import open_store
 
 from .bank import BankBehaviour, SimulatedBank, direct_delivery, http_delivery
+from .config import StrictModel
 from .http_callback import CallbackServer
+from .plates import try_parse_plate
 from .registry import synthetic_registry
 from .service import Enforcement, EnforcementSettings
 from .simfeed import CameraSite, FeedSpec, synthetic_stream
 from .states import Case, CaseState, TransitionError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OfficerModel(_Strict):
+class OfficerModel(StrictModel):
     """Officers verifying captures: how many, how long a review takes, how many they reject."""
 
     count: int = Field(default=2, ge=1)
@@ -48,7 +46,7 @@ class OfficerModel(_Strict):
     dispute_upheld_share: float = Field(default=0.5, ge=0, le=1)
 
 
-class OwnerModel(_Strict):
+class OwnerModel(StrictModel):
     """How owners answer the confirmation letter (shares of letters; the rest never answer)."""
 
     confirm_self_share: float = Field(default=0.6, ge=0, le=1)
@@ -86,7 +84,8 @@ def enforcement_settings(scenario: Scenario) -> ScenarioEnforcement:
     try:
         settings = ScenarioEnforcement.model_validate(raw)
     except ValidationError as exc:
-        text = format_validation_error(exc).replace("  ", "  modules.enforcement.", 1)
+        text = "\n".join(line.replace("  ", "  modules.enforcement.", 1)
+                         for line in format_validation_error(exc).splitlines())
         raise ScenarioError(f"{where}: invalid [modules.enforcement]\n{text}") from None
     placed = {c.id: c for c in scenario.cameras}
     for cam in settings.detection.cameras:
@@ -104,15 +103,9 @@ def camera_sites(scenario: Scenario, network: Network) -> list[CameraSite]:
     sites = []
     for cam in scenario.cameras:
         link = network.link_index[cam.link]
-        length = float(network.link_length_m[link])
-        frac = 0.5 if cam.pos_m is None else min(1.0, cam.pos_m / length) if length > 0 else 0.0
-        lon, lat = network.link_polyline_lonlat(link)
-        seg = np.hypot(np.diff(lon), np.diff(lat))
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
-        target = frac * cum[-1]
-        sites.append(CameraSite(cam.id, float(np.interp(target, cum, lon)),
-                                float(np.interp(target, cum, lat)), cam.link,
-                                int(network.link_lanes[link])))
+        pos_m = float(network.link_length_m[link]) / 2 if cam.pos_m is None else cam.pos_m
+        lon, lat = point_along_link(network, link, pos_m)
+        sites.append(CameraSite(cam.id, lon, lat, cam.link, int(network.link_lanes[link])))
     return sites
 
 
@@ -182,14 +175,11 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
         if server is not None:
             server.stop()
     summary = enf.summary()
-    drivers = enf.tar
-    penalised = sum(1 for d in {c.driver_id for c in enf.cases.cases() if c.driver_id}
-                    if d is not None and drivers.record(d, clock.now).penalty != "none")
     summary.update({
         "run_id": run_id, "scenario": meta.name, "observations": len(stream),
         "cases_created": ingested["cases"], "duplicate_violations": ingested["dups"],
         "bank_callbacks": dict(sorted(bank.results.items())),
-        "drivers_in_penalty": penalised,
+        "drivers_in_penalty": enf.tar.drivers_in_penalty(clock.now),
         "simulated_days": round(clock.now_s / 86400.0, 2),
         "wall_s": round(time.perf_counter() - wall0, 2),
         "callback": settings.callback,
@@ -215,16 +205,10 @@ def _officer(enf: Enforcement, model: OfficerModel, name: str, rng: random.Rando
             else:
                 # the officer reads a low-confidence plate from the image and confirms it
                 theta = enf.settings.detection.tolerances.min_plate_confidence
-                reread = case.plate_confidence < theta and case.plate is not None and _valid(case.plate)
+                reread = case.plate_confidence < theta and try_parse_plate(case.plate) is not None
                 enf.queue.verify(case.case_id, name, plate=case.plate if reread else None)
         except TransitionError:
             continue
-
-
-def _valid(plate: str) -> bool:
-    from .plates import try_parse_plate
-
-    return try_parse_plate(plate) is not None
 
 
 def _owners(enf: Enforcement, settings: ScenarioEnforcement, rng: random.Random) -> Callable[[Case], None]:

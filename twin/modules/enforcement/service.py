@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from twin.clock import Clock
 from twin.observations import Observation
 from twin.store import Store
 
-from .config import DetectionConfig
+from .config import DetectionConfig, StrictModel
 from .detector import Detector
 from .ingest import Ingestor, IngestResult
 from .payments import PaymentGateway
@@ -25,7 +25,7 @@ from .verification import VerificationQueue
 from .workflow import CaseWorkflow
 
 
-class EnforcementSettings(BaseModel):
+class EnforcementSettings(StrictModel):
     """Settings of the module (a scenario's ``[modules.enforcement]`` minus simulation keys).
 
     Attributes
@@ -36,8 +36,6 @@ class EnforcementSettings(BaseModel):
     pseudonym_period_days : rotation period of the plate-token key
     detection : cameras, sections, corridors, tolerances
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     polda: str = "metro_jaya"
     fines_file: Path | None = None
@@ -77,8 +75,7 @@ class Enforcement:
         self.timers = load_timers(settings.polda, settings.timers_file)
         self.tokenizer = PlateTokenizer(pseudonym_key, settings.pseudonym_period_days)
         self.detector = Detector(settings.detection, self.tokenizer)
-        self.ingestor = Ingestor(self.cases, self.detector, self.tariff, self.timers,
-                                 self.tokenizer, consumer)
+        self.ingestor = Ingestor(self.cases, self.detector, self.tariff, self.timers, consumer)
         self.workflow = CaseWorkflow(clock, self.cases, registry, self.tariff, self.timers)
         self.queue = VerificationQueue(self.cases, registry, self.tokenizer, lambda: clock.now,
                                        notice_delay_s=settings.notice_delay_s,

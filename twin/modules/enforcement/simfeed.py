@@ -16,23 +16,19 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from twin.observations import Location, Observation, ObservationKind
 
-from .config import DetectionConfig
+from .config import DetectionConfig, StrictModel
+from .plates import parse_plate
 from .registry import Registry, Vehicle
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SignalPlan(_Strict):
+class SignalPlan(StrictModel):
     """A fixed-time plan at a stop line: green, amber, then red for the rest of the cycle."""
 
     signal_id: str
@@ -53,7 +49,7 @@ class SignalPlan(_Strict):
         return "r", start + self.green_s + self.amber_s
 
 
-class FeedSpec(_Strict):
+class FeedSpec(StrictModel):
     """The behaviour of the synthetic stream (``[modules.enforcement.feed]``).
 
     Shares are fractions of passing vehicles; speeds in km/h.
@@ -112,10 +108,9 @@ def synthetic_stream(sites: list[CameraSite], detection: DetectionConfig, feed: 
     def draw_vehicle(cam_id: str, t_s: float) -> Vehicle:
         v = rng.choice(vehicles)
         if cam_id in corridor_cams and v.vehicle_class == "car":
-            odd = int(v.plate.split()[1][-1]) % 2 == 1
-            while odd != local_day_odd(t_s) and rng.random() >= feed.odd_even_cheat_share:
+            while (parse_plate(v.plate).is_odd != local_day_odd(t_s)
+                   and rng.random() >= feed.odd_even_cheat_share):
                 v = rng.choice(vehicles)
-                odd = int(v.plate.split()[1][-1]) % 2 == 1
                 if v.vehicle_class != "car":
                     break
         return v
@@ -205,8 +200,3 @@ def synthetic_stream(sites: list[CameraSite], detection: DetectionConfig, feed: 
     out.sort(key=lambda x: (x[0], x[1]))
     return [o for _, _, o in out]
 
-
-def stream_iter(observations: list[Observation], batch: int) -> Iterator[list[Observation]]:
-    """``observations`` in consecutive batches of at most ``batch``."""
-    for i in range(0, len(observations), batch):
-        yield observations[i:i + batch]

@@ -11,13 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .audit import AuditEntry
 from .registry import Registry
 from .repository import CASES, POINTS, CaseStore, Tx, insert_ignore
 from .states import PAYABLE
 from .tariff import Tariff
+
+
+def award_points(tx: Tx, *, source_ref: str, driver_id: str, kind: str, code: str, points: int,
+                 case_id: str | None, at: datetime, points_version: str, actor: str,
+                 reason: str) -> bool:
+    """Put ``points`` on ``driver_id``'s SIM once per ``source_ref``; whether written."""
+    row = tx.conn.execute(insert_ignore(tx.conn, POINTS).returning(POINTS.c.id), [{
+        "source_ref": source_ref, "driver_id": driver_id, "kind": kind, "code": code,
+        "points": points, "case_id": case_id, "awarded_at": at,
+        "points_version": points_version}]).first()
+    if row is None:
+        return False
+    tx.log(AuditEntry(at, actor, "points.awarded", case_id, reason,
+                      {"driver_id": driver_id, "points": points}))
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +114,21 @@ class Tar:
         entries = tuple(TarEntry(r.kind, r.code, int(r.points), r.awarded_at, r.case_id,
                                  r.awarded_at > since) for r in rows)
         acc = sum(e.points for e in entries if e.counts)
+        return TrafficAttitudeRecord(driver_id, entries, acc,
+                                     max(0, self.tariff.tar_start_balance - acc), self._penalty(acc))
+
+    def _penalty(self, accumulated: int) -> str:
         t = self.tariff
-        penalty = ("penalty_2" if acc >= t.penalty_2_points else
-                   "penalty_1" if acc >= t.penalty_1_points else "none")
-        return TrafficAttitudeRecord(driver_id, entries, acc, max(0, t.tar_start_balance - acc),
-                                     penalty)
+        return ("penalty_2" if accumulated >= t.penalty_2_points else
+                "penalty_1" if accumulated >= t.penalty_1_points else "none")
+
+    def drivers_in_penalty(self, at: datetime) -> int:
+        """How many drivers have reached Penalti 1 or 2 as of ``at`` (one query)."""
+        since = at - timedelta(days=self.tariff.points_window_days)
+        stmt = select(func.sum(POINTS.c.points)).where(
+            POINTS.c.awarded_at > since, POINTS.c.awarded_at <= at).group_by(POINTS.c.driver_id)
+        sums = self.cases.read(lambda conn: [int(r[0]) for r in conn.execute(stmt)])
+        return sum(1 for acc in sums if self._penalty(acc) != "none")
 
     def record_accident(self, driver_id: str, accident_class: str, ref: str, at: datetime,
                         actor: str) -> bool:
@@ -119,17 +144,11 @@ class Tar:
             raise ValueError(f"unknown accident class {accident_class!r}; known: "
                              f"{', '.join(sorted(self.tariff.accident_points))}")
 
-        def work(tx: Tx) -> bool:
-            row = tx.conn.execute(insert_ignore(tx.conn, POINTS).returning(POINTS.c.id), [{
-                "source_ref": f"accident:{ref}", "driver_id": driver_id, "kind": "accident",
-                "code": accident_class, "points": pts, "case_id": None, "awarded_at": at,
-                "points_version": self.tariff.points_version}]).first()
-            if row is not None:
-                tx.log(AuditEntry(at, actor, "points.awarded", None,
-                                  f"{pts} point(s) for accident {accident_class} ({ref})",
-                                  {"driver_id": driver_id, "points": pts}))
-            return row is not None
-        return self.cases.write(work)
+        return self.cases.write(lambda tx: award_points(
+            tx, source_ref=f"accident:{ref}", driver_id=driver_id, kind="accident",
+            code=accident_class, points=pts, case_id=None, at=at,
+            points_version=self.tariff.points_version, actor=actor,
+            reason=f"{pts} point(s) for accident {accident_class} ({ref})"))
 
     def renewal_check(self, driver_id: str, at: datetime, *, on: date | None = None) -> RenewalDecision:
         """Whether ``driver_id``'s SIM may be renewed at ``at``, with every reason it may not.

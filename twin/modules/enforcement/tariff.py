@@ -8,6 +8,7 @@ every case records the fine and points versions it was priced with.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,24 +24,34 @@ class TariffError(ValueError):
     """A fines, points or timers file is missing a value or has a wrong one."""
 
 
-def _read_toml(path: str | Path | None, default_name: str) -> dict[str, Any]:
+def _read_toml(path: str | Path | None, default_name: str) -> tuple[dict[str, Any], str]:
+    """The parsed file and where it came from (for messages); the shipped file when
+    ``path`` is None, read once per process."""
     if path is None:
-        text = resources.files("twin.modules.enforcement").joinpath("data", default_name).read_text(
-            encoding="utf-8")
-        where = f"data/{default_name}"
-    else:
-        where = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TariffError(f"{where}: cannot read ({exc.strerror})") from None
+        return _shipped(default_name), f"data/{default_name}"
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TariffError(f"{where}: cannot read ({exc.strerror})") from None
+    return _parse(text, where), where
+
+
+@functools.cache
+def _shipped(name: str) -> dict[str, Any]:
+    """A data file shipped in ``data/``, parsed (callers must not modify it)."""
+    text = resources.files("twin.modules.enforcement").joinpath("data", name).read_text(
+        encoding="utf-8")
+    return _parse(text, f"data/{name}")
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TariffError(f"{where}: not valid TOML: {exc}") from None
     if not isinstance(data.get("version"), str) or not data["version"]:
         raise TariffError(f"{where}: needs a non-empty 'version'")
-    data["_where"] = where
     return data
 
 
@@ -96,21 +107,20 @@ def load_tariff(fines_path: str | Path | None = None, points_path: str | Path | 
     TariffError
         If a violation code has no fine or no points, or a value is not a positive integer.
     """
-    fines_doc = _read_toml(fines_path, "fines.toml")
-    points_doc = _read_toml(points_path, "points.toml")
+    fines_doc, fines_where = _read_toml(fines_path, "fines.toml")
+    points_doc, where = _read_toml(points_path, "points.toml")
     fines: dict[ViolationCode, Fine] = {}
     table = fines_doc.get("violations", {})
     for code in ViolationCode:
         entry = table.get(code.value)
         if not isinstance(entry, dict):
-            raise TariffError(f"{fines_doc['_where']}: no [violations.{code.value}] entry")
+            raise TariffError(f"{fines_where}: no [violations.{code.value}] entry")
         amount = entry.get("max_fine_idr")
         if not isinstance(amount, int) or amount <= 0:
-            raise TariffError(f"{fines_doc['_where']}: violations.{code.value}.max_fine_idr must be "
+            raise TariffError(f"{fines_where}: violations.{code.value}.max_fine_idr must be "
                               f"a positive whole number of rupiah, got {amount!r}")
         fines[code] = Fine(str(entry.get("article", "")), amount,
                            int(entry.get("max_detention_days", 0)), str(entry.get("source", "")))
-    where = points_doc["_where"]
     classes = points_doc.get("classes", {})
     points: dict[ViolationCode, int] = {}
     for code in ViolationCode:
@@ -183,11 +193,11 @@ def load_timers(polda: str = "metro_jaya", path: str | Path | None = None) -> Ti
     TariffError
         For an unknown Polda (naming the known ones) or a malformed entry.
     """
-    doc = _read_toml(path, "timers.toml")
+    doc, where = _read_toml(path, "timers.toml")
     table = doc.get("polda", {})
     entry = table.get(polda)
     if not isinstance(entry, dict):
-        raise TariffError(f"{doc['_where']}: no Polda {polda!r}; known: {', '.join(sorted(table))}")
+        raise TariffError(f"{where}: no Polda {polda!r}; known: {', '.join(sorted(table))}")
     try:
         timers = Timers(
             polda=polda, version=doc["version"],
@@ -199,9 +209,9 @@ def load_timers(polda: str = "metro_jaya", path: str | Path | None = None) -> Ti
             payment_from=entry.get("payment_from", "violation"),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise TariffError(f"{doc['_where']}: polda.{polda} is incomplete ({exc!r})") from None
+        raise TariffError(f"{where}: polda.{polda} is incomplete ({exc!r})") from None
     if timers.confirmation_from not in ("violation", "notice") or timers.payment_from not in (
             "violation", "ticket"):
-        raise TariffError(f"{doc['_where']}: polda.{polda}: confirmation_from must be violation|notice"
+        raise TariffError(f"{where}: polda.{polda}: confirmation_from must be violation|notice"
                           f" and payment_from violation|ticket")
     return timers

@@ -14,16 +14,13 @@ officer's dispute review are methods. Confirming names the driver; their SIM tak
 violation's points (Perpol 5/2021) in the same transaction that issues the ticket.
 
 A timer re-reads its case when it fires and does nothing if the case has moved on, so
-timers are safe to schedule twice; :meth:`CaseWorkflow.recover` schedules the timers of
-every waiting case after a restart. Call the methods from the clock's thread;
-other threads (an HTTP handler, the dashboard) call :meth:`CaseWorkflow.notify`, picked
-up by the poller that :meth:`CaseWorkflow.start` runs.
+timers are safe to schedule twice; :meth:`CaseWorkflow.start` schedules the timers of
+every waiting case, also after a restart. Call the methods from the clock's thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -32,35 +29,18 @@ from sqlalchemy import select
 
 from twin.clock import Clock, ProcessGenerator
 
-from .audit import AuditEntry
+from .audit import SYSTEM
 from .blocks import place_block
 from .payments import issue_va_number
 from .registry import Registry
-from .repository import POINTS, CaseStore, Tx, insert_ignore
+from .repository import BLOCKS, CaseStore, Tx
 from .states import Case, CaseState, TransitionError
+from .tar import award_points
 from .tariff import Tariff, Timers
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system:etle-backoffice"
 Listener = Callable[[Case], None]
-
-
-def award_points(tx: Tx, case: Case, driver_id: str, tariff_points_version: str, at: datetime,
-                 actor: str) -> bool:
-    """Put ``case``'s points on ``driver_id``'s SIM (once per case); whether written."""
-    stmt = insert_ignore(tx.conn, POINTS).returning(POINTS.c.id)
-    row = tx.conn.execute(stmt, [{
-        "source_ref": f"case:{case.case_id}", "driver_id": driver_id, "kind": "violation",
-        "code": case.code, "points": case.points, "case_id": case.case_id, "awarded_at": at,
-        "points_version": tariff_points_version,
-    }]).first()
-    if row is None:
-        return False
-    tx.log(AuditEntry(at, actor, "points.awarded", case.case_id,
-                      f"{case.points} point(s) for {case.code} (Perpol 5/2021)",
-                      {"driver_id": driver_id, "points": case.points}))
-    return True
 
 
 class CaseWorkflow:
@@ -83,9 +63,6 @@ class CaseWorkflow:
         self.tariff = tariff
         self.timers = timers
         self.listeners: list[Listener] = []
-        self._inbox: list[str] = []
-        self._lock = threading.Lock()
-        self.fired = 0
 
     def now(self) -> datetime:
         """The twin's current time."""
@@ -93,35 +70,13 @@ class CaseWorkflow:
 
     # -- scheduling -------------------------------------------------------------------
 
-    def start(self, poll_s: float | None = None) -> int:
-        """Schedule the timers of every waiting case; with ``poll_s``, also poll the
-        :meth:`notify` inbox every ``poll_s`` seconds. Returns the timers scheduled."""
-        n = self.recover()
-        if poll_s is not None:
-            self.clock.process(self._poll(poll_s))
-        return n
-
-    def recover(self) -> int:
-        """Schedule the timers of every case waiting on one (after a restart)."""
+    def start(self) -> int:
+        """Schedule the timers of every case waiting on one (also after a restart);
+        how many."""
         waiting = self.cases.waiting()
         for case in waiting:
             self.schedule(case)
         return len(waiting)
-
-    def notify(self, case_id: str) -> None:
-        """Thread-safe: ask the poller to (re)schedule ``case_id``'s timer."""
-        with self._lock:
-            self._inbox.append(case_id)
-
-    def _poll(self, poll_s: float) -> ProcessGenerator:
-        while True:
-            yield self.clock.env.timeout(poll_s)
-            with self._lock:
-                ids, self._inbox = self._inbox, []
-            for cid in ids:
-                case = self.cases.case(cid)
-                if case is not None:
-                    self.schedule(case)
 
     def schedule(self, case: Case) -> None:
         """Start the timer ``case`` waits on in its state, if any."""
@@ -138,7 +93,6 @@ class CaseWorkflow:
     def _timer(self, case_id: str, state: CaseState, due: datetime) -> ProcessGenerator:
         delay_s = max(0.0, (due - self.clock.now).total_seconds())
         yield self.clock.env.timeout(delay_s)
-        self.fired += 1
         try:
             if state is CaseState.OWNER_RESOLVED:
                 self.send_notice(case_id)
@@ -238,7 +192,11 @@ class CaseWorkflow:
                                   reason=f"driver confirmed: {who}",
                                   updates={"driver_id": driver.driver_id},
                                   details={"driver_id": driver.driver_id})
-            award_points(tx, case, driver.driver_id, case.points_version, now, SYSTEM)
+            award_points(tx, source_ref=f"case:{case.case_id}", driver_id=driver.driver_id,
+                         kind="violation", code=case.code, points=case.points,
+                         case_id=case.case_id, at=now, points_version=case.points_version,
+                         actor=SYSTEM,
+                         reason=f"{case.points} point(s) for {case.code} (Perpol 5/2021)")
             return self._issue_ticket(tx, case, now, SYSTEM, "ticket issued to the confirmed driver")
         return self._write(work)
 
@@ -274,7 +232,5 @@ class CaseWorkflow:
 
     def blocked_plates(self) -> set[str]:
         """Plates with an active STNK block."""
-        from .repository import BLOCKS
-
         stmt = select(BLOCKS.c.plate).where(BLOCKS.c.lifted_at.is_(None))
         return self.cases.read(lambda conn: {r[0] for r in conn.execute(stmt)})

@@ -1,6 +1,6 @@
 """Detection rules: each a small unit that looks at a plate read and may raise a violation."""
 
-from .base import PlateRead, Violation, image_hash
+from .base import PlateRead, Violation
 from .bus_lane import BusLaneRule
 from .direction import WrongWayRule, heading_deviation_deg
 from .odd_even import OddEvenRule
@@ -20,5 +20,4 @@ __all__ = [
     "Violation",
     "WrongWayRule",
     "heading_deviation_deg",
-    "image_hash",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -155,6 +156,7 @@ def violation(rule: str, version: str, code: ViolationCode, read: PlateRead,
     )
 
 
-def image_hash(data: bytes) -> str:
-    """The SHA-256 of an evidence image's bytes, as cameras should report it."""
-    return hashlib.sha256(data).hexdigest()
+def rule_version(rule: str, version: str, params: Any) -> str:
+    """A rule's version string: its name, version and a short stable hash of its parameters."""
+    body = json.dumps(params, sort_keys=True, default=str)
+    return f"{rule}/{version}+{hashlib.sha256(body.encode()).hexdigest()[:8]}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..codes import ViolationCode
-from ..config import params_hash
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 RULE = "bus_lane"
 VERSION = "1"
@@ -25,7 +24,7 @@ class BusLaneRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{RULE}/{VERSION}+{params_hash([sorted(self.lanes), sorted(self.exempt)])}"
+        return rule_version(RULE, VERSION, [sorted(self.lanes), sorted(self.exempt)])
 
     def check(self, read: PlateRead) -> Violation | None:
         """The violation ``read`` shows, or None."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..codes import ViolationCode
-from ..config import params_hash
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 RULE = "wrong_way"
 VERSION = "1"
@@ -27,7 +26,7 @@ class WrongWayRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{RULE}/{VERSION}+{params_hash([self.permitted_heading_deg, self.min_deviation_deg])}"
+        return rule_version(RULE, VERSION, [self.permitted_heading_deg, self.min_deviation_deg])
 
     def check(self, read: PlateRead) -> Violation | None:
         """The violation ``read`` shows, or None (also without a heading)."""

@@ -9,12 +9,12 @@ rule covers unreadable plates): no sanction on a guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..codes import ViolationCode
-from ..config import CorridorConfig, params_hash
+from ..config import CorridorConfig
 from ..plates import try_parse_plate
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 RULE = "odd_even"
 VERSION = "1"
@@ -30,12 +30,14 @@ class OddEvenRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{RULE}/{VERSION}+{params_hash([self.corridor.model_dump(mode='json'), self.min_confidence])}"
+        return rule_version(RULE, VERSION, [self.corridor.model_dump(mode="json"), self.min_confidence])
 
-    def in_force(self, read: PlateRead) -> bool:
-        """Whether the restriction applies at the time of ``read``."""
+    def _local(self, read: PlateRead) -> datetime:
+        return read.at.astimezone(timezone(timedelta(hours=self.corridor.utc_offset_h)))
+
+    def in_force(self, local: datetime) -> bool:
+        """Whether the restriction applies at the corridor-local time ``local``."""
         c = self.corridor
-        local = read.at.astimezone(timezone(timedelta(hours=c.utc_offset_h)))
         if local.weekday() not in c.weekdays or local.date() in c.holidays:
             return False
         t = local.time().replace(tzinfo=None)
@@ -46,9 +48,9 @@ class OddEvenRule:
         if read.vehicle_class not in self.corridor.applies_to:
             return None
         plate = try_parse_plate(read.plate)
-        if plate is None or read.confidence < self.min_confidence or not self.in_force(read):
+        local = self._local(read)
+        if plate is None or read.confidence < self.min_confidence or not self.in_force(local):
             return None
-        local = read.at.astimezone(timezone(timedelta(hours=self.corridor.utc_offset_h)))
         date_odd = local.day % 2 == 1
         if plate.is_odd == date_odd:
             return None

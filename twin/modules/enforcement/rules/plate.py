@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..codes import ViolationCode
-from ..config import params_hash
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 RULE = "plate"
 VERSION = "1"
@@ -27,7 +26,7 @@ class PlateRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{RULE}/{VERSION}+{params_hash([self.min_confidence])}"
+        return rule_version(RULE, VERSION, [self.min_confidence])
 
     def check(self, read: PlateRead) -> Violation | None:
         """The violation ``read`` shows, or None."""

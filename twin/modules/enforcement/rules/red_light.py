@@ -17,8 +17,7 @@ from typing import Any
 from twin.observations import Observation
 
 from ..codes import ViolationCode
-from ..config import params_hash
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 RULE = "red_light"
 VERSION = "1"
@@ -87,7 +86,7 @@ class RedLightRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{RULE}/{VERSION}+{params_hash([self.signal_id, self.signal_index, self.grace_s])}"
+        return rule_version(RULE, VERSION, [self.signal_id, self.signal_index, self.grace_s])
 
     def check(self, read: PlateRead, signals: SignalTracker) -> Violation | None:
         """The violation ``read`` shows, or None."""

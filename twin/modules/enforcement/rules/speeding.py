@@ -9,8 +9,7 @@ from typing import Any
 from twin.observations import Observation
 
 from ..codes import ViolationCode
-from ..config import params_hash
-from .base import PlateRead, Violation, violation
+from .base import PlateRead, Violation, rule_version, violation
 
 POINT_RULE = "speeding.point"
 SECTION_RULE = "speeding.section"
@@ -27,7 +26,7 @@ class PointSpeedRule:
     @property
     def version(self) -> str:
         """Rule version and parameter hash."""
-        return f"{POINT_RULE}/{VERSION}+{params_hash([self.limit_kmh, self.tolerance_kmh])}"
+        return rule_version(POINT_RULE, VERSION, [self.limit_kmh, self.tolerance_kmh])
 
     def check(self, read: PlateRead) -> Violation | None:
         """The violation ``read`` shows, or None (also when it carries no speed)."""
@@ -70,7 +69,7 @@ class SectionSpeedRule:
     def version(self) -> str:
         """Rule version and parameter hash."""
         params = [self.section_id, self.length_m, self.limit_kmh, self.tolerance_kmh]
-        return f"{SECTION_RULE}/{VERSION}+{params_hash(params)}"
+        return rule_version(SECTION_RULE, VERSION, params)
 
     def enter(self, read: PlateRead, token: str) -> None:
         """Remember that the vehicle with ``token`` passed the entry camera."""
