@@ -38,9 +38,10 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
 1. **Insertion** (sequential over links in index order). Waiting vehicles
    whose ``depart_s <= t`` enter the start of their first link FIFO by
    (departure, vehicle index), into the good lane (connects to the second
-   route link) with the most space, when the gap to its last vehicle is at
-   least ``s0``, at ``v = min(v0, (gap - s0) / T)`` (``v0`` when empty); the
-   first vehicle that does not fit stops the queue of that link for the step.
+   route link) with the most space, at ``v = min(v0, v_last)`` (the speed of
+   the lane's last vehicle, 0 for a block, ``v0`` when empty) once the gap to
+   it is at least ``s0 + v T``; the first vehicle that does not fit stops the
+   queue of that link for the step.
    A vehicle inserted at ``t`` moves in this same step.
 2. **Longitudinal** (parallel over lanes; reads only the state at ``t``).
    For each vehicle, front to back, the leader is the vehicle ahead in its
@@ -1051,18 +1052,17 @@ def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_p
                     if r > best_rear:
                         best_rear = r
                         best = g
-            s0 = cls_min_gap_m[c]
-            if best_rear < s0:
-                break
             if lane_count[best] >= lane_slot_off[best + 1] - lane_slot_off[best]:
                 break
             v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
                      cls_max_speed_mps)
-            v_in = v0
-            if not math.isinf(best_rear):
-                lim = (best_rear - s0) / cls_headway_s[c]
-                if lim < v_in:
-                    v_in = lim
+            v_in = lane_rear_speed(slots, lane_slot_off, lane_head, lane_count,
+                                   lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
+                                   cls_length_m, best, v0)
+            if v0 < v_in:
+                v_in = v0
+            if best_rear < cls_min_gap_m[c] + v_in * cls_headway_s[c]:
+                break  # not yet the safe gap for entering at the leader's speed
             push_back(slots, lane_slot_off, lane_head, lane_count, best, i)
             veh_state[i] = _ACTIVE
             veh_link[i] = link

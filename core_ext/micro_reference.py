@@ -275,11 +275,12 @@ class _World:
                     if self.space(g) > room:
                         best, room = g, self.space(g)
                 k = self.classes[self.cls[i]]
-                if room < k.s0 or len(self.lanes[best]) >= self.cap[best]:
+                if len(self.lanes[best]) >= self.cap[best]:
                     break
-                v_in = self.v0(i, link)
-                if room != INF:
-                    v_in = min(v_in, (room - k.s0) / k.headway)
+                v0 = self.v0(i, link)
+                v_in = min(v0, self.space_speed(best, v0))
+                if room < k.s0 + v_in * k.headway:
+                    break
                 self.lanes[best].append(i)
                 self.state[i] = _ACTIVE
                 self.link[i] = link

@@ -162,15 +162,6 @@ def test_capacity_of_queue_discharge_matches_the_fundamental_diagram():
     assert q <= q_upper
 
 
-INSERTION_REASON = (
-    "engine bug: an origin feeds a lane at only 1305 veh/h in this test (dt=1 s; ~1224 at "
-    "dt=0.5 s) = 75 % of the IDM capacity 1742 veh/h. Insertion admits a vehicle as soon as the gap "
-    "reaches s0 and at v = (gap - s0)/T, i.e. at 1-4 m/s, so every vehicle starts nearly "
-    "from standstill at the link start; demand above that waits off the network."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=INSERTION_REASON)
 def test_capacity_of_an_overloaded_corridor_fed_from_its_origin():
     """Demand above capacity at the origin: the corridor carries its capacity.
 
