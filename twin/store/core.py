@@ -55,6 +55,8 @@ __all__ = [
     "Store",
     "StoreError",
     "open_store",
+    "storable_text",
+    "upsert_insert",
 ]
 
 log = logging.getLogger(__name__)
@@ -164,7 +166,8 @@ class LinkIntervals:
         return int(self.link_id.shape[0])
 
 
-def _insert(conn: Connection, table: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
+def upsert_insert(conn: Connection,
+                  table: type[Any] | Table) -> postgresql.Insert | sqlite.Insert:
     """A dialect-specific INSERT that supports ``on_conflict_do_nothing``."""
     name = conn.dialect.name
     if name == "postgresql":
@@ -203,7 +206,7 @@ def _bulk_insert(
             f"{', '.join(casts)}) ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING 1"
         )
         return len(conn.exec_driver_sql(sql, arrays).all())
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
+    stmt = upsert_insert(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
     return len(conn.execute(stmt.returning(literal_column("1")), rows).all())
 
 
@@ -217,7 +220,7 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def _text(value: str | bytes | bytearray | memoryview) -> str:
+def storable_text(value: str | bytes | bytearray | memoryview) -> str:
     """Text PostgreSQL and SQLite both accept: invalid UTF-8 and NUL become escapes."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value).decode("utf-8", errors="backslashreplace")
@@ -532,7 +535,7 @@ class Store:
         }
 
         def work(conn: Connection, maybe_committed: bool) -> None:
-            stmt = _insert(conn, RunRow).values(row).on_conflict_do_nothing(
+            stmt = upsert_insert(conn, RunRow).values(row).on_conflict_do_nothing(
                 index_elements=["run_id"]
             ).returning(RunRow.run_id)
             if conn.execute(stmt).first() is not None:
@@ -647,8 +650,9 @@ class Store:
             if reason is not None:
                 raw = json.dumps(o.to_dict(), default=repr, ensure_ascii=False)
                 bad.append({
-                    "received_at": received_at, "source": _text(o.source_id),
-                    "reason": f"observation {_text(o.event_id)!r}: {reason}", "raw": _text(raw),
+                    "received_at": received_at, "source": storable_text(o.source_id),
+                    "reason": f"observation {storable_text(o.event_id)!r}: {reason}",
+                    "raw": storable_text(raw),
                 })
                 continue
             rows[o.event_id] = _observation_row(o, run_id, received_at)
@@ -742,8 +746,8 @@ class Store:
             invalid bytes written as ``\\xNN``, and NUL characters as ``\\x00``.
         """
         received_at = datetime.now(UTC)
-        row = {"received_at": received_at, "source": _text(source), "reason": _text(reason),
-               "raw": _text(raw)}
+        row = {"received_at": received_at, "source": storable_text(source),
+               "reason": storable_text(reason), "raw": storable_text(raw)}
 
         def work(conn: Connection, maybe_committed: bool) -> int:
             if maybe_committed:

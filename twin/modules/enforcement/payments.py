@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 
-from twin.store.core import _text
+from twin.store.core import storable_text
 
 from .audit import SYSTEM, AuditEntry
 from .blocks import lift_block
@@ -189,7 +189,7 @@ class PaymentGateway:
 
     def _record_refusal(self, body: bytes, refused: _Refused) -> None:
         now = self.now()
-        raw = _text(body)
+        raw = storable_text(body)
         f = refused.fields
 
         def work(tx: Tx) -> None:

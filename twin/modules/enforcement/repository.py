@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import ColumnElement, Connection, Table, func, insert, select, text, update
 
 from twin.store import Store
-from twin.store.core import _insert
+from twin.store.core import upsert_insert
 from twin.store.schema import (
     EtleCaseRow,
     EtleCheckpointRow,
@@ -67,7 +67,7 @@ class Tx:
 
 def insert_ignore(conn: Connection, table: Table) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the connection's dialect."""
-    return _insert(conn, table).on_conflict_do_nothing()
+    return upsert_insert(conn, table).on_conflict_do_nothing()
 
 
 class CaseStore(Store):
@@ -207,7 +207,7 @@ class CaseStore(Store):
         """Record, in ``tx``, that ``consumer`` has processed its stream up to ``position``."""
         row = {"consumer": consumer, "position": position, "state": dict(state),
                "updated_at": at}
-        tx.conn.execute(_insert(tx.conn, CHECKPOINTS).values(row).on_conflict_do_update(
+        tx.conn.execute(upsert_insert(tx.conn, CHECKPOINTS).values(row).on_conflict_do_update(
             index_elements=["consumer"],
             set_={"position": position, "state": dict(state), "updated_at": at}))
 
