@@ -1,12 +1,15 @@
 """Plug-ins found through package entry points, so ``twin`` never imports its callers.
 
-The dashboard (and later the hardware bridge) sit above ``twin`` in the
+The dashboard and the hardware bridge sit above ``twin`` in the
 architecture: they import ``twin``, never the other way. Where ``twin`` must
 start one of them — ``kota run --dashboard`` — it looks it up by name in an
 entry-point group declared in ``pyproject.toml``::
 
     [project.entry-points."kota_twin.frontends"]
     dashboard = "dashboard.app:serve"
+
+    [project.entry-points."kota_twin.adapters"]
+    bank_callback = "hardware_bridge.bank_callback:CallbackServer"
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from importlib.metadata import entry_points
 from typing import Any
 
 FRONTENDS = "kota_twin.frontends"
+ADAPTERS = "kota_twin.adapters"
+"""Inbound adapters of ``hardware_bridge`` that ``twin`` starts by name (the bank's callback
+endpoint for the ETLE scenario)."""
 
 
 class PluginError(RuntimeError):

@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
+from hardware_bridge.bank_callback import CallbackServer
 from twin.modules.enforcement import CaseState, sign
 from twin.modules.enforcement.bank import http_delivery
-from twin.modules.enforcement.http_callback import CallbackServer
 from twin.modules.enforcement.repository import PAYMENTS, REFUSALS
 
 from .conftest import SECRET, speeding

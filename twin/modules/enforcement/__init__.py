@@ -4,12 +4,12 @@ Camera Observations (``plate_read``, ``signal_state``) go through the detection 
 (:mod:`.rules`) into persisted cases (:mod:`.ingest`); an officer verifies each case
 (:mod:`.verification`; no sanction without a human, UU PDP Art. 10); the workflow posts
 the letter, waits for the owner's confirmation and the payment on the twin's SimPy clock
-(:mod:`.workflow`); the bank's signed callbacks pay tickets over HTTP (:mod:`.payments`,
-:mod:`.http_callback`); confirmed drivers get Perpol 5/2021 points and a Traffic Attitude
-Record with a SIM renewal check (:mod:`.tar`). Fines, points and timers are versioned
-data files under ``data/``. Every change is written transactionally with an entry in
-the hash-chained audit log (:mod:`.audit`); analytics see plates only as HMAC tokens
-(:mod:`.pseudonym`, :mod:`.analytics`).
+(:mod:`.workflow`); the bank's signed callbacks pay tickets over HTTP (:mod:`.payments`;
+the endpoint is the bridge's ``hardware_bridge.bank_callback``); confirmed drivers get
+Perpol 5/2021 points and a Traffic Attitude Record with a SIM renewal check (:mod:`.tar`).
+Fines, points and timers are versioned data files under ``data/``. Every change is
+written transactionally with an entry in the hash-chained audit log (:mod:`.audit`);
+analytics see plates only as HMAC tokens (:mod:`.pseudonym`, :mod:`.analytics`).
 
 Where the camera observations come from: until the microscopic engine with virtual
 cameras lands, scenarios feed the module a **seeded synthetic stream**

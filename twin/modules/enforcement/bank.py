@@ -1,7 +1,7 @@
 """A simulated bank that pays tickets according to a behaviour model.
 
 For each issued ticket the bank draws whether and when the violator pays and posts a
-signed callback, through the real HTTP endpoint (:class:`~.http_callback.CallbackServer`)
+signed callback, through the real HTTP endpoint (``hardware_bridge.bank_callback``)
 or directly to a gateway. Some payers pay the wrong amount and some callbacks are
 delivered twice (bank retries), so the gateway's checks are exercised in every run.
 """

@@ -21,13 +21,13 @@ from pydantic import Field, ValidationError
 from twin.assemble import build_network
 from twin.clock import Clock, ProcessGenerator
 from twin.network import Network
+from twin.plugins import ADAPTERS, load_plugin
 from twin.scenario import Scenario, ScenarioError, format_validation_error
 from twin.sensors import point_along_link
 from twin.store import open_store
 
 from .bank import BankBehaviour, SimulatedBank, direct_delivery, http_delivery
 from .config import StrictModel
-from .http_callback import CallbackServer
 from .plates import try_parse_plate
 from .registry import synthetic_registry
 from .service import Enforcement, EnforcementSettings
@@ -139,9 +139,9 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
     secret = f"kota-demo-callback-{meta.seed}".encode()
     enf = Enforcement(store, clock, registry, settings, pseudonym_key=key, callback_secret=secret,
                       consumer=f"etle-detector/{run_id}")
-    server: CallbackServer | None = None
-    if settings.callback == "http":
-        server = CallbackServer(enf.gateway).start()
+    server: Any = None
+    if settings.callback == "http":  # the bridge's endpoint, found by name (DESIGN.md arrows)
+        server = load_plugin(ADAPTERS, "bank_callback")(enf.gateway).start()
         deliver = http_delivery(server.url)
     else:
         deliver = direct_delivery(enf.gateway)

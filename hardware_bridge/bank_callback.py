@@ -1,9 +1,15 @@
 """The bank's payment-callback endpoint over HTTP (stdlib ``http.server``).
 
+An inbound adapter: it turns the bank's HTTP POST into a call of the ETLE payment
+gateway (:mod:`twin.modules.enforcement.payments`, which holds every rule) and its
+result into the HTTP response. ``twin`` reaches it by name through the
+``kota_twin.adapters`` entry point ``bank_callback``, never by import.
+
 ``POST /etle/payments/callback`` with the JSON body and the ``X-Kota-Signature`` header
-described in :mod:`.payments`; the response is JSON ``{"outcome", "reason", "case_id"}``
-with the status of :class:`~.payments.CallbackResult`. Any other path is 404, any other
-method 405. The server runs on its own thread; bodies over 64 KiB are refused (413).
+described in :mod:`twin.modules.enforcement.payments`; the response is JSON
+``{"outcome", "reason", "case_id"}`` with the status of
+:class:`~twin.modules.enforcement.payments.CallbackResult`. Any other path is 404, any
+other method 405. The server runs on its own thread; bodies over 64 KiB are refused (413).
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .payments import SIGNATURE_HEADER, CallbackResult, PaymentGatewayInterface
+from twin.modules.enforcement.payments import (
+    SIGNATURE_HEADER,
+    CallbackResult,
+    PaymentGatewayInterface,
+)
 
 CALLBACK_PATH = "/etle/payments/callback"
 MAX_BODY_BYTES = 64 * 1024
