@@ -729,6 +729,21 @@ def _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane,
 
 
 @njit(**_JIT)
+def _place_from(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x, hint):
+    """:func:`_place_in_lane` by walking from ``hint`` (the same answer for any hint;
+    a few steps when the hint is the place of a vehicle just behind or ahead)."""
+    n = lane_count[lane]
+    kk = hint if hint < n else n
+    if kk < 0:
+        kk = 0
+    while kk > 0 and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, kk - 1)] < x:
+        kk -= 1
+    while kk < n and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, kk)] >= x:
+        kk += 1
+    return kk
+
+
+@njit(**_JIT)
 def _accel_behind(i, leader, gap_block, veh_class, veh_pos_m, veh_speed_mps, v0,
                   cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2):
     """IDM acceleration of ``i`` behind ``leader`` (-1: none) and a block ``gap_block`` ahead."""
@@ -829,18 +844,18 @@ def _try_swap(i, lane, k, target, t_end, veh_class, veh_lane, veh_pos_m, veh_spe
 
 
 @njit(**_JIT)
-def _try_change(i, lane, k, target, mandatory, t_end, veh_class, veh_link, veh_lane, veh_pos_m,
-                veh_speed_mps, veh_lc_s, slots, lane_slot_off, lane_head, lane_count,
+def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_link, veh_lane,
+                veh_pos_m, veh_speed_mps, veh_lc_s, slots, lane_slot_off, lane_head, lane_count,
                 lane_block_pos_m, link_speed_limit_mps, link_speed_factor,
                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                 cls_max_speed_mps, cls_speed_factor, fp):
-    """Move vehicle ``i`` (place ``k`` of ``lane``) to ``target`` if safe (and, when
-    not mandatory, worth it by MOBIL). Returns whether it moved."""
+    """Move vehicle ``i`` (place ``k`` of ``lane``) to place ``kk`` of ``target``
+    (:func:`_place_in_lane`) if safe (and, when not mandatory, worth it by MOBIL;
+    ``a_c`` is then its acceleration in ``lane``). Returns whether it moved."""
     link = veh_link[i]
     x = veh_pos_m[i]
     c = veh_class[i]
     len_i = cls_length_m[c]
-    kk = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, target, x)
     cap = lane_slot_off[target + 1] - lane_slot_off[target]
     if lane_count[target] >= cap:
         return False
@@ -883,10 +898,6 @@ def _try_change(i, lane, k, target, mandatory, t_end, veh_class, veh_link, veh_l
         v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
                  cls_max_speed_mps)
         old_lead = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
-        blk_old = lane_block_pos_m[lane] - x if lane_block_pos_m[lane] > x else math.inf
-        a_c = _accel_behind(i, old_lead, blk_old, veh_class, veh_pos_m, veh_speed_mps, v0,
-                            cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                            cls_decel_mps2)
         a_c_new = _accel_behind(i, new_lead, blk_new, veh_class, veh_pos_m, veh_speed_mps, v0,
                                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                                 cls_decel_mps2)
@@ -933,6 +944,10 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
             continue
         for lane in range(first, first + n_l):
             k = 0
+            # places in the lanes below and above where the last search ended: the
+            # vehicles come front to back, so the next search starts close by
+            hint_lo = 0
+            hint_hi = 0
             while k < lane_count[lane]:
                 i = lane_at(slots, lane_slot_off, lane_head, lane, k)
                 moved = False
@@ -962,13 +977,21 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                             if not _good_lane(target, x, len_i, nxt, lane_conn_off,
                                               conn_to_link, lane_block_pos_m, look):
                                 continue
-                            if _try_change(i, lane, k, target, False, t_end, veh_class,
-                                           veh_link, veh_lane, veh_pos_m, veh_speed_mps,
-                                           veh_lc_s, slots, lane_slot_off, lane_head,
-                                           lane_count, lane_block_pos_m, link_speed_limit_mps,
-                                           link_speed_factor, cls_length_m, cls_min_gap_m,
-                                           cls_headway_s, cls_accel_mps2, cls_decel_mps2,
-                                           cls_max_speed_mps, cls_speed_factor, fp):
+                            kk = _place_from(slots, lane_slot_off, lane_head, lane_count,
+                                             veh_pos_m, target, x,
+                                             hint_lo if side == 0 else hint_hi)
+                            if side == 0:
+                                hint_lo = kk
+                            else:
+                                hint_hi = kk
+                            if _try_change(i, lane, k, target, kk, False, a_now, t_end,
+                                           veh_class, veh_link, veh_lane, veh_pos_m,
+                                           veh_speed_mps, veh_lc_s, slots, lane_slot_off,
+                                           lane_head, lane_count, lane_block_pos_m,
+                                           link_speed_limit_mps, link_speed_factor,
+                                           cls_length_m, cls_min_gap_m, cls_headway_s,
+                                           cls_accel_mps2, cls_decel_mps2, cls_max_speed_mps,
+                                           cls_speed_factor, fp):
                                 moved = True
                                 break
                     else:
@@ -983,10 +1006,17 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                                     best = g
                         if best >= 0:
                             target = lane + 1 if best > lane else lane - 1
-                            moved = _try_change(i, lane, k, target, True, t_end, veh_class,
-                                                veh_link, veh_lane, veh_pos_m, veh_speed_mps,
-                                                veh_lc_s, slots, lane_slot_off, lane_head,
-                                                lane_count, lane_block_pos_m,
+                            kk = _place_from(slots, lane_slot_off, lane_head, lane_count,
+                                             veh_pos_m, target, x,
+                                             hint_lo if target < lane else hint_hi)
+                            if target < lane:
+                                hint_lo = kk
+                            else:
+                                hint_hi = kk
+                            moved = _try_change(i, lane, k, target, kk, True, 0.0, t_end,
+                                                veh_class, veh_link, veh_lane, veh_pos_m,
+                                                veh_speed_mps, veh_lc_s, slots, lane_slot_off,
+                                                lane_head, lane_count, lane_block_pos_m,
                                                 link_speed_limit_mps, link_speed_factor,
                                                 cls_length_m, cls_min_gap_m, cls_headway_s,
                                                 cls_accel_mps2, cls_decel_mps2,
