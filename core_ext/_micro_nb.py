@@ -57,14 +57,26 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
      block, ``+inf`` when empty), then (c) has the lowest index;
    - it stops at the line for red when it can (``v^2 <= 2 b_emergency d``,
      ``d`` = distance to the line), for amber when it can comfortably
-     (``v^2 <= 2 b d``), and when it must yield (below) and is within
-     ``v^2 / (2 b) + approach_m`` of the line;
+     (``v^2 <= 2 b d``), to keep clear (below) when it can comfortably, and
+     when it must yield (below) and is within ``v^2 / (2 b) + approach_m`` of
+     the line;
    - if it does not stop, its leader is the last vehicle of the target lane
      (gap = ``d`` + that vehicle's rear; ``max_x`` = length + rear), which
      makes queues spill back across junctions.
 
    A lane blocked by an incident from ``block_pos_m`` on is, for the vehicles
    behind that point, a standing obstacle of zero length there.
+
+   **Keeping clear** (junctions have no extent, so a short link between two
+   junctions plays the junction's box: "do not enter unless you can leave",
+   SUMO's ``keepClear``). A vehicle whose route goes on after the next link
+   does not enter target lane ``tl`` when that link is *short* (shorter than
+   ``keep_clear_m`` or than the vehicle's ``length + s0``) and the route link
+   after it is jammed: its lane with the most space among those ``tl``
+   connects to (all its lanes when none) ends at a standing vehicle or a
+   block (speed ``<= stop_speed``; an empty lane is never jammed), and that
+   space, less the length of ``tl`` already queued (``length(tl) - space(tl)``
+   when positive), is below ``length + s0``.
 
    **Yielding.** A vehicle about to make movement ``m`` considers every
    conflicting movement ``m'`` (same junction, paths that cross or merge)
@@ -77,9 +89,13 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
    the front vehicle of a lane of ``m'``'s link heading for ``m'`` is moving
    (``v > stop_speed``) and within ``yield_gap_s`` of its line; or ``m'`` has
    equal rank (both unsignalised) and such a front vehicle is stopped within
-   ``queue_front_m`` of its line and has been stopped longer (ties: the lower
-   link index goes first). A movement whose program shows red or amber is not
-   a priority stream.
+   ``queue_front_m`` of its line, has been stopped longer (ties: the lower
+   link index goes first) and *could go*: it has a connection to ``m'``'s
+   link, its target lane (chosen as above) has at least its ``length + s0``
+   of space, and keeping clear does not hold it. (Nobody waits for a foe that
+   is itself waiting for room: otherwise two queues that each need the other
+   to move first, through short links, deadlock.) A movement whose program
+   shows red or amber is not a priority stream.
 3. **Detectors** (sequential over the lanes with detectors). A vehicle whose
    front passes ``det_pos_m`` (``x < det_pos_m <= x'``) counts once, adds its
    speed interpolated at the crossing to the speed sum, and writes an event
@@ -184,7 +200,8 @@ P_B_SAFE = 11
 P_B_SAFE_MANDATORY = 12
 P_BLOCK_LOOKAHEAD_M = 13
 P_LOOP_LENGTH_M = 14
-N_PARAMS = 15
+P_KEEP_CLEAR_M = 15
+N_PARAMS = 16
 
 # Every kernel but the step loop and the signal phase (which allocate) runs
 # without reference counting (numba's ``_nrt`` compiler flag): with it, each
@@ -346,11 +363,104 @@ def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_
 
 
 @njit(**_JIT)
+def front_target(i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_conn_off,
+                 conn_to_link, conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
+                 lane_block_pos_m, veh_pos_m, veh_class, cls_length_m):
+    """Phase 2: the connection the front vehicle ``i`` of ``lane`` takes to ``nxt`` (-1:
+    none, wrong lane) and the space of its target lane (see the module docstring)."""
+    nxt2 = -1
+    p2 = route_offsets[i] + veh_route_pos[i] + 2
+    if p2 < route_offsets[i + 1]:
+        nxt2 = route_links[p2]
+    best_c = -1
+    best_rank = -1
+    best_space = -math.inf
+    for cc in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
+        if conn_to_link[cc] != nxt:
+            continue
+        tl = conn_to_lane[cc]
+        rank = 0
+        if nxt2 >= 0 and lane_serves(tl, nxt2, lane_conn_off, conn_to_link):
+            rank = 1
+        sp = lane_rear(slots, lane_slot_off, lane_head, lane_count,
+                       lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, tl)
+        if rank > best_rank or (rank == best_rank and sp > best_space):
+            best_c = cc
+            best_rank = rank
+            best_space = sp
+    return best_c, best_space
+
+
+@njit(**_JIT)
+def keep_clear(i, tl, space, veh_route_pos, route_offsets, route_links, link_length_m,
+               link_lane_off, lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
+               lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
+               veh_speed_mps, veh_class, cls_length_m, cls_min_gap_m, fp):
+    """Keep clear: whether vehicle ``i`` must not enter lane ``tl`` (free ``space`` at its
+    start), a short link it could not leave because the route link after it is jammed."""
+    p2 = route_offsets[i] + veh_route_pos[i] + 2
+    if p2 >= route_offsets[i + 1]:
+        return False
+    nxt2 = route_links[p2]
+    ell = link_length_m[lane_link[tl]]
+    c = veh_class[i]
+    need = cls_length_m[c] + cls_min_gap_m[c]
+    if ell >= fp[P_KEEP_CLEAR_M] and ell >= need:
+        return False
+    room = -math.inf
+    out = -1
+    for cc in range(lane_conn_off[tl], lane_conn_off[tl + 1]):
+        if conn_to_link[cc] == nxt2:
+            sp = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                           veh_pos_m, veh_class, cls_length_m, conn_to_lane[cc])
+            if sp > room:
+                room = sp
+                out = conn_to_lane[cc]
+    if out < 0:
+        for g in range(link_lane_off[nxt2], link_lane_off[nxt2 + 1]):
+            sp = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                           veh_pos_m, veh_class, cls_length_m, g)
+            if sp > room:
+                room = sp
+                out = g
+    if math.isinf(room):
+        return False
+    if lane_rear_speed(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                       veh_pos_m, veh_speed_mps, veh_class, cls_length_m, out,
+                       0.0) > fp[P_STOP_SPEED]:
+        return False  # the jam beyond is moving: it makes room
+    queued = ell - space if space < ell else 0.0
+    return room - queued < need
+
+
+@njit(**_JIT)
+def _can_go(w, lane, nxt, veh_route_pos, route_offsets, route_links, link_length_m,
+            link_lane_off, lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
+            lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m, veh_speed_mps,
+            veh_class, cls_length_m, cls_min_gap_m, fp):
+    """Whether the front vehicle ``w`` of ``lane`` could enter ``nxt`` now: it has a
+    connection, its target lane has room for its length and standstill gap, and keeping
+    clear does not hold it."""
+    wc, wsp = front_target(w, lane, nxt, veh_route_pos, route_offsets, route_links,
+                           lane_conn_off, conn_to_link, conn_to_lane, slots, lane_slot_off,
+                           lane_head, lane_count, lane_block_pos_m, veh_pos_m, veh_class,
+                           cls_length_m)
+    if wc < 0 or wsp < cls_length_m[veh_class[w]] + cls_min_gap_m[veh_class[w]]:
+        return False
+    return not keep_clear(w, conn_to_lane[wc], wsp, veh_route_pos, route_offsets, route_links,
+                          link_length_m, link_lane_off, lane_link, lane_conn_off, conn_to_link,
+                          conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
+                          lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class, cls_length_m,
+                          cls_min_gap_m, fp)
+
+
+@njit(**_JIT)
 def must_yield(veh, link, mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, veh_stopped_since_s,
                route_offsets, route_links, link_length_m, link_lane_off,
                slots, lane_slot_off, lane_head, lane_count,
                mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
-               mov_last_cross_s, conn_sig, fp):
+               mov_last_cross_s, conn_sig, lane_link, lane_block_pos_m, lane_conn_off,
+               conn_to_link, conn_to_lane, veh_class, cls_length_m, cls_min_gap_m, fp):
     """Whether a vehicle about to make movement ``mov`` must give way (phase 2)."""
     my_sig = conn_sig[mov_conn[mov]]
     my_stop = veh_stopped_since_s[veh]
@@ -395,7 +505,13 @@ def must_yield(veh, link, mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, veh_s
                 if v_w <= fp[P_STOP_SPEED] and d_w <= fp[P_QUEUE_FRONT_M]:
                     w_stop = veh_stopped_since_s[w]
                     if w_stop < my_stop or (w_stop == my_stop and l2 < link):
-                        return True
+                        if _can_go(w, lane, mov_to_link[m2], veh_route_pos, route_offsets,
+                                   route_links, link_length_m, link_lane_off, lane_link,
+                                   lane_conn_off, conn_to_link, conn_to_lane, slots,
+                                   lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                                   veh_pos_m, veh_speed_mps, veh_class, cls_length_m,
+                                   cls_min_gap_m, fp):
+                            return True
     return False
 
 
@@ -444,26 +560,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                 nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
                 d = length - x
                 if nxt >= 0:
-                    nxt2 = -1
-                    p2 = route_offsets[i] + veh_route_pos[i] + 2
-                    if p2 < route_offsets[i + 1]:
-                        nxt2 = route_links[p2]
-                    best_c = -1
-                    best_rank = -1
-                    best_space = -math.inf
-                    for cc in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
-                        if conn_to_link[cc] != nxt:
-                            continue
-                        tl = conn_to_lane[cc]
-                        rank = 0
-                        if nxt2 >= 0 and lane_serves(tl, nxt2, lane_conn_off, conn_to_link):
-                            rank = 1
-                        sp = lane_rear(slots, lane_slot_off, lane_head, lane_count,
-                                       lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, tl)
-                        if rank > best_rank or (rank == best_rank and sp > best_space):
-                            best_c = cc
-                            best_rank = rank
-                            best_space = sp
+                    best_c, best_space = front_target(
+                        i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_conn_off,
+                        conn_to_link, conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
+                        lane_block_pos_m, veh_pos_m, veh_class, cls_length_m)
                     stop = False
                     if best_c < 0:
                         stop = True
@@ -476,6 +576,14 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                             elif sig == SIG_AMBER:
                                 if v * v <= 2.0 * b * d:
                                     stop = True
+                            if not stop and v * v <= 2.0 * b * d and keep_clear(
+                                    i, conn_to_lane[best_c], best_space, veh_route_pos,
+                                    route_offsets, route_links, link_length_m, link_lane_off,
+                                    lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
+                                    lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                                    veh_pos_m, veh_speed_mps, veh_class, cls_length_m,
+                                    cls_min_gap_m, fp):
+                                stop = True
                             if not stop and d <= v * v / (2.0 * b) + fp[P_APPROACH_M]:
                                 if must_yield(i, link, conn_mov[best_c], t, veh_pos_m,
                                               veh_speed_mps, veh_route_pos, veh_stopped_since_s,
@@ -483,7 +591,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                               link_lane_off, slots, lane_slot_off, lane_head,
                                               lane_count, mov_from_link, mov_to_link, mov_rank,
                                               mov_conn, mov_conf_off, mov_conf,
-                                              mov_last_cross_s, conn_sig, fp):
+                                              mov_last_cross_s, conn_sig, lane_link,
+                                              lane_block_pos_m, lane_conn_off, conn_to_link,
+                                              conn_to_lane, veh_class, cls_length_m,
+                                              cls_min_gap_m, fp):
                                     stop = True
                         veh_target_lane[i] = conn_to_lane[best_c]
                         veh_conn[i] = best_c

@@ -121,6 +121,9 @@ class MicroParams:
     b_safe_mandatory_mps2: float = 6.0
     block_lookahead_m: float = 150.0
     loop_length_m: float = 2.0
+    keep_clear_m: float = 20.0
+    """Keep clear: a link shorter than this (or than a vehicle's length plus its
+    standstill gap) is entered only when the route link after it has room (>= 0)."""
     parallel_min_vehicles: int = 20_000
     """Run the parallel kernels (numba threads) when at least this many vehicles
     are on the road at the start of an :func:`advance` call; serial below.
@@ -132,7 +135,7 @@ class MicroParams:
             if f.name == "parallel_min_vehicles":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be an integer >= 0, got {v!r}")
-            elif f.name in ("politeness", "loop_length_m", "a_threshold_mps2"):
+            elif f.name in ("politeness", "loop_length_m", "a_threshold_mps2", "keep_clear_m"):
                 if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
                         or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be a finite number >= 0, "
@@ -145,7 +148,7 @@ class MicroParams:
         order = ("lookahead_m", "b_emergency_mps2", "approach_m", "yield_gap_s", "clear_s",
                  "queue_front_m", "stop_speed_mps", "min_entry_gap_m", "lc_cooldown_s",
                  "politeness", "a_threshold_mps2", "b_safe_mps2", "b_safe_mandatory_mps2",
-                 "block_lookahead_m", "loop_length_m")
+                 "block_lookahead_m", "loop_length_m", "keep_clear_m")
         assert len(order) == _nb.N_PARAMS
         return np.array([float(getattr(self, n)) for n in order], dtype=np.float64)
 

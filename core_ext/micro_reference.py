@@ -63,6 +63,7 @@ class _Rules:
     b_safe_mandatory: float
     block_lookahead_m: float
     loop_length_m: float
+    keep_clear_m: float
 
     @classmethod
     def of(cls, p: MicroParams) -> _Rules:
@@ -74,7 +75,8 @@ class _Rules:
             cooldown_s=float(p.lc_cooldown_s), politeness=float(p.politeness),
             a_threshold=float(p.a_threshold_mps2), b_safe=float(p.b_safe_mps2),
             b_safe_mandatory=float(p.b_safe_mandatory_mps2),
-            block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m))
+            block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m),
+            keep_clear_m=float(p.keep_clear_m))
 
 
 @dataclass(frozen=True)
@@ -338,9 +340,61 @@ class _World:
                         return True
                 elif vw <= r.stop_speed and dist <= r.queue_front_m:
                     their_stop = self.stopped_since[w]
-                    if their_stop < my_stop or (their_stop == my_stop and src < link):
+                    if (their_stop < my_stop or (their_stop == my_stop and src < link)) \
+                            and self.can_go(w, g, self.mov_to[other]):
                         return True
         return False
+
+    def can_go(self, w: int, g: int, nxt: int) -> bool:
+        """Whether front vehicle ``w`` of lane ``g`` could enter ``nxt`` now: a waiting
+        foe with no room ahead is not waited for (kernel: ``_can_go``)."""
+        choice, room = self.target_of(w, g, nxt)
+        k = self.classes[self.cls[w]]
+        if choice < 0 or room < k.length + k.s0:
+            return False
+        return not self.keep_clear(w, self.conn_to_lane[choice], room)
+
+    def target_of(self, i: int, g: int, nxt: int) -> tuple[int, float]:
+        """The connection front vehicle ``i`` of lane ``g`` takes to ``nxt`` (-1: none) and
+        the space of its target lane: one that leads on along the route first, then the
+        most space, then the lowest index (kernel: ``front_target``)."""
+        after = self.link_after_next(i)
+        choice, choice_rank, choice_room = -1, -1, -INF
+        for c in self.lane_conns[g]:
+            if self.conn_to_link[c] != nxt:
+                continue
+            tl = self.conn_to_lane[c]
+            rank = 1 if after >= 0 and after in self.lane_leads_to[tl] else 0
+            room = self.space(tl)
+            if (rank, room) > (choice_rank, choice_room):
+                choice, choice_rank, choice_room = c, rank, room
+        return choice, choice_room
+
+    def keep_clear(self, i: int, tl: int, room_tl: float) -> bool:
+        """Whether ``i`` must not enter lane ``tl``: its link is short (below ``keep_clear_m``
+        or the vehicle's length plus ``s0``) and the route link after it is jammed, with
+        less room than the vehicle needs beyond what queues on ``tl`` (kernel: ``keep_clear``)."""
+        after = self.link_after_next(i)
+        if after < 0:
+            return False
+        short = self.link_length[self.lane_link[tl]]
+        k = self.classes[self.cls[i]]
+        need = k.length + k.s0
+        if short >= self.r.keep_clear_m and short >= need:
+            return False
+        fed = [self.conn_to_lane[c] for c in self.lane_conns[tl] if self.conn_to_link[c] == after]
+        if not fed:
+            fed = list(range(self.first_lane[after], self.first_lane[after] + self.link_nlanes[after]))
+        room, out = -INF, -1
+        for h in fed:
+            if self.space(h) > room:
+                room, out = self.space(h), h
+        if room == INF:
+            return False
+        if self.space_speed(out, 0.0) > self.r.stop_speed:
+            return False  # the jam beyond is moving: it makes room
+        queued = short - room_tl if room_tl < short else 0.0
+        return room - queued < need
 
     def ahead_of_line(self, i: int, g: int, t: float) -> tuple[float, float, float]:
         """What the front vehicle of lane ``g`` follows: (gap, leader speed, max_x).
@@ -354,17 +408,8 @@ class _World:
         nxt = self.next_link(i)
         if nxt < 0:
             return INF, v, INF  # last link: free road, arrives at the end
-        after = self.link_after_next(i)
         d = length - x
-        choice, choice_rank, choice_room = -1, -1, -INF
-        for c in self.lane_conns[g]:
-            if self.conn_to_link[c] != nxt:
-                continue
-            tl = self.conn_to_lane[c]
-            rank = 1 if after >= 0 and after in self.lane_leads_to[tl] else 0
-            room = self.space(tl)
-            if (rank, room) > (choice_rank, choice_room):
-                choice, choice_rank, choice_room = c, rank, room
+        choice, choice_room = self.target_of(i, g, nxt)
         if choice < 0:
             return d, 0.0, length  # wrong lane: stop at the line
         stop = False
@@ -375,6 +420,8 @@ class _World:
                 stop = True
             elif code == AMBER and v * v <= 2.0 * k.decel * d:
                 stop = True
+            if not stop and v * v <= 2.0 * k.decel * d:
+                stop = self.keep_clear(i, self.conn_to_lane[choice], choice_room)
             if not stop and d <= v * v / (2.0 * k.decel) + r.approach_m:
                 stop = self.must_yield(i, link, self.conn_mov[choice], t)
         self.target_lane[i] = self.conn_to_lane[choice]

@@ -227,6 +227,20 @@ def crossover_network() -> Network:
     return make_network("crossover", nodes, links, connections=conns)
 
 
+def dual_carriageway(median_m: float = 10.0, arm_m: float = 150.0) -> Network:
+    """A two-way minor road crossing a dual carriageway: eastbound W1 -> A -> E1 on top,
+    westbound E2 -> B -> W2 below, and the minor road N - A - B - S, whose links across
+    the median (AB, BA) are ``median_m`` short. Every road is residential (equal rank),
+    as on many OSM networks."""
+    h = median_m / 2.0
+    nodes = {"W1": (-arm_m, h), "A": (0.0, h), "E1": (arm_m, h), "E2": (arm_m, -h),
+             "B": (0.0, -h), "W2": (-arm_m, -h), "N": (0.0, arm_m), "S": (0.0, -arm_m)}
+    ends = [("W1", "A"), ("A", "E1"), ("E2", "B"), ("B", "W2"), ("N", "A"), ("A", "N"),
+            ("A", "B"), ("B", "A"), ("S", "B"), ("B", "S")]
+    links = [(a + b, a, b, 1, "residential") for a, b in ends]
+    return make_network("dual carriageway", nodes, links)
+
+
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -303,6 +317,54 @@ def test_insertion_queue_at_busy_origin():
     s = _model(a)
     late = s.veh_insert_s - s.veh_depart_s
     assert np.nanmax(late) > 10.0
+
+
+def test_dual_carriageway_keeps_clear_without_deadlock():
+    """Equal-rank flows through a dual carriageway's 10 m median links: vehicles keep
+    the short median clear while the road beyond is jammed, and nobody waits for a
+    foe that is itself waiting for room (that wait, both ways round the median, used
+    to deadlock the crossing for good)."""
+    net = dual_carriageway()
+    od = {("N", "S"): 60, ("S", "N"): 60, ("W1", "E1"): 40, ("E2", "W2"): 40, ("N", "W2"): 20,
+          ("S", "E1"): 20, ("W1", "S"): 20, ("E2", "N"): 20}
+    trips = od_trips(net, od, duration_s=200.0, rng=_rng(7), rounding="stochastic")
+    seen = {"kept_clear": 0, "foe_without_room": 0}
+    ids: dict[int, int] = {}
+
+    def hook(step: int, sim: Simulation) -> None:
+        if step == 40:  # a jam on BS that spills back to B
+            ids[id(sim)] = sim.open_incident("BS", 1, pos_m=60.0)
+        if step == 160:
+            sim.clear_incident(ids[id(sim)])
+        if sim.config.backend != "numba":
+            return
+        s = _model(sim)
+        fp = sim.config.micro.vector()
+        cols = (s.slots, s.lane_slot_off, s.lane_head, s.lane_count, s.lane_block_pos_m,
+                s.veh_pos_m)
+        for g in range(s.n_lanes):
+            if s.lane_count[g] == 0:
+                continue
+            i = nb.lane_at(s.slots, s.lane_slot_off, s.lane_head, g, 0)
+            nxt = nb.next_link_of(i, s.veh_route_pos, s.route_offsets, s.route_links)
+            if nxt < 0:
+                continue
+            c, room = nb.front_target(i, g, nxt, s.veh_route_pos, s.route_offsets,
+                                      s.route_links, s.lane_conn_off, s.conn_to_link,
+                                      s.conn_to_lane, *cols, s.veh_class, s.cls_length_m)
+            if c < 0:
+                continue
+            if s.veh_speed_mps[i] == 0.0 and room < s.cls_length_m[s.veh_class[i]]:
+                seen["foe_without_room"] += 1
+            seen["kept_clear"] += bool(nb.keep_clear(
+                i, s.conn_to_lane[c], room, s.veh_route_pos, s.route_offsets, s.route_links,
+                s.link_length_m, s.link_lane_off, s.lane_link, s.lane_conn_off, s.conn_to_link,
+                s.conn_to_lane, *cols, s.veh_speed_mps, s.veh_class, s.cls_length_m,
+                s.cls_min_gap_m, fp))
+
+    a, _ = run_pair(net, trips, 520, hook=hook)
+    assert seen["kept_clear"] > 0 and seen["foe_without_room"] > 0
+    assert a.n_arrived == len(trips) > 250
 
 
 def test_mandatory_and_discretionary_lane_changes():

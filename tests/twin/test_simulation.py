@@ -383,9 +383,6 @@ def test_jatinegara_random_trips_are_routed_inserted_and_arrive():
     assert sim.n_waiting < 50 and sim.n_arrived > 400
 
 
-@pytest.mark.xfail(strict=True, reason="known: spill-back cycles through short unsignalised OSM "
-                   "links gridlock Jatinegara at ~1,200 s under 1,000 random trips in 10 min; "
-                   "needs a keep-clear rule at junctions")
 def test_jatinegara_random_trips_all_arrive_without_gridlock():
     """1,000 random trips in 10 minutes all arrive within 40 minutes."""
     if not JATINEGARA.exists():
