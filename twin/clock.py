@@ -76,6 +76,25 @@ class Clock:
         """Start a SimPy process on this clock."""
         return self.env.process(generator)
 
+    def wake_first(self, delay_s: float) -> simpy.Event:
+        """A timeout of ``delay_s`` that fires before every other event due at the
+        same instant (SimPy's urgent priority): the process that keeps the
+        traffic engine in step with the clock waits on it, so the engine has
+        reached time ``T`` before any other process acts at ``T``."""
+        return _WakeFirst(self.env, delay_s)
+
     def run(self, until_s: float) -> None:
         """Advance to ``until_s`` seconds, running every process due before it."""
         self.env.run(until=until_s)
+
+
+class _WakeFirst(simpy.Event):
+    """A timeout scheduled with :data:`simpy.events.URGENT` priority."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float) -> None:
+        if delay_s < 0:
+            raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, simpy.events.URGENT, delay_s)

@@ -10,6 +10,7 @@ sensors publish is stored once (deduplicated by ``event_id``).
 from __future__ import annotations
 
 import logging
+import math
 import resource
 import sys
 import time
@@ -112,13 +113,26 @@ class TwinRun:
 
     # ------------------------------------------------------------ processes
     def _traffic(self) -> ProcessGenerator:
+        """Keep the engine in step with the clock, many steps per kernel call.
+
+        After the other processes due at this instant have acted (they may
+        schedule more), the engine is given as many whole steps as fit before the
+        next event of any process (an incident, the end of the current
+        :meth:`run` chunk), sensor interval end or view, and the clock wakes this
+        process first at that instant: so the engine stands at time ``T``
+        whenever another process acts at ``T``.
+        """
         env = self.clock.env
         dt = self.scenario.scenario.step_s
         every = self.view_every_s
         next_view = every if every is not None else float("inf")
         while True:
-            yield env.timeout(dt)
-            self.sim.step(dt)
+            yield env.timeout(0)  # whatever else happens at this instant goes first
+            start = float(env.now)
+            until = min(env.peek(), self.sensors.next_sample_s, next_view)
+            n = max(1, math.floor((until - start) / dt + 1e-9))
+            yield self.clock.wake_first(n * dt)
+            self.sim.run(self.sim.time_s + n * dt)
             now = float(env.now)
             if self.sensors.sample(now):
                 self._flush_store()

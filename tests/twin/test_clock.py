@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from twin.clock import Clock
+from twin.clock import Clock, ProcessGenerator
 
 WIB = timezone(timedelta(hours=7))
 START = datetime(2026, 3, 2, 7, 0, tzinfo=WIB)
@@ -43,3 +43,27 @@ def test_realtime_clock_is_paced_to_the_wall():
     wall = time.monotonic() - t0
     assert log == [1, 2, 3]
     assert wall >= 4 / 20.0 * 0.9  # it waited for the wall clock instead of racing
+
+
+def test_wake_first_fires_before_the_other_events_of_its_instant():
+    """A process waiting on ``wake_first`` acts before processes whose plain timeouts,
+    scheduled earlier, fall due at the same instant; later instants keep their order."""
+    clock = Clock(START)
+    order: list[tuple[float, str]] = []
+
+    def plain(name: str, delay: float) -> ProcessGenerator:
+        yield clock.env.timeout(delay)
+        order.append((clock.now_s, name))
+
+    def urgent() -> ProcessGenerator:
+        yield clock.env.timeout(0)  # scheduled after the plain ones
+        yield clock.wake_first(5.0)
+        order.append((clock.now_s, "first"))
+
+    clock.process(plain("plain-5", 5.0))
+    clock.process(plain("plain-3", 3.0))
+    clock.process(urgent())
+    clock.run(10.0)
+    assert order == [(3.0, "plain-3"), (5.0, "first"), (5.0, "plain-5")]
+    with pytest.raises(ValueError, match="delay_s"):
+        clock.wake_first(-1.0)

@@ -207,3 +207,24 @@ def test_automatic_detectors_come_on_top_of_the_named_ones(tmp_path):
         assert len(set(links)) == len(links)
     finally:
         run.close()
+
+
+def test_the_engine_stands_at_the_time_another_process_acts(tmp_path):
+    """The engine runs many steps per kernel call, yet whenever another process acts
+    at time T (here every 7 s, off the sensors' interval grid) the engine is at T."""
+    run = TwinRun(load_scenario(GRID), store_url=f"sqlite:///{tmp_path / 'a.db'}")
+    seen: list[tuple[float, float]] = []
+
+    def watcher():
+        while True:
+            yield run.clock.env.timeout(7.0)
+            seen.append((run.clock.now_s, run.sim.time_s))
+
+    run.clock.process(watcher())
+    try:
+        run.run()
+    finally:
+        run.close()
+    assert len(seen) > 100
+    assert all(abs(clock_s - engine_s) < 1e-6 for clock_s, engine_s in seen), seen[:5]
+    assert run.sim.time_s == pytest.approx(run.scenario.scenario.duration_s)
