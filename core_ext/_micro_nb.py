@@ -67,6 +67,20 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
    A lane blocked by an incident from ``block_pos_m`` on is, for the vehicles
    behind that point, a standing obstacle of zero length there.
 
+   **Zipper merge** (only when ``merge_zone_m > 0``). Where lanes of a link
+   join: a vehicle bound for ``nxt`` in a lane with exactly one connection to
+   ``nxt``, to lane ``tl``, within ``zone = max(merge_zone_m, v^2 / (2 b) +
+   approach_m)`` of its line (``d <= zone``), also follows, in every other lane
+   ``g`` of its link whose only connection to ``nxt`` is to ``tl`` too, the
+   vehicle ``j`` nearest ahead of it (front ahead, or level and ``g`` the lower
+   lane), provided the front vehicle of ``g`` and ``j`` are bound for ``nxt``
+   and no block lies ahead of ``j`` in ``g``: as if ``j``'s rear were at
+   ``rear_j + (length_j + s0) d / zone`` (gap, ``max_x``, and ``j``'s speed
+   when that is nearer than what it follows already; the nearest over the
+   lanes ``g``). Far out the two lanes queue side by side; at the line they
+   are single file, alternately, so the merge runs at the lane's capacity
+   instead of both fronts aiming at the same gap and one being refused.
+
    **Keeping clear** (junctions have no extent, so a short link between two
    junctions plays the junction's box: "do not enter unless you can leave",
    SUMO's ``keepClear``). A vehicle whose route goes on after the next link
@@ -201,7 +215,8 @@ P_B_SAFE_MANDATORY = 12
 P_BLOCK_LOOKAHEAD_M = 13
 P_LOOP_LENGTH_M = 14
 P_KEEP_CLEAR_M = 15
-N_PARAMS = 16
+P_MERGE_ZONE_M = 16
+N_PARAMS = 17
 
 # Every kernel but the step loop and the signal phase (which allocate) runs
 # without reference counting (numba's ``_nrt`` compiler flag): with it, each
@@ -392,6 +407,62 @@ def front_target(i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_c
 
 
 @njit(**_JIT)
+def sole_target(lane, nxt, lane_conn_off, conn_to_link, conn_to_lane):
+    """The lane of ``nxt`` that ``lane`` connects to when it connects to exactly one; else -1."""
+    tl = -1
+    for cc in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
+        if conn_to_link[cc] == nxt:
+            if tl >= 0:
+                return -1
+            tl = conn_to_lane[cc]
+    return tl
+
+
+@njit(**_JIT)
+def zipper_leader(i, lane, link, relax, s0, link_lane_off, veh_pos_m, veh_class, veh_route_pos,
+                  route_offsets, route_links, lane_conn_off, conn_to_link, conn_to_lane, slots,
+                  lane_slot_off, lane_head, lane_count, lane_block_pos_m, cls_length_m):
+    """Zipper merge (phase 2, see the module docstring): the vehicle that ``i`` (in ``lane``)
+    lets go first in the other lanes of ``link`` joining its own into the same lane of its
+    next route link (-1: none), and the nearest of their rears moved on by
+    ``(length + s0) * relax``."""
+    best = -1
+    best_vr = math.inf
+    nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
+    if nxt < 0:
+        return best, best_vr
+    tl = sole_target(lane, nxt, lane_conn_off, conn_to_link, conn_to_lane)
+    if tl < 0:
+        return best, best_vr
+    x = veh_pos_m[i]
+    for g in range(link_lane_off[link], link_lane_off[link + 1]):
+        if g == lane or lane_count[g] == 0:
+            continue
+        if sole_target(g, nxt, lane_conn_off, conn_to_link, conn_to_lane) != tl:
+            continue
+        front = lane_at(slots, lane_slot_off, lane_head, g, 0)
+        if next_link_of(front, veh_route_pos, route_offsets, route_links) != nxt:
+            continue  # the head of that lane turns elsewhere: it is not merging now
+        kk = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, g, x)
+        if g > lane:  # side by side: the lower lane goes first
+            while kk > 0 and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, g, kk - 1)] == x:
+                kk -= 1
+        if kk == 0:
+            continue
+        j = lane_at(slots, lane_slot_off, lane_head, g, kk - 1)
+        if next_link_of(j, veh_route_pos, route_offsets, route_links) != nxt:
+            continue
+        if veh_pos_m[j] <= lane_block_pos_m[g] < math.inf:
+            continue  # held by a block: it is not merging
+        len_j = cls_length_m[veh_class[j]]
+        vr = veh_pos_m[j] - len_j + (len_j + s0) * relax
+        if vr < best_vr:
+            best = j
+            best_vr = vr
+    return best, best_vr
+
+
+@njit(**_JIT)
 def keep_clear(i, tl, space, veh_route_pos, route_offsets, route_links, link_length_m,
                link_lane_off, lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
                lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
@@ -536,6 +607,7 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
         length = link_length_m[link]
         blk = lane_block_pos_m[lane]
         req = lane_merge_veh[lane]
+        multi = link_lane_off[link + 1] - link_lane_off[link] > 1 and fp[P_MERGE_ZONE_M] > 0.0
         for k in range(n):
             i = lane_at(slots, lane_slot_off, lane_head, lane, k)
             c = veh_class[i]
@@ -611,6 +683,22 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                                      lane_count, lane_block_pos_m, veh_pos_m,
                                                      veh_speed_mps, veh_class, cls_length_m,
                                                      tl, v)
+            if multi:
+                zone = v * v / (2.0 * b) + fp[P_APPROACH_M]
+                if zone < fp[P_MERGE_ZONE_M]:
+                    zone = fp[P_MERGE_ZONE_M]
+                if length - x <= zone:
+                    j, vr = zipper_leader(i, lane, link, (length - x) / zone, cls_min_gap_m[c],
+                                          link_lane_off, veh_pos_m, veh_class, veh_route_pos,
+                                          route_offsets, route_links, lane_conn_off,
+                                          conn_to_link, conn_to_lane, slots, lane_slot_off,
+                                          lane_head, lane_count, lane_block_pos_m,
+                                          cls_length_m)
+                    if j >= 0 and vr - x < gap:
+                        gap = vr - x
+                        v_lead = veh_speed_mps[j]
+                        if vr < max_x:
+                            max_x = vr
             if blk > x and blk - x < gap:
                 gap = blk - x
                 v_lead = 0.0

@@ -128,6 +128,13 @@ class MicroParams:
     keep_clear_m: float = 20.0
     """Keep clear: a link shorter than this (or than a vehicle's length plus its
     standstill gap) is entered only when the route link after it has room (>= 0)."""
+    merge_zone_m: float = 0.0
+    """Zipper merge: where lanes of a link join into one lane of the next link, within
+    ``max(merge_zone_m, v^2 / (2 b) + approach_m)`` of the line each vehicle also follows
+    the vehicle ahead in the other joining lanes (see the kernel docstring); 0 turns it
+    off (>= 0). Off by default: 50 m passes a 2 -> 1 lane drop at ~94 % of a lane's
+    capacity, but raises the Jatinegara demo's mean travel time (the steadier priority
+    stream starves a minor approach, see tests/verification/test_micro_theory.py)."""
     parallel_min_vehicles: int = 20_000
     """Run the parallel kernels (numba threads) when at least this many vehicles
     are on the road at the start of an :func:`advance` call; serial below.
@@ -139,7 +146,8 @@ class MicroParams:
             if f.name == "parallel_min_vehicles":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be an integer >= 0, got {v!r}")
-            elif f.name in ("politeness", "loop_length_m", "a_threshold_mps2", "keep_clear_m"):
+            elif f.name in ("politeness", "loop_length_m", "a_threshold_mps2", "keep_clear_m",
+                            "merge_zone_m"):
                 if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
                         or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be a finite number >= 0, "
@@ -152,7 +160,7 @@ class MicroParams:
         order = ("lookahead_m", "b_emergency_mps2", "approach_m", "yield_gap_s", "clear_s",
                  "queue_front_m", "stop_speed_mps", "min_entry_gap_m", "lc_cooldown_s",
                  "politeness", "a_threshold_mps2", "b_safe_mps2", "b_safe_mandatory_mps2",
-                 "block_lookahead_m", "loop_length_m", "keep_clear_m")
+                 "block_lookahead_m", "loop_length_m", "keep_clear_m", "merge_zone_m")
         assert len(order) == _nb.N_PARAMS
         return np.array([float(getattr(self, n)) for n in order], dtype=np.float64)
 

@@ -64,6 +64,7 @@ class _Rules:
     block_lookahead_m: float
     loop_length_m: float
     keep_clear_m: float
+    merge_zone_m: float
 
     @classmethod
     def of(cls, p: MicroParams) -> _Rules:
@@ -76,7 +77,7 @@ class _Rules:
             a_threshold=float(p.a_threshold_mps2), b_safe=float(p.b_safe_mps2),
             b_safe_mandatory=float(p.b_safe_mandatory_mps2),
             block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m),
-            keep_clear_m=float(p.keep_clear_m))
+            keep_clear_m=float(p.keep_clear_m), merge_zone_m=float(p.merge_zone_m))
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,46 @@ class _World:
         tl = self.conn_to_lane[choice]
         return d + choice_room, self.space_speed(tl, v), length + choice_room
 
+    def only_target(self, g: int, nxt: int) -> int:
+        """The lane of ``nxt`` that lane ``g`` connects to when it connects to exactly one
+        lane of it, else -1 (kernel: ``sole_target``)."""
+        targets = [self.conn_to_lane[c] for c in self.lane_conns[g] if self.conn_to_link[c] == nxt]
+        return targets[0] if len(targets) == 1 else -1
+
+    def zipper(self, i: int, g: int, d: float, zone: float) -> tuple[int, float]:
+        """Zipper merge: the vehicle ``i`` (lane ``g``, ``d`` before its line) lets go first
+        in the other lanes joining its own, and the nearest virtual rear of such a vehicle
+        (kernel: ``zipper_leader``)."""
+        nxt = self.next_link(i)
+        if nxt < 0:
+            return -1, INF
+        tl = self.only_target(g, nxt)
+        if tl < 0:
+            return -1, INF
+        x = self.pos[i]
+        s0 = self.classes[self.cls[i]].s0
+        link = self.lane_link[g]
+        first = self.first_lane[link]
+        best, best_rear = -1, INF
+        for h in range(first, first + self.link_nlanes[link]):
+            others = self.lanes[h]
+            if h == g or not others or self.only_target(h, nxt) != tl:
+                continue
+            if self.next_link(others[0]) != nxt:
+                continue
+            # the nearest vehicle ahead; level with i, the lower lane goes first
+            ahead = [w for w in others if self.pos[w] > x or (self.pos[w] == x and h < g)]
+            if not ahead:
+                continue
+            j = ahead[-1]
+            if self.next_link(j) != nxt or self.pos[j] <= self.block[h] < INF:
+                continue
+            len_j = self.length_of(j)
+            virtual_rear = self.pos[j] - len_j + (len_j + s0) * (d / zone)
+            if virtual_rear < best_rear:
+                best, best_rear = j, virtual_rear
+        return best, best_rear
+
     def longitudinal(self, t: float, dt: float) -> None:
         """Phase 2: next position and speed of every vehicle, from the state at ``t``."""
         for g, vehicles in enumerate(self.lanes):
@@ -440,6 +481,8 @@ class _World:
             link = self.lane_link[g]
             blk = self.block[g]
             asking = self.merge_request[g]
+            length = self.link_length[link]
+            merging = self.link_nlanes[link] > 1 and self.r.merge_zone_m > 0.0
             for k, i in enumerate(vehicles):
                 kc = self.classes[self.cls[i]]
                 x, v = self.pos[i], self.speed[i]
@@ -450,6 +493,14 @@ class _World:
                 else:
                     rear = self.rear_of(vehicles[k - 1])
                     gap, v_lead, max_x = rear - x, self.speed[vehicles[k - 1]], rear
+                if merging:
+                    zone = max(v * v / (2.0 * kc.decel) + self.r.approach_m, self.r.merge_zone_m)
+                    d = length - x
+                    if d <= zone:
+                        j, virtual_rear = self.zipper(i, g, d, zone)
+                        if j >= 0 and virtual_rear - x < gap:
+                            gap, v_lead = virtual_rear - x, self.speed[j]
+                            max_x = min(max_x, virtual_rear)
                 if x < blk and blk - x < gap:  # the block is a standing obstacle
                     gap, v_lead = blk - x, 0.0
                     max_x = min(max_x, blk)

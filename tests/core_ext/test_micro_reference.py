@@ -367,6 +367,54 @@ def test_dual_carriageway_keeps_clear_without_deadlock():
     assert a.n_arrived == len(trips) > 250
 
 
+def test_zipper_merge_where_two_lanes_join_into_one():
+    """Both lanes of U feed lane 0 of A only: with ``merge_zone_m`` the vehicles near
+    the end of U take turns (zipper). Mid-run a block in U's lane 1 holds its vehicles,
+    which then lead nobody in lane 0; lane changes and junction rules go on as usual."""
+    net = turn_lane_network()
+    trips = od_trips(net, {("n0", "n4"): 20, ("n0", "n3"): 110}, duration_s=120.0, rng=_rng(11),
+                     rounding="stochastic")
+    micro = MicroParams(merge_zone_m=50.0)
+    fp = micro.vector()
+    u = net.link_index["U"]
+    seen = {"zipped": 0, "blocked_skip": 0}
+    ids: dict[int, list[int]] = {}
+
+    def hook(step: int, sim: Simulation) -> None:
+        mine = ids.setdefault(id(sim), [])
+        if step == 60:
+            mine.append(sim.open_incident("U", 1, lanes=[1], pos_m=140.0))
+        if step == 110:
+            for k in mine:
+                sim.clear_incident(k)
+        if sim.config.backend != "numba":
+            return
+        s = _model(sim)
+        length = s.link_length_m[u]
+        for g in range(s.link_lane_off[u], s.link_lane_off[u + 1]):
+            for k in range(s.lane_count[g]):
+                i = nb.lane_at(s.slots, s.lane_slot_off, s.lane_head, g, k)
+                c = s.veh_class[i]
+                v = s.veh_speed_mps[i]
+                zone = max(v * v / (2.0 * s.cls_decel_mps2[c]) + fp[nb.P_APPROACH_M],
+                           fp[nb.P_MERGE_ZONE_M])
+                d = length - s.veh_pos_m[i]
+                if d > zone:
+                    continue
+                j, _ = nb.zipper_leader(
+                    i, g, u, d / zone, s.cls_min_gap_m[c], s.link_lane_off, s.veh_pos_m,
+                    s.veh_class, s.veh_route_pos, s.route_offsets, s.route_links,
+                    s.lane_conn_off, s.conn_to_link, s.conn_to_lane, s.slots, s.lane_slot_off,
+                    s.lane_head, s.lane_count, s.lane_block_pos_m, s.cls_length_m)
+                seen["zipped"] += j >= 0
+                seen["blocked_skip"] += bool(j < 0 and math.isfinite(s.lane_block_pos_m[g + 1])
+                                             if g + 1 < s.link_lane_off[u + 1] else False)
+
+    a, _ = run_pair(net, trips, 260, micro=micro, hook=hook)
+    assert seen["zipped"] > 100 and seen["blocked_skip"] > 0
+    assert a.link_exited[net.link_index["T"]] > 5 and a.link_exited[net.link_index["S"]] > 50
+
+
 def test_mandatory_and_discretionary_lane_changes():
     """Vehicles for T enter A in lane 0 and must reach lane 2; others change at will."""
     net = turn_lane_network()
