@@ -72,7 +72,9 @@ def run(workdir: Path) -> EngineResult:
     total = len(trips)
     summary = sim.summary()
     first_gridlock_s: float | None = None
+    most_active = 0  # vehicles on the road when a run call starts: decides serial or parallel
     while sim.time_s < params.horizon_s - 1e-9:
+        most_active = max(most_active, sim.n_active)
         sim.run(min(sim.time_s + CHUNK_S, params.horizon_s))
         summary = sim.summary()
         if summary.get("gridlocked") and first_gridlock_s is None:
@@ -106,7 +108,8 @@ def run(workdir: Path) -> EngineResult:
         sim_end_s=float(sim.time_s),
         peak_rss_mb=peak_rss_self_mb(),
         baseline_rss_mb=baseline,
-        threads=int(numba.get_num_threads()),
+        threads=(int(numba.get_num_threads())
+                 if most_active >= sim.config.micro.parallel_min_vehicles else 1),
         extra={"warm_up_s": warm_s, "build_s": build_s,
                "first_gridlock_s": first_gridlock_s,
                # whatever else this engine's summary() reports (waiting, active, ...)
