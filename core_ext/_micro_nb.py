@@ -229,15 +229,16 @@ _JIT_PAR: dict[str, Any] = {**_JIT, "parallel": True}
 
 
 @njit(**_JIT)
-def idm_accel(v, v0, gap, v_lead, a, b, t_head, s0):
-    """IDM acceleration; ``gap = inf`` means free road."""
+def idm_accel(v, v0, gap, v_lead, a, den, t_head, s0):
+    """IDM acceleration; ``gap = inf`` means free road. ``den`` is the class's
+    ``2 sqrt(a b)`` (``cls_idm_den``, computed once per :func:`run_steps` call)."""
     r = v / v0
     r2 = r * r
     free = 1.0 - r2 * r2
     if math.isinf(gap):
         return a * free
     s = gap if gap > 1e-3 else 1e-3
-    dyn = v * t_head + v * (v - v_lead) / (2.0 * math.sqrt(a * b))
+    dyn = v * t_head + v * (v - v_lead) / den
     if dyn < 0.0:
         dyn = 0.0
     s_star = s0 + dyn
@@ -595,7 +596,8 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                  mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
                  mov_last_cross_s,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
-                 cls_max_speed_mps, cls_speed_factor, fp, lane_moved, lane_merge_veh):
+                 cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
+                 lane_merge_veh):
     """Phase 2: next position and speed of every active vehicle (parallel over lanes)."""
     n_lanes = lane_link.shape[0]
     for lane in prange(n_lanes):
@@ -709,7 +711,8 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                 if req_rear > x and req_rear - x < gap:
                     gap = req_rear - x
                     v_lead = veh_speed_mps[req]
-            acc = idm_accel(v, v0, gap, v_lead, a, b, cls_headway_s[c], cls_min_gap_m[c])
+            acc = idm_accel(v, v0, gap, v_lead, a, cls_idm_den[c], cls_headway_s[c],
+                            cls_min_gap_m[c])
             v_new = v + acc * dt
             if v_new < 0.0:
                 x_new = x - v * v / (2.0 * acc)
@@ -944,7 +947,7 @@ def _place_from(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x,
 
 @njit(**_JIT)
 def _accel_behind(i, leader, gap_block, veh_class, veh_pos_m, veh_speed_mps, v0,
-                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2):
+                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_idm_den):
     """IDM acceleration of ``i`` behind ``leader`` (-1: none) and a block ``gap_block`` ahead."""
     c = veh_class[i]
     gap = math.inf
@@ -955,7 +958,7 @@ def _accel_behind(i, leader, gap_block, veh_class, veh_pos_m, veh_speed_mps, v0,
     if gap_block < gap:
         gap = gap_block
         v_lead = 0.0
-    return idm_accel(veh_speed_mps[i], v0, gap, v_lead, cls_accel_mps2[c], cls_decel_mps2[c],
+    return idm_accel(veh_speed_mps[i], v0, gap, v_lead, cls_accel_mps2[c], cls_idm_den[c],
                      cls_headway_s[c], cls_min_gap_m[c])
 
 
@@ -1046,7 +1049,7 @@ def _try_swap(i, lane, k, target, t_end, veh_class, veh_lane, veh_pos_m, veh_spe
 def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_link, veh_lane,
                 veh_pos_m, veh_speed_mps, veh_lc_s, slots, lane_slot_off, lane_head, lane_count,
                 lane_block_pos_m, link_speed_limit_mps, link_speed_factor,
-                cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_idm_den,
                 cls_max_speed_mps, cls_speed_factor, fp):
     """Move vehicle ``i`` (place ``k`` of ``lane``) to place ``kk`` of ``target``
     (:func:`_place_in_lane`) if safe (and, when not mandatory, worth it by MOBIL;
@@ -1082,7 +1085,7 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
         v0f = _v0(cf, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
                   cls_max_speed_mps)
         a_n_new = idm_accel(veh_speed_mps[new_fol], v0f, gap_back, veh_speed_mps[i],
-                            cls_accel_mps2[cf], cls_decel_mps2[cf], cls_headway_s[cf],
+                            cls_accel_mps2[cf], cls_idm_den[cf], cls_headway_s[cf],
                             cls_min_gap_m[cf])
         b_lim = fp[P_B_SAFE_MANDATORY] if mandatory else fp[P_B_SAFE]
         if a_n_new < -b_lim and not (mandatory and veh_speed_mps[new_fol] <= fp[P_STOP_SPEED]):
@@ -1092,14 +1095,14 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
                      if lane_block_pos_m[target] > veh_pos_m[new_fol] else math.inf)
             a_n_old = _accel_behind(new_fol, new_lead, blk_f, veh_class, veh_pos_m,
                                     veh_speed_mps, v0f, cls_length_m, cls_min_gap_m,
-                                    cls_headway_s, cls_accel_mps2, cls_decel_mps2)
+                                    cls_headway_s, cls_accel_mps2, cls_idm_den)
     if not mandatory:
         v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
                  cls_max_speed_mps)
         old_lead = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
         a_c_new = _accel_behind(i, new_lead, blk_new, veh_class, veh_pos_m, veh_speed_mps, v0,
                                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                                cls_decel_mps2)
+                                cls_idm_den)
         a_o_new = 0.0
         a_o_old = 0.0
         if k + 1 < lane_count[lane]:
@@ -1111,10 +1114,10 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
                      if lane_block_pos_m[lane] > veh_pos_m[o] else math.inf)
             a_o_old = _accel_behind(o, i, blk_o, veh_class, veh_pos_m, veh_speed_mps, v0o,
                                     cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                                    cls_decel_mps2)
+                                    cls_idm_den)
             a_o_new = _accel_behind(o, old_lead, blk_o, veh_class, veh_pos_m, veh_speed_mps,
                                     v0o, cls_length_m, cls_min_gap_m, cls_headway_s,
-                                    cls_accel_mps2, cls_decel_mps2)
+                                    cls_accel_mps2, cls_idm_den)
         gain = a_c_new - a_c + fp[P_POLITENESS] * (a_n_new - a_n_old + a_o_new - a_o_old)
         if not gain > fp[P_A_THRESHOLD]:
             return False
@@ -1129,7 +1132,7 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                  veh_lc_s, route_offsets, route_links, link_lanes, link_lane_off,
                  link_speed_limit_mps, link_speed_factor, slots, lane_slot_off, lane_head,
                  lane_count, lane_block_pos_m, lane_conn_off, conn_to_link,
-                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
+                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_idm_den,
                  cls_max_speed_mps, cls_speed_factor, fp, link_changes, lane_merge_veh):
     """Phase 6: mandatory and discretionary lane changes (parallel over links)."""
     look = fp[P_BLOCK_LOOKAHEAD_M]
@@ -1165,7 +1168,7 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                             else math.inf
                         a_now = _accel_behind(i, ld, blk_i, veh_class, veh_pos_m, veh_speed_mps,
                                               v0, cls_length_m, cls_min_gap_m, cls_headway_s,
-                                              cls_accel_mps2, cls_decel_mps2)
+                                              cls_accel_mps2, cls_idm_den)
                         r = veh_speed_mps[i] / v0
                         a_free = cls_accel_mps2[c] * (1.0 - r * r * r * r)
                         held_back = a_free - a_now > fp[P_A_THRESHOLD]
@@ -1189,7 +1192,7 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                                            lane_head, lane_count, lane_block_pos_m,
                                            link_speed_limit_mps, link_speed_factor,
                                            cls_length_m, cls_min_gap_m, cls_headway_s,
-                                           cls_accel_mps2, cls_decel_mps2, cls_max_speed_mps,
+                                           cls_accel_mps2, cls_idm_den, cls_max_speed_mps,
                                            cls_speed_factor, fp):
                                 moved = True
                                 break
@@ -1218,7 +1221,7 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                                                 lane_head, lane_count, lane_block_pos_m,
                                                 link_speed_limit_mps, link_speed_factor,
                                                 cls_length_m, cls_min_gap_m, cls_headway_s,
-                                                cls_accel_mps2, cls_decel_mps2,
+                                                cls_accel_mps2, cls_idm_den,
                                                 cls_max_speed_mps, cls_speed_factor, fp)
                             if not moved:
                                 moved = _try_swap(i, lane, k, target, t_end, veh_class, veh_lane,
@@ -1349,6 +1352,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
     Stops early, before a step, when the event or trace buffer could overflow
     in it (``counters[C_STEPS]`` tells how many steps ran in total).
     """
+    cls_idm_den = 2.0 * np.sqrt(cls_accel_mps2 * cls_decel_mps2)  # the IDM's 2 sqrt(a b)
     for _ in range(n_steps):
         if counters[C_EVENTS] + ev_margin > ev_det.shape[0]:
             break
@@ -1379,8 +1383,8 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
                              mov_last_cross_s,
                              cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                             cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
-                             lane_merge_veh)
+                             cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
+                             fp, lane_moved, lane_merge_veh)
         else:
             longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                          veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
@@ -1391,8 +1395,8 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          mov_from_link, mov_to_link, mov_rank, mov_conn, mov_conf_off, mov_conf,
                          mov_last_cross_s,
                          cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                         cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
-                             lane_merge_veh)
+                         cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
+                         fp, lane_moved, lane_merge_veh)
         if det_lanes.shape[0] > 0:
             detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps,
                    veh_next_speed_mps, veh_conn, conn_sig, cls_length_m, slots, lane_slot_off,
@@ -1421,7 +1425,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              link_lane_off, link_speed_limit_mps, link_speed_factor, slots,
                              lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
                              conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                             cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
+                             cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
                              lane_merge_veh)
         else:
             lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
@@ -1429,7 +1433,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          link_lane_off, link_speed_limit_mps, link_speed_factor, slots,
                          lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
                          conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
-                         cls_decel_mps2, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
+                         cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
                              lane_merge_veh)
         progress = n_ins + n_tr
         for lane in range(lane_moved.shape[0]):
