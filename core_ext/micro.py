@@ -799,6 +799,14 @@ def advance(
     return t
 
 
+def load_kernels(state: MicroState, params: MicroParams) -> None:
+    """Compile the step kernels for ``state``'s array types, or load them from
+    numba's disk cache, without running a step (the first :func:`advance` then
+    simulates at full speed). Changes nothing in ``state``."""
+    _nb.run_steps(0.0, 1.0, 0, state.ev_margin, params.vector(), False,
+                  *[getattr(state, n) for n in _RUN_ARGS])
+
+
 def grow_buffers(state: MicroState) -> None:
     """Double the event or trace buffer when the next step could overflow it
     (what :func:`advance` does when the kernel pauses)."""

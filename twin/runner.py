@@ -85,6 +85,7 @@ class TwinRun:
         demand_rng, engine_seed = run_seeds(meta.seed)
         self.trips = build_trips(scenario, self.network, demand_rng)
         self.sim = Simulation(self.network, self.trips, seed=engine_seed)
+        self.sim.load_kernels()  # so sim_wall_s times the simulation, not the JIT cache
         self.bus = Bus()
         self.clock = Clock(meta.start, realtime=realtime, speedup=speedup)
         sites: list[Site] = [

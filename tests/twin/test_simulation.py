@@ -395,3 +395,21 @@ def test_jatinegara_random_trips_all_arrive_without_gridlock():
     sim.run(2400.0)
     assert not sim.summary()["gridlocked"]
     assert sim.n_arrived == 1000
+
+
+def test_load_kernels_changes_nothing_and_the_run_is_the_same(grid):
+    """Loading the kernels ahead is invisible: the same records as without it."""
+    trips = random_trips(grid, n_trips=60, duration_s=120.0, rng=np.random.default_rng(5))
+    a = Simulation(grid, trips, seed=5)
+    before = a.snapshot()
+    a.load_kernels()
+    after = a.snapshot()
+    b = Simulation(grid, trips, seed=5)
+    a.run(300.0)
+    b.run(300.0)
+    np.testing.assert_array_equal(a.travel_time_s, b.travel_time_s)
+    np.testing.assert_array_equal(a.vehicle_pos_m, b.vehicle_pos_m)
+    assert a.summary() == b.summary()
+    assert before.time_s == after.time_s == 0.0
+    for name, column in before.model.arrays().items():
+        np.testing.assert_array_equal(column, after.model.arrays()[name], err_msg=name)
