@@ -657,7 +657,11 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                             elif sig == SIG_AMBER:
                                 if v * v <= 2.0 * b * d:
                                     stop = True
-                            if not stop and v * v <= 2.0 * b * d and keep_clear(
+                            # keep_clear's own first test, here, spares most fronts the call
+                            ell = link_length_m[lane_link[conn_to_lane[best_c]]]
+                            if not stop and v * v <= 2.0 * b * d and (
+                                    ell < fp[P_KEEP_CLEAR_M]
+                                    or ell < cls_length_m[c] + cls_min_gap_m[c]) and keep_clear(
                                     i, conn_to_lane[best_c], best_space, veh_route_pos,
                                     route_offsets, route_links, link_length_m, link_lane_off,
                                     lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
