@@ -265,35 +265,23 @@ def lane_at(slots, lane_slot_off, lane_head, lane, k):
 
 
 @njit(**_JIT)
-def lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-              veh_pos_m, veh_class, cls_length_m, lane):
-    """Where the free space at the start of ``lane`` ends: the rear of its last
-    vehicle, or the start of a block, whichever is nearer; ``inf`` if neither."""
-    rear = math.inf
-    n = lane_count[lane]
-    if n > 0:
-        last = lane_at(slots, lane_slot_off, lane_head, lane, n - 1)
-        rear = veh_pos_m[last] - cls_length_m[veh_class[last]]
-    blk = lane_block_pos_m[lane]
-    if blk < rear:
-        rear = blk
-    return rear
-
-
-@njit(**_JIT)
-def lane_rear_speed(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                    veh_pos_m, veh_speed_mps, veh_class, cls_length_m, lane, default):
-    """Speed of whatever :func:`lane_rear` found (0 for a block, ``default`` if empty)."""
-    n = lane_count[lane]
+def lane_tail(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
+              veh_speed_mps, veh_class, cls_length_m, lane, default):
+    """Where the free space at the start of ``lane`` ends, and the speed there: the
+    rear of its last vehicle and that vehicle's speed, or the start of a block and 0,
+    whichever is nearer; ``(inf, default)`` if neither."""
     rear = math.inf
     spd = default
+    n = lane_count[lane]
     if n > 0:
         last = lane_at(slots, lane_slot_off, lane_head, lane, n - 1)
         rear = veh_pos_m[last] - cls_length_m[veh_class[last]]
         spd = veh_speed_mps[last]
-    if lane_block_pos_m[lane] < rear:
+    blk = lane_block_pos_m[lane]
+    if blk < rear:
+        rear = blk
         spd = 0.0
-    return spd
+    return rear, spd
 
 
 @njit(**_JIT)
@@ -344,6 +332,15 @@ def next_link_of(veh, veh_route_pos, route_offsets, route_links):
 
 
 @njit(**_JIT)
+def link_after_next(veh, veh_route_pos, route_offsets, route_links):
+    """The route link after the next one, or -1 when the route ends before it."""
+    p = route_offsets[veh] + veh_route_pos[veh] + 2
+    if p >= route_offsets[veh + 1]:
+        return -1
+    return route_links[p]
+
+
+@njit(**_JIT)
 def lane_serves(lane, to_link, lane_conn_off, conn_to_link):
     """Whether ``lane`` has a connection to ``to_link``."""
     for c in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
@@ -388,16 +385,15 @@ def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_
 @njit(inline='always', **_JIT)
 def front_target(i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_conn_off,
                  conn_to_link, conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
-                 lane_block_pos_m, veh_pos_m, veh_class, cls_length_m):
+                 lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class, cls_length_m):
     """Phase 2: the connection the front vehicle ``i`` of ``lane`` takes to ``nxt`` (-1:
-    none, wrong lane) and the space of its target lane (see the module docstring)."""
-    nxt2 = -1
-    p2 = route_offsets[i] + veh_route_pos[i] + 2
-    if p2 < route_offsets[i + 1]:
-        nxt2 = route_links[p2]
+    none, wrong lane), the space of its target lane and the speed where that space
+    ends (:func:`lane_tail`; see the module docstring)."""
+    nxt2 = link_after_next(i, veh_route_pos, route_offsets, route_links)
     best_c = -1
     best_rank = -1
     best_space = -math.inf
+    best_speed = 0.0
     for cc in range(lane_conn_off[lane], lane_conn_off[lane + 1]):
         if conn_to_link[cc] != nxt:
             continue
@@ -405,13 +401,14 @@ def front_target(i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_c
         rank = 0
         if nxt2 >= 0 and lane_serves(tl, nxt2, lane_conn_off, conn_to_link):
             rank = 1
-        sp = lane_rear(slots, lane_slot_off, lane_head, lane_count,
-                       lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, tl)
+        sp, spd = lane_tail(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                            veh_pos_m, veh_speed_mps, veh_class, cls_length_m, tl, 0.0)
         if rank > best_rank or (rank == best_rank and sp > best_space):
             best_c = cc
             best_rank = rank
             best_space = sp
-    return best_c, best_space
+            best_speed = spd
+    return best_c, best_space, best_speed
 
 
 @njit(**_JIT)
@@ -471,45 +468,52 @@ def zipper_leader(i, lane, link, relax, s0, link_lane_off, veh_pos_m, veh_class,
 
 
 @njit(**_JIT)
+def short_link(tl, c, link_length_m, lane_link, cls_length_m, cls_min_gap_m, fp):
+    """Whether the link of lane ``tl`` is short for class ``c`` (keeping clear): under
+    ``keep_clear_m`` or under the class's length plus standstill gap."""
+    ell = link_length_m[lane_link[tl]]
+    return ell < fp[P_KEEP_CLEAR_M] or ell < cls_length_m[c] + cls_min_gap_m[c]
+
+
+@njit(**_JIT)
 def keep_clear(i, tl, space, veh_route_pos, route_offsets, route_links, link_length_m,
                link_lane_off, lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
                lane_slot_off, lane_head, lane_count, lane_block_pos_m, veh_pos_m,
                veh_speed_mps, veh_class, cls_length_m, cls_min_gap_m, fp):
     """Keep clear: whether vehicle ``i`` must not enter lane ``tl`` (free ``space`` at its
     start), a short link it could not leave because the route link after it is jammed."""
-    p2 = route_offsets[i] + veh_route_pos[i] + 2
-    if p2 >= route_offsets[i + 1]:
-        return False
-    nxt2 = route_links[p2]
-    ell = link_length_m[lane_link[tl]]
+    nxt2 = link_after_next(i, veh_route_pos, route_offsets, route_links)
     c = veh_class[i]
-    need = cls_length_m[c] + cls_min_gap_m[c]
-    if ell >= fp[P_KEEP_CLEAR_M] and ell >= need:
+    if nxt2 < 0 or not short_link(tl, c, link_length_m, lane_link, cls_length_m,
+                                  cls_min_gap_m, fp):
         return False
     room = -math.inf
+    room_speed = 0.0
     out = -1
     for cc in range(lane_conn_off[tl], lane_conn_off[tl + 1]):
         if conn_to_link[cc] == nxt2:
-            sp = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                           veh_pos_m, veh_class, cls_length_m, conn_to_lane[cc])
+            sp, spd = lane_tail(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                                veh_pos_m, veh_speed_mps, veh_class, cls_length_m,
+                                conn_to_lane[cc], 0.0)
             if sp > room:
                 room = sp
+                room_speed = spd
                 out = conn_to_lane[cc]
     if out < 0:
         for g in range(link_lane_off[nxt2], link_lane_off[nxt2 + 1]):
-            sp = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                           veh_pos_m, veh_class, cls_length_m, g)
+            sp, spd = lane_tail(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                                veh_pos_m, veh_speed_mps, veh_class, cls_length_m, g, 0.0)
             if sp > room:
                 room = sp
+                room_speed = spd
                 out = g
     if math.isinf(room):
         return False
-    if lane_rear_speed(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                       veh_pos_m, veh_speed_mps, veh_class, cls_length_m, out,
-                       0.0) > fp[P_STOP_SPEED]:
+    if room_speed > fp[P_STOP_SPEED]:
         return False  # the jam beyond is moving: it makes room
+    ell = link_length_m[lane_link[tl]]
     queued = ell - space if space < ell else 0.0
-    return room - queued < need
+    return room - queued < cls_length_m[c] + cls_min_gap_m[c]
 
 
 @njit(**_JIT)
@@ -520,10 +524,10 @@ def _can_go(w, lane, nxt, veh_route_pos, route_offsets, route_links, link_length
     """Whether the front vehicle ``w`` of ``lane`` could enter ``nxt`` now: it has a
     connection, its target lane has room for its length and standstill gap, and keeping
     clear does not hold it."""
-    wc, wsp = front_target(w, lane, nxt, veh_route_pos, route_offsets, route_links,
-                           lane_conn_off, conn_to_link, conn_to_lane, slots, lane_slot_off,
-                           lane_head, lane_count, lane_block_pos_m, veh_pos_m, veh_class,
-                           cls_length_m)
+    wc, wsp, _ = front_target(w, lane, nxt, veh_route_pos, route_offsets, route_links,
+                              lane_conn_off, conn_to_link, conn_to_lane, slots, lane_slot_off,
+                              lane_head, lane_count, lane_block_pos_m, veh_pos_m, veh_speed_mps,
+                              veh_class, cls_length_m)
     if wc < 0 or wsp < cls_length_m[veh_class[w]] + cls_min_gap_m[veh_class[w]]:
         return False
     return not keep_clear(w, conn_to_lane[wc], wsp, veh_route_pos, route_offsets, route_links,
@@ -641,10 +645,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                 nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
                 d = length - x
                 if nxt >= 0:
-                    best_c, best_space = front_target(
+                    best_c, best_space, best_speed = front_target(
                         i, lane, nxt, veh_route_pos, route_offsets, route_links, lane_conn_off,
                         conn_to_link, conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
-                        lane_block_pos_m, veh_pos_m, veh_class, cls_length_m)
+                        lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class, cls_length_m)
                     stop = False
                     if best_c < 0:
                         stop = True
@@ -658,10 +662,9 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                 if v * v <= 2.0 * b * d:
                                     stop = True
                             # keep_clear's own first test, here, spares most fronts the call
-                            ell = link_length_m[lane_link[conn_to_lane[best_c]]]
-                            if not stop and v * v <= 2.0 * b * d and (
-                                    ell < fp[P_KEEP_CLEAR_M]
-                                    or ell < cls_length_m[c] + cls_min_gap_m[c]) and keep_clear(
+                            if not stop and v * v <= 2.0 * b * d and short_link(
+                                    conn_to_lane[best_c], c, link_length_m, lane_link,
+                                    cls_length_m, cls_min_gap_m, fp) and keep_clear(
                                     i, conn_to_lane[best_c], best_space, veh_route_pos,
                                     route_offsets, route_links, link_length_m, link_lane_off,
                                     lane_link, lane_conn_off, conn_to_link, conn_to_lane, slots,
@@ -687,15 +690,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                         gap = d
                         v_lead = 0.0
                         max_x = length
-                    else:
-                        tl = conn_to_lane[best_c]
-                        if not math.isinf(best_space):
-                            gap = d + best_space
-                            max_x = length + best_space
-                            v_lead = lane_rear_speed(slots, lane_slot_off, lane_head,
-                                                     lane_count, lane_block_pos_m, veh_pos_m,
-                                                     veh_speed_mps, veh_class, cls_length_m,
-                                                     tl, v)
+                    elif not math.isinf(best_space):
+                        gap = d + best_space
+                        max_x = length + best_space
+                        v_lead = best_speed
             if multi:
                 zone = v * v / (2.0 * b) + fp[P_APPROACH_M]
                 if zone < fp[P_MERGE_ZONE_M]:
@@ -865,9 +863,11 @@ def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_sp
                         break
             x_new = 0.0
             rear = math.inf
+            rear_speed = veh_speed_mps[i]
             if ok:
-                rear = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                                 veh_pos_m, veh_class, cls_length_m, tl)
+                rear, rear_speed = lane_tail(slots, lane_slot_off, lane_head, lane_count,
+                                             lane_block_pos_m, veh_pos_m, veh_speed_mps,
+                                             veh_class, cls_length_m, tl, veh_speed_mps[i])
                 x_new = x - length
                 lim = rear - fp[P_MIN_ENTRY_GAP_M]
                 if lim < x_new:
@@ -884,12 +884,8 @@ def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_sp
                     veh_stopped_since_s[i] = t_end
                 counters[C_REFUSED] += 1
                 break
-            if x_new < x - length:
-                vr = lane_rear_speed(slots, lane_slot_off, lane_head, lane_count,
-                                     lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
-                                     cls_length_m, tl, veh_speed_mps[i])
-                if vr < veh_speed_mps[i]:
-                    veh_speed_mps[i] = vr
+            if x_new < x - length and rear_speed < veh_speed_mps[i]:
+                veh_speed_mps[i] = rear_speed
             nlink = lane_link[tl]
             if x_new > link_length_m[nlink]:
                 x_new = link_length_m[nlink]
@@ -1273,30 +1269,32 @@ def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_p
             nxt = -1
             if route_offsets[i] + 1 < route_offsets[i + 1]:
                 nxt = route_links[route_offsets[i] + 1]
+            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
+                     cls_max_speed_mps)
             best = -1
             best_rear = -math.inf
+            v_in = v0
             for g in range(first, first + n_l):
                 if nxt >= 0 and not lane_serves(g, nxt, lane_conn_off, conn_to_link):
                     continue
-                r = lane_rear(slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
-                              veh_pos_m, veh_class, cls_length_m, g)
+                r, spd = lane_tail(slots, lane_slot_off, lane_head, lane_count,
+                                   lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
+                                   cls_length_m, g, v0)
                 if r > best_rear:
                     best_rear = r
                     best = g
+                    v_in = spd
             if best < 0:
                 for g in range(first, first + n_l):
-                    r = lane_rear(slots, lane_slot_off, lane_head, lane_count,
-                                  lane_block_pos_m, veh_pos_m, veh_class, cls_length_m, g)
+                    r, spd = lane_tail(slots, lane_slot_off, lane_head, lane_count,
+                                       lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
+                                       cls_length_m, g, v0)
                     if r > best_rear:
                         best_rear = r
                         best = g
+                        v_in = spd
             if lane_count[best] >= lane_slot_off[best + 1] - lane_slot_off[best]:
                 break
-            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                     cls_max_speed_mps)
-            v_in = lane_rear_speed(slots, lane_slot_off, lane_head, lane_count,
-                                   lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class,
-                                   cls_length_m, best, v0)
             if v0 < v_in:
                 v_in = v0
             if best_rear < cls_min_gap_m[c] + v_in * cls_headway_s[c]:

@@ -221,12 +221,12 @@ class _World:
         return self.pos[i] - self.length_of(i)
 
     def space(self, g: int) -> float:
-        """Where the free room at the start of lane ``g`` ends (kernel: ``lane_rear``)."""
+        """Where the free room at the start of lane ``g`` ends (kernel: ``lane_tail``)."""
         room = self.rear_of(self.lanes[g][-1]) if self.lanes[g] else INF
         return self.block[g] if self.block[g] < room else room
 
     def space_speed(self, g: int, default: float) -> float:
-        """Speed of whatever :meth:`space` found: 0 for a block (kernel: ``lane_rear_speed``)."""
+        """Speed of whatever :meth:`space` found: 0 for a block (kernel: ``lane_tail``)."""
         if self.lanes[g]:
             last = self.lanes[g][-1]
             return 0.0 if self.block[g] < self.rear_of(last) else self.speed[last]

@@ -349,9 +349,10 @@ def test_dual_carriageway_keeps_clear_without_deadlock():
             nxt = nb.next_link_of(i, s.veh_route_pos, s.route_offsets, s.route_links)
             if nxt < 0:
                 continue
-            c, room = nb.front_target(i, g, nxt, s.veh_route_pos, s.route_offsets,
-                                      s.route_links, s.lane_conn_off, s.conn_to_link,
-                                      s.conn_to_lane, *cols, s.veh_class, s.cls_length_m)
+            c, room, _ = nb.front_target(i, g, nxt, s.veh_route_pos, s.route_offsets,
+                                         s.route_links, s.lane_conn_off, s.conn_to_link,
+                                         s.conn_to_lane, *cols, s.veh_speed_mps, s.veh_class,
+                                         s.cls_length_m)
             if c < 0:
                 continue
             if s.veh_speed_mps[i] == 0.0 and room < s.cls_length_m[s.veh_class[i]]:
