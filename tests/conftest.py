@@ -5,3 +5,4 @@ import os
 os.environ.setdefault("DASH_TEST_CHROMEPATH", "/usr/bin/chromium")
 
 from tests.pg_server import postgres_server, postgres_url  # noqa: E402, F401  (fixtures)
+from tests.store_fixtures import store, store_url  # noqa: E402, F401  (fixtures)

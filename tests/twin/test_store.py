@@ -6,7 +6,6 @@ import json
 import math
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
@@ -71,28 +70,6 @@ def mixed_kinds() -> list[Observation]:
                     {"unit_id": "AMB-3", "status": "en_route", "eta_s": 1e-7,
                      "big": 12345678901234567}, loc),
     ]
-
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'kota.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """An open store on ``store_url``."""
-    s = open_store(store_url)
-    yield s
-    s.close()
 
 
 # -- deduplication ----------------------------------------------------------------------

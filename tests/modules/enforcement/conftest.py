@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,34 +18,12 @@ from twin.modules.enforcement import (
     synthetic_registry,
 )
 from twin.observations import Location, Observation, ObservationKind
-from twin.store import Store, open_store
+from twin.store import Store
 
 WIB = timezone(timedelta(hours=7), "WIB")
 T0 = datetime(2026, 3, 2, 7, 0, tzinfo=WIB)  # a Monday, an even date
 KEY = b"test-pseudonym-key-0123456789abcdef"
 SECRET = b"test-callback-secret-0123456789"
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """An empty database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'etle.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """An open, migrated store."""
-    s = open_store(store_url)
-    yield s
-    s.close()
-
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:

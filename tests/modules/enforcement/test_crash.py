@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.store_fixtures import BACKENDS
 from twin.modules.enforcement import CaseStore, synthetic_registry
 from twin.modules.enforcement.repository import CASES, PAYMENTS, POINTS, TRANSITIONS, VIOLATIONS
 from twin.store import open_store
 
-from .conftest import BACKENDS, T0, plate_read
+from .conftest import T0, plate_read
 
 ROOT = Path(__file__).resolve().parents[3]
 
