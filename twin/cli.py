@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from twin.runner import RunResult, TwinRun
 
+COMMANDS = "kota_twin.commands"
+"""Entry-point group of sub-commands contributed by packages above ``twin`` (the bridge's)."""
+
 EXAMPLES = """\
 examples:
   kota run scenarios/jakarta_jatinegara.toml --dashboard   watch the demo on http://127.0.0.1:8050
@@ -83,7 +86,32 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.enforcement import cli as enforce_cli
 
     enforce_cli.add_parser(sub)
+    for name, command in plugin_commands().items():
+        try:
+            command.add_parser(sub)
+        except ImportError as exc:  # a plug-in whose implementation is not installed
+            logging.getLogger(__name__).debug("kota command %r is unavailable: %s", name, exc)
     return p
+
+
+def plugin_commands() -> dict[str, Any]:
+    """Sub-commands registered in the ``kota_twin.commands`` entry-point group, by name.
+
+    Each is an object with ``add_parser(sub)`` and ``run(args) -> int``. One whose
+    implementation does not import is left out with a warning, so a broken plug-in
+    cannot take the other commands down.
+    """
+    from importlib.metadata import entry_points
+
+    found: dict[str, Any] = {}
+    for ep in entry_points(group=COMMANDS):
+        try:
+            command = ep.load()
+        except ImportError as exc:
+            logging.getLogger(__name__).warning("kota command %r is unavailable: %s", ep.name, exc)
+            continue
+        found[ep.name] = command
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command in (commands := plugin_commands()):
+            return int(commands[args.command].run(args))
         if args.command == "enforce":
             from twin.modules.enforcement import cli as enforce_cli
 

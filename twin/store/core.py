@@ -723,6 +723,22 @@ class Store:
 
         return self._read(work)
 
+    def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Those of ``event_ids`` that are stored (to drop duplicates before publishing)."""
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return set()
+
+        def work(conn: Connection) -> set[str]:
+            found: set[str] = set()
+            for i in range(0, len(ids), 1000):
+                chunk = ids[i:i + 1000]
+                stmt = select(ObservationRow.event_id).where(ObservationRow.event_id.in_(chunk))
+                found.update(conn.execute(stmt).scalars())
+            return found
+
+        return self._read(work)
+
     def count_observations(self, kind: ObservationKind | str | None = None) -> int:
         """How many observations are stored (of ``kind``, if given)."""
         stmt = select(func.count()).select_from(ObservationRow)
