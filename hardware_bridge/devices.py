@@ -215,10 +215,12 @@ class DeviceRegistry:
     # -- broker configuration ---------------------------------------------------------------
 
     def acl_text(self) -> str:
-        """A Mosquitto ``acl_file``: each device writes only its own topics; the bridge reads all."""
+        """A Mosquitto ``acl_file``: each device writes only its own topics and reads only its
+        ``cmd`` topic; the bridge reads every device topic and writes none."""
         lines = [f"user {BRIDGE_USER}", "topic read city/#", ""]
         for d in self:
-            lines += [f"user {d.device_id}", f"topic write {d.topic_root}", ""]
+            lines += [f"user {d.device_id}", f"topic write {d.topic_root}",
+                      f"topic read {d.topic_root[:-1]}cmd", ""]
         return "\n".join(lines)
 
     def write_mosquitto_files(self, directory: str | Path, bridge_password: str) -> tuple[Path, Path]:

@@ -31,6 +31,7 @@ class SeqVerdict(StrEnum):
 class _DeviceWindow:
     highest: int
     seen_bits: int  # bit i set: highest - i was seen (bit 0 is highest itself)
+    first: int  # the first number taken: holes above it are gaps, numbers below it are late
 
 
 class SequenceWindow:
@@ -65,7 +66,7 @@ class SequenceWindow:
         w = self._devices.get(device_id)
         mask = (1 << self.window) - 1
         if w is None:
-            self._devices[device_id] = _DeviceWindow(seq, 1)
+            self._devices[device_id] = _DeviceWindow(seq, 1, seq)
             self.gaps.setdefault(device_id, 0)
             return
         if seq > w.highest:
@@ -77,7 +78,8 @@ class SequenceWindow:
         back = w.highest - seq
         if back < self.window and not (w.seen_bits >> back) & 1:
             w.seen_bits |= 1 << back
-            self.gaps[device_id] -= 1
+            if seq > w.first:
+                self.gaps[device_id] -= 1
 
     def highest(self, device_id: str) -> int | None:
         """The highest number taken from ``device_id``."""
