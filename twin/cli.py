@@ -4,6 +4,8 @@
     kota validate SCENARIO...
     kota import NETWORK_FILE OUT.npz [--format F]
     kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
+    kota quarantine [--store URL] [--device ID] [--limit N] [--json]
+    kota bridge | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
 network file, with a message naming the file and the problem) and 2 on a
@@ -35,6 +37,7 @@ examples:
   kota validate scenarios/*.toml                           check scenario files and their networks
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
   kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
+  kota quarantine --limit 5                                what the bridge refused, and why
 """
 
 
@@ -83,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
                      choices=["auto", "graphml", "sumo", "tntp", "npz"],
                      help="input format (default: from the file name)")
 
+    quar = sub.add_parser(
+        "quarantine", help="list refused input (bad device messages) with reasons",
+        description="Show what the hardware bridge refused: counts per device, then the most "
+        "recent quarantined messages with their reasons and raw content.",
+    )
+    quar.add_argument("--store", metavar="URL", default=None,
+                      help="database URL (default: $KOTA_DB_URL or sqlite:///var/kota.db)")
+    quar.add_argument("--device", default=None, help="only this device (or adapter)")
+    quar.add_argument("--limit", type=int, default=20, help="how many recent records (default %(default)s)")
+    quar.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     from twin.modules.enforcement import cli as enforce_cli
 
     enforce_cli.add_parser(sub)
@@ -128,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "quarantine":
+            return _cmd_quarantine(args)
         if args.command in (commands := plugin_commands()):
             return int(commands[args.command].run(args))
         if args.command == "enforce":
@@ -160,6 +176,35 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"ok   {path}: {scenario.scenario.name}; {network.summary()}; {len(trips)} trips")
     return 1 if failed else 0
+
+
+def _cmd_quarantine(args: argparse.Namespace) -> int:
+    from twin.store import open_store
+
+    with open_store(args.store) as store:
+        counts = store.quarantine_counts()
+        records = store.quarantined(limit=args.limit, source=args.device)
+    if args.device is not None:
+        counts = {k: v for k, v in counts.items() if k == args.device}
+    if args.json:
+        print(json.dumps({
+            "counts": counts,
+            "recent": [{"id": r.id, "received_at": r.received_at.isoformat(), "source": r.source,
+                        "reason": r.reason, "raw": r.raw} for r in records],
+        }, sort_keys=True))
+        return 0
+    if not counts:
+        print("quarantine is empty")
+        return 0
+    width = max(len(k) for k in counts)
+    print("quarantined per source:")
+    for source, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {source:<{width}}  {n:>8,}")
+    print(f"\nmost recent {len(records)}:")
+    for r in records:
+        raw = r.raw if len(r.raw) <= 120 else r.raw[:117] + "..."
+        print(f"  #{r.id} {r.received_at:%Y-%m-%d %H:%M:%S}Z {r.source}: {r.reason}\n      {raw}")
+    return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -123,3 +123,22 @@ def test_dashboard_on_a_taken_port_fails_clearly(tmp_path, capsys):
                      "--port", str(port), "--store", f"sqlite:///{tmp_path / 'k.db'}"])
     assert code == 1
     assert "choose another port with --port" in capsys.readouterr().err.lower()
+
+
+def test_quarantine_lists_counts_per_source_and_recent_records(tmp_path, capsys):
+    from twin.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    with open_store(url) as store:
+        store.quarantine("det-1", "mqtt: message is not valid JSON", b'{"trunc')
+        store.quarantine("det-1", "mqtt: stale message", b"{}")
+        store.quarantine("cam-2", "http: bad signature", b"\xff\x00")
+    assert main(["quarantine", "--store", url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"] == {"det-1": 2, "cam-2": 1}
+    assert [r["reason"] for r in data["recent"]] == [
+        "http: bad signature", "mqtt: stale message", "mqtt: message is not valid JSON"]
+    assert data["recent"][0]["raw"] == "\\xff\\x00"
+    assert main(["quarantine", "--store", url, "--device", "det-1", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "det-1" in out and "cam-2" not in out and "stale message" in out and "not valid JSON" not in out

@@ -790,6 +790,17 @@ class Store:
 
         return self._read(work)
 
+    def quarantine_counts(self, since: datetime | None = None) -> dict[str, int]:
+        """Quarantined inputs per source (device or adapter), optionally since a time."""
+        stmt = select(QuarantineRow.source, func.count()).group_by(QuarantineRow.source)
+        if since is not None:
+            stmt = stmt.where(QuarantineRow.received_at >= _aware(since, "since"))
+
+        def work(conn: Connection) -> dict[str, int]:
+            return {str(src): int(n) for src, n in conn.execute(stmt)}
+
+        return self._read(work)
+
     # -- link interval series ---------------------------------------------------------
 
     def add_link_intervals(
