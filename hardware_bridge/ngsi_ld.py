@@ -397,7 +397,7 @@ class _Entity:
             if required:
                 raise NgsiLdError(f"{self.type} {self.id[:80]!r} has no {name!r}")
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if not _finite(v):
             raise NgsiLdError(f"{name!r} must be a finite number, got {v!r}"[:200])
         return v
 
@@ -406,6 +406,16 @@ class _Entity:
         if v is None:
             return None
         return _parse_time(v, name)
+
+
+def _finite(v: Any) -> bool:
+    """Whether ``v`` is a JSON number that fits a float (huge integers do not)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _parse_time(v: Any, name: str) -> datetime:
@@ -434,7 +444,7 @@ def _location(e: _Entity, lane: int | None = None) -> Location | None:
     elif geo.get("type") != "Point":
         raise NgsiLdError(f"'location' must be a Point or LineString, got {str(geo.get('type'))[:40]!r}")
     if (not isinstance(coords, list) or len(coords) < 2
-            or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords[:2])):
+            or not all(_finite(c) for c in coords[:2])):
         raise NgsiLdError(f"'location' coordinates are not [lon, lat]: {coords!r}"[:200])
     try:
         return Location(float(coords[0]), float(coords[1]), link_id=link_id, lane=lane)
@@ -529,7 +539,7 @@ def _read_anpr(e: _Entity) -> Observation:
         payload["lane"] = lane
     speed = vehicle.get("speed")
     if speed is not None:
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed):
+        if not _finite(speed):
             raise NgsiLdError(f"observedVehicle.speed must be a number (km/h), got {speed!r}"[:200])
         payload["speed_mps"] = _mps(speed)
     color = vehicle.get("color")
