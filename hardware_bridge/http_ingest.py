@@ -424,9 +424,11 @@ def _handler(server: HttpIngestServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802
             parts = urlsplit(self.path)
+            if parts.path in routes:
+                self._send(405, {"error": "use POST"}, {"Allow": "POST"})
+                return
             if parts.path != ENTITIES_PATH:
-                self._send(405 if parts.path in routes else 404, {"error": "use POST" if parts.path in routes
-                                                                  else f"no endpoint {parts.path[:100]!r}"})
+                self._send(404, {"error": f"no endpoint {parts.path[:100]!r}"})
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             self._dispatch(lambda: server.handle_entities(parts.query, headers), "application/ld+json")

@@ -32,7 +32,12 @@ AnprFlowObserved has no vehicle class or compass heading, so ``vehicleType`` (th
 Vehicle/TrafficFlowObserved enum: car, motorcycle, bus, lorry) and ``heading`` (the
 Vehicle model's attribute) are added to it. Evidence images are RFC 6920 named-information
 URIs, ``ni:///sha-256;<base64url digest>``, so ``refImages`` carries the same SHA-256 the
-payload's ``image_sha256`` does. Speeds read back are rounded to 1e-6 m/s.
+payload's ``image_sha256`` does. Speeds read back are rounded to 1e-6 m/s. A unit at
+speed 0 is written with ``heading`` -1, as the Vehicle model requires, and read back
+without ``heading_deg``. Incident types map to (category, subCategory) by a fixed table
+(crash -> traffic/carAccident, breakdown -> traffic/carStopped, flood ->
+naturalDisaster/flood, fire -> security/buildingFire, medical -> health/fallenPatient, ...);
+the incident type itself also travels in ``data``, so none is lost.
 
 Identity: an ANPR read and an alert are events, so their entity id carries the
 observation's ``event_id`` (``urn:ngsi-ld:AnprFlowObserved:{event_id}``). A traffic-flow
