@@ -59,7 +59,7 @@ def _out_of_range(key: str, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"payload field {key!r} must be a number, got {value!r}"
     low, high, unit = RANGES[key]
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # ints are finite (and may not fit a float)
         return f"payload field {key!r} is not finite"
     if low <= value <= high:
         return None

@@ -214,7 +214,7 @@ class Observation:
                     pos_m=None if loc.get("pos_m") is None else float(loc["pos_m"]),
                     lane=None if loc.get("lane") is None else int(loc["lane"]),
                 )
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 raise ObservationError(f"location is malformed: {exc!r}") from None
         return cls(
             kind=data["kind"],
