@@ -282,7 +282,7 @@ class HttpIngestServer:
                                  json.dumps(entity, ensure_ascii=False, default=repr).encode("utf-8")))
         outcome = IngestOutcome()
         if mapped:
-            outcome = self.ingest.submit(mapped, transport="ngsi-ld", raw=body)
+            outcome = self.ingest.submit(mapped, transport="ngsi-ld", relayed_by=dev.device_id, raw=body)
         for reason, raw in unmapped:  # after the submit: a 503 retry then finds duplicates only
             self.ingest.quarantine(raw, transport="ngsi-ld", device_id=dev.device_id, reason=reason)
         counts = _counts(outcome)

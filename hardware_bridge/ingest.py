@@ -273,22 +273,30 @@ class Ingest:
             return outcome
 
     def submit(self, observations: Sequence[Observation], *, transport: str,
-               device_id: str | None = None, raw: bytes = b"") -> IngestOutcome:
+               device_id: str | None = None, relayed_by: str | None = None,
+               raw: bytes = b"") -> IngestOutcome:
         """Take observations an adapter built itself (NGSI-LD, camera XML, replay).
 
         Each is still checked for plausibility, and, when ``device_id`` is given,
-        for being that device's own of a registered kind.
+        for being that device's own of a registered kind. A relay — a context
+        broker forwarding many sensors' observations — is named by ``relayed_by``
+        instead: it must be registered, the observations may carry any source id,
+        each must be of a kind the relay is registered for, and the relay's
+        counters take them.
         """
+        if device_id is not None and relayed_by is not None:
+            raise ValueError("give device_id or relayed_by, not both")
         with self._lock:
-            who = device_id or UNKNOWN_DEVICE
-            if device_id is not None and self.registry is not None and device_id not in self.registry:
-                return self._quarantine_message(who, transport, f"unknown device {device_id!r}",
+            who = device_id or relayed_by or UNKNOWN_DEVICE
+            sender = device_id or relayed_by
+            if sender is not None and self.registry is not None and sender not in self.registry:
+                return self._quarantine_message(who, transport, f"unknown device {sender!r}",
                                                 raw or _dump(observations))
             good: list[Observation] = []
             refused: list[tuple[str, bytes]] = []
             for obs in observations:
                 try:
-                    self._check(obs, device_id)
+                    self._check(obs, device_id, relay=relayed_by)
                     good.append(obs)
                 except _Refused as exc:
                     refused.append((f"observation {obs.event_id!r}: {exc}", _dump([obs])))
@@ -379,13 +387,15 @@ class Ingest:
         self._check(obs, who)
         return obs
 
-    def _check(self, obs: Observation, device_id: str | None) -> None:
+    def _check(self, obs: Observation, device_id: str | None, *, relay: str | None = None) -> None:
         if device_id is not None and obs.source_id != device_id:
             raise _Refused(f"device {device_id!r} may not report as {obs.source_id!r}")
-        if device_id is not None and self.registry is not None:
-            dev = self.registry.get(device_id)
+        sender = device_id or relay
+        if sender is not None and self.registry is not None:
+            dev = self.registry.get(sender)
             if dev is not None and obs.kind not in dev.kinds:
-                raise _Refused(f"device {device_id!r} is not registered for {obs.kind.value!r}")
+                what = "relay" if relay else "device"
+                raise _Refused(f"{what} {sender!r} is not registered for {obs.kind.value!r}")
         reason = implausible(obs)
         if reason:
             raise _Refused(reason)

@@ -237,3 +237,20 @@ def test_a_database_outage_takes_nothing_and_the_retry_takes_it_once(
     assert store.count_observations() == 2
     assert len(store.quarantined()) == 1
     store.close()
+
+
+def test_a_relay_forwards_other_sources_and_takes_their_counts(bus: Bus, gate: Ingest) -> None:
+    """A context broker (registered as det-1) relays observations of sensors it is not."""
+    sub = bus.subscribe("#")
+    relayed = [Observation(ObservationKind.POINT_SPEED, f"far-sensor-{i}", NOW, {"speed_mps": 9.0},
+                           event_id=f"r{i}") for i in range(3)]
+    out = gate.submit(relayed, transport="ngsi-ld", relayed_by="det-1")
+    assert out.accepted == 3
+    assert [o.source_id for o in sub.drain()] == ["far-sensor-0", "far-sensor-1", "far-sensor-2"]
+    assert gate.stats()["det-1"].accepted == 3 and "unknown" not in gate.stats()
+    plate = Observation(ObservationKind.SIGNAL_STATE, "sig-1", NOW, {"program": "p", "state": "G"})
+    only_plates = gate.submit([plate], transport="ngsi-ld", relayed_by="cam-1")
+    assert only_plates.quarantined == 1 and "relay 'cam-1' is not registered" in (only_plates.reason or "")
+    assert gate.submit(relayed, transport="ngsi-ld", relayed_by="nobody").quarantined == 1
+    with pytest.raises(ValueError, match="not both"):
+        gate.submit(relayed, transport="ngsi-ld", relayed_by="det-1", device_id="det-1")
