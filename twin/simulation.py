@@ -263,6 +263,8 @@ class SimulationState:
     next_incident_id: int = 0
     next_reroute_s: float = 0.0
     rng_state: Mapping[str, Any] = field(default_factory=dict)
+    link_speed_factor_set: FloatArray | None = None
+    """The factors of :meth:`Simulation.set_link_speed_factor` (None: all 1)."""
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -370,6 +372,7 @@ class Simulation:
         self._incidents: dict[int, tuple[int, tuple[int, ...], float, float]] = {}
         self._next_incident_id = 0
         self._next_reroute_s = self.config.reroute_period_s
+        self._link_factor_set = np.ones(network.n_links)
 
     # ------------------------------------------------------------------ time
     @property
@@ -861,7 +864,52 @@ class Simulation:
             factor = min(factor, f)
             for ln in lanes:
                 s.lane_block_pos_m[first + ln] = min(s.lane_block_pos_m[first + ln], pos)
-        s.link_speed_factor[link] = factor
+        s.link_speed_factor[link] = self._link_factor_set[link] * factor
+
+    # ----------------------------------------------------- link speed factors
+    @property
+    def link_speed_factor(self) -> FloatArray:
+        """Desired-speed factor in effect on each link (read-only, (n_links,)): the
+        factor of :meth:`set_link_speed_factor` times the lowest speed factor of the
+        incidents open on the link."""
+        return _read_only(self._state.link_speed_factor)
+
+    def set_link_speed_factor(
+        self, links: Sequence[str | int], factors: float | Sequence[float] | FloatArray
+    ) -> None:
+        """Scale the desired speed on ``links``, e.g. to follow live speed readings.
+
+        A driver of class ``c`` on the link aims for ``min(max_speed[c],
+        speed_limit * speed_factor[c] * factor)`` (see :mod:`core_ext._micro_nb`),
+        so a factor of 0.5 halves the free speed and one above 1 lets drivers go
+        faster than the posted limit (observed speeds often do). An open incident's
+        ``speed_factor`` multiplies it until the incident is cleared. The factor
+        stays until set again; 1 restores the limit. It takes effect from the next
+        step, and is part of :meth:`snapshot`.
+
+        Parameters
+        ----------
+        links : sequence of link ids or indices
+        factors : float, or one float per link; finite and > 0
+
+        Raises
+        ------
+        ValueError
+            On an unknown link, a length mismatch or a factor that is not > 0;
+            nothing is changed then.
+        """
+        index = [self.resolve_link(link) for link in links]
+        values = np.broadcast_to(np.asarray(factors, dtype=np.float64), (len(index),)) \
+            if np.ndim(factors) == 0 else np.asarray(factors, dtype=np.float64)
+        if values.shape != (len(index),):
+            raise ValueError(f"{len(index)} links but {values.shape[0]} factors")
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size:
+            raise ValueError(f"link speed factor must be a finite number > 0, got "
+                             f"{values[bad[0]]!r} for link {links[int(bad[0])]!r}")
+        for link, value in zip(index, values.tolist(), strict=True):
+            self._link_factor_set[link] = value
+            self._apply_incidents(link)
 
     # -------------------------------------------------------------- snapshot
     def snapshot(self) -> SimulationState:
@@ -876,6 +924,7 @@ class Simulation:
             incidents=dict(self._incidents),
             next_incident_id=self._next_incident_id,
             next_reroute_s=self._next_reroute_s,
+            link_speed_factor_set=self._link_factor_set.copy(),
             rng_state=copy.deepcopy(self.rng.bit_generator.state),
         )
 
@@ -910,6 +959,13 @@ class Simulation:
         self._incidents = dict(state.incidents)
         self._next_incident_id = state.next_incident_id
         self._next_reroute_s = state.next_reroute_s
+        if state.link_speed_factor_set is not None:
+            if state.link_speed_factor_set.shape != self._link_factor_set.shape:
+                raise ValueError(f"snapshot has {state.link_speed_factor_set.shape[0]} link speed "
+                                 f"factors; this simulation has {self._link_factor_set.shape[0]} links")
+            self._link_factor_set = state.link_speed_factor_set.copy()
+        else:
+            self._link_factor_set = np.ones(self._state.n_links)
         if state.rng_state:
             self.rng.bit_generator.state = copy.deepcopy(state.rng_state)
 
