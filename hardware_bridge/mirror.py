@@ -39,7 +39,7 @@ What it does not do: flows. A detector's ``count`` could set the inflow of a
 link, but the engine's demand is fixed trips inserted in departure order, and
 none of the recordings shipped here has both counts and a network (METR-LA
 records speeds only; I-94 is one station). Observations without a measured mean
-speed (``mean_speed_mps`` None, or absent from ``payload["measured"]``) are
+speed (``mean_speed_mps`` None) are
 counted and left alone; so are those of sensors that measure no link.
 
 Threads: :meth:`attach` subscribes a queue to the bus; the thread that steps
@@ -231,8 +231,7 @@ def _measured_speed(obs: Observation) -> float | None:
     if obs.kind is not ObservationKind.DETECTOR_INTERVAL:
         return None
     speed = obs.payload.get("mean_speed_mps")
-    measured = obs.payload.get("measured")
-    if speed is None or (isinstance(measured, list | tuple) and "mean_speed_mps" not in measured):
+    if speed is None:
         return None
     value = float(speed)
     return value if math.isfinite(value) and value >= 0 else None

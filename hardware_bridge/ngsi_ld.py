@@ -239,8 +239,11 @@ def _traffic_flow(obs: Observation) -> dict[str, Any]:
         "id": entity_id("TrafficFlowObserved", obs.source_id), "type": "TrafficFlowObserved",
         "dateObserved": prop(_dt(f"{start.isoformat()}/{end.isoformat()}")),
         "dateObservedFrom": prop(_dt(start)), "dateObservedTo": prop(_dt(end)),
-        "intensity": prop(p["count"], end), "occupancy": prop(p["occupancy"], end),
     }
+    if p.get("count") is not None:
+        ent["intensity"] = prop(p["count"], end)
+    if p.get("occupancy") is not None:
+        ent["occupancy"] = prop(p["occupancy"], end)
     if p.get("mean_speed_mps") is not None:
         ent["averageVehicleSpeed"] = prop(_kmh(p["mean_speed_mps"]), end)
     if obs.location is not None and obs.location.lane is not None:
@@ -505,13 +508,15 @@ def _read_traffic_flow(e: _Entity) -> Observation:
     interval_s = (end - start).total_seconds()
     if interval_s <= 0:
         raise NgsiLdError(f"dateObserved interval ends before it starts ({interval_s:g} s)")
-    count = e.number("intensity", required=True)
-    assert count is not None
-    if count != int(count):
+    count = e.number("intensity")
+    if count is not None and count != int(count):
         raise NgsiLdError(f"'intensity' must be a whole number of vehicles, got {count!r}")
-    occupancy = e.number("occupancy", required=True)
+    occupancy = e.number("occupancy")
     speed = e.number("averageVehicleSpeed")
-    payload = {"interval_s": interval_s, "count": int(count), "occupancy": occupancy,
+    if count is None and occupancy is None and speed is None:
+        raise NgsiLdError("TrafficFlowObserved carries none of intensity, occupancy, averageVehicleSpeed")
+    payload = {"interval_s": interval_s, "count": None if count is None else int(count),
+               "occupancy": occupancy,
                "mean_speed_mps": None if speed is None else _mps(speed)}
     lane = _lane_number(e.value("laneId"))
     return Observation(ObservationKind.DETECTOR_INTERVAL, source, end, payload,

@@ -50,7 +50,7 @@ def implausible(obs: Observation) -> str | None:
             return f"location.lane {loc.lane!r} is not a lane index (0 to 32)"
     if obs.kind is ObservationKind.DETECTOR_INTERVAL:
         count = obs.payload["count"]
-        if count == 0 and obs.payload.get("mean_speed_mps") not in (None, 0, 0.0):
+        if count is not None and count == 0 and obs.payload.get("mean_speed_mps") not in (None, 0, 0.0):
             return "a detector interval with no vehicles cannot have a mean speed"
     return None
 

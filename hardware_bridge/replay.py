@@ -261,14 +261,15 @@ class Replayer:
         self.stats.max_late_s = max(self.stats.max_late_s, self.clock() - due)
 
     def _submit(self, observations: list[Observation]) -> None:
-        sources = {o.source_id for o in observations}
-        device = next(iter(sources)) if len(sources) == 1 else None
-        self.stats.add(self.ingest.submit(observations, transport=TRANSPORT, device_id=device))
+        # the recording relays its many sensors; the gate counts them under its name
+        self.stats.add(self.ingest.submit(observations, transport=TRANSPORT,
+                                          relayed_by=f"replay:{self.recording.name}"))
         self._report()
 
     def _quarantine(self, bad: BadRecord) -> None:
         self.stats.bad_lines += 1
-        self.stats.add(self.ingest.quarantine(bad.raw, transport=TRANSPORT, reason=bad.describe()))
+        self.stats.add(self.ingest.quarantine(bad.raw, transport=TRANSPORT, reason=bad.describe(),
+                                              device_id=f"replay:{self.recording.name}"))
         self._report()
 
     def _report(self) -> None:

@@ -51,9 +51,8 @@ class MetrLa(Recording):
     Each sensor ``<id>`` becomes the source ``metr-la-<id>``, publishing one
     ``DETECTOR_INTERVAL`` observation per 5-minute row: ``mean_speed_mps`` is the
     recorded speed (mph) times :data:`MPH_TO_MPS`, located at the sensor's
-    coordinates. METR-LA records speeds only, so ``payload["measured"]`` is
-    ``["mean_speed_mps"]`` and ``count`` is 1, the least consistent with a
-    measured mean speed (see the module docstring), ``occupancy`` 0.0.
+    coordinates. METR-LA records speeds only, so ``count`` and ``occupancy``
+    are None (not measured).
 
     Time: the file has no timestamps; row ``i`` is taken as the interval that
     starts at 2012-03-01 00:00 America/Los_Angeles plus ``5 i`` minutes (the
@@ -125,9 +124,8 @@ class MetrLa(Recording):
         return Observation(
             kind=ObservationKind.DETECTOR_INTERVAL, source_id=sid,
             observed_at=start + timedelta(seconds=self.INTERVAL_S),
-            payload={"interval_s": self.INTERVAL_S, "count": 1, "occupancy": 0.0,
-                     "mean_speed_mps": float(self.speed_mph[row, col]) * MPH_TO_MPS,
-                     "measured": ["mean_speed_mps"]},
+            payload={"interval_s": self.INTERVAL_S, "count": None, "occupancy": None,
+                     "mean_speed_mps": float(self.speed_mph[row, col]) * MPH_TO_MPS},
             location=Location(float(lon), float(lat)),
             event_id=f"{sid}@{start.isoformat()}")
 
@@ -167,9 +165,9 @@ class I94(Recording):
 
     One source, ``i94-atr301``, one ``DETECTOR_INTERVAL`` per hour:
     ``interval_s`` 3600, ``count`` the recorded ``traffic_volume``,
-    ``mean_speed_mps`` None, ``measured`` ``["count"]`` (``occupancy`` 0.0 is
-    not a reading); ``holiday`` (None or its name) and ``weather`` (the distinct
-    ``weather_main`` values of the hour) ride along. No location: the data set
+    ``mean_speed_mps`` and ``occupancy`` None (not measured); ``holiday`` (None
+    or its name) and ``weather`` (the distinct ``weather_main`` values of the
+    hour) ride along. No location: the data set
     does not give the station's coordinates.
 
     Time: ``date_time`` is local time (America/Chicago), read as the start of
@@ -265,8 +263,8 @@ class I94(Recording):
         return Observation(
             kind=ObservationKind.DETECTOR_INTERVAL, source_id=self.SOURCE_ID,
             observed_at=start + timedelta(seconds=self.INTERVAL_S),
-            payload={"interval_s": self.INTERVAL_S, "count": self.volumes[i], "occupancy": 0.0,
-                     "mean_speed_mps": None, "measured": ["count"], **self.extra[i]},
+            payload={"interval_s": self.INTERVAL_S, "count": self.volumes[i], "occupancy": None,
+                     "mean_speed_mps": None, **self.extra[i]},
             event_id=f"{self.SOURCE_ID}@{start.isoformat()}")
 
     def _first_index(self, since: datetime | None) -> int:

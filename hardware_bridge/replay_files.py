@@ -24,7 +24,7 @@ Files (``.gz`` allowed), one record per line:
 Files are read whole and sorted by time (stable), so their rows may come in any
 order; lines that cannot be read come first, as :class:`BadRecord`.
 
-See :mod:`hardware_bridge.replay_records` for the ``measured`` payload field.
+A field left empty is None in the payload (not measured), never a made-up value.
 """
 
 from __future__ import annotations
@@ -247,8 +247,7 @@ class DetectorCsv(_CsvRecording):
         interval = float(cells["interval_s"])
         if not (math.isfinite(interval) and interval > 0):
             raise ValueError(f"interval_s must be > 0, got {cells['interval_s']!r}")
-        count = int(cells["count"])
-        measured = ["count"]
+        count = int(cells["count"]) if cells["count"] else None
         speeds = [(k, f) for k, f in self._SPEEDS if cells.get(k, "")]
         if len(speeds) > 1:
             raise ValueError(f"give one mean speed column, not {', '.join(k for k, _ in speeds)}")
@@ -256,16 +255,13 @@ class DetectorCsv(_CsvRecording):
         if speeds:
             key, factor = speeds[0]
             speed = float(cells[key]) * factor
-            measured.append("mean_speed_mps")
         occ_text = cells.get("occupancy", "")
-        occupancy = float(occ_text) if occ_text else 0.0
-        if occ_text:
-            measured.append("occupancy")
+        occupancy = float(occ_text) if occ_text else None
         return Observation(
             kind=ObservationKind.DETECTOR_INTERVAL, source_id=det,
             observed_at=start + timedelta(seconds=interval),
             payload={"interval_s": interval, "count": count, "occupancy": occupancy,
-                     "mean_speed_mps": speed, "measured": measured},
+                     "mean_speed_mps": speed},
             location=_location(cells), event_id=f"{det}@{start.isoformat()}")
 
 

@@ -7,15 +7,9 @@ missing from the recording: reported, never invented).
 
 Fields a recording does not measure
 -----------------------------------
-A ``DETECTOR_INTERVAL`` payload must carry ``count`` (an integer) and
-``occupancy`` (a number) whatever the detector measured. A replayed record
-lists what it did measure in ``payload["measured"]`` (e.g. ``["mean_speed_mps"]``);
-the other required fields then hold the least value consistent with the
-measurement, never an estimate: ``occupancy`` 0.0, and ``count`` 1 when a mean
-speed was measured (a mean speed needs at least one vehicle) or 0 otherwise.
-Consumers that sum counts or occupancies must skip records whose ``measured``
-list lacks the field. Records without ``measured`` (virtual sensors, devices)
-measured every field.
+A ``DETECTOR_INTERVAL`` payload carries ``count``, ``occupancy`` and
+``mean_speed_mps``; a field the recording does not measure is None (METR-LA has
+speeds only, I-94 volumes only), never an estimate.
 """
 
 from __future__ import annotations

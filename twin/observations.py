@@ -51,10 +51,11 @@ class ObservationKind(StrEnum):
 _NUM = (int, float)
 _OPT_STR = (str, type(None))
 _OPT_NUM = (int, float, type(None))
+_OPT_INT = (int, type(None))
 
 PAYLOAD_FIELDS: Mapping[ObservationKind, Mapping[str, tuple[type, ...]]] = MappingProxyType({
     ObservationKind.DETECTOR_INTERVAL: {
-        "interval_s": _NUM, "count": (int,), "occupancy": _NUM, "mean_speed_mps": _OPT_NUM,
+        "interval_s": _NUM, "count": _OPT_INT, "occupancy": _OPT_NUM, "mean_speed_mps": _OPT_NUM,
     },
     ObservationKind.POINT_SPEED: {"speed_mps": _NUM},
     ObservationKind.PLATE_READ: {"plate": _OPT_STR, "confidence": _NUM},
@@ -63,7 +64,11 @@ PAYLOAD_FIELDS: Mapping[ObservationKind, Mapping[str, tuple[type, ...]]] = Mappi
     ObservationKind.EMERGENCY_CALL: {"call_type": (str,)},
     ObservationKind.UNIT_POSITION: {"unit_id": (str,), "status": (str,)},
 })
-"""Required payload fields per kind and their allowed types; extra fields are allowed."""
+"""Required payload fields per kind and their allowed types; extra fields are allowed.
+
+A field whose types include None must be present but may be None: the sensor does
+not measure it (a speed-only detector has no ``count`` or ``occupancy``; an empty
+interval has no ``mean_speed_mps``). It is never filled with a made-up value."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,13 +77,10 @@ def _corridor() -> tuple[Simulation, dict[str, tuple[str, ...]]]:
     return Simulation(sn.network, trips, seed=0), dict(sn.sensor_links)
 
 
-def _reading(source: str, speed_mps: float | None, minute: int = 0,
-             measured: list[str] | None = None) -> Observation:
+def _reading(source: str, speed_mps: float | None, minute: int = 0) -> Observation:
     start = datetime(2012, 3, 1, 8, tzinfo=UTC) + timedelta(minutes=5 * minute)
-    payload = {"interval_s": 300.0, "count": 1 if speed_mps is not None else 40,
-               "occupancy": 0.0, "mean_speed_mps": speed_mps}
-    if measured is not None:
-        payload["measured"] = measured
+    payload = {"interval_s": 300.0, "count": None if speed_mps is not None else 40,
+               "occupancy": None, "mean_speed_mps": speed_mps}
     return Observation(ObservationKind.DETECTOR_INTERVAL, source, start + timedelta(minutes=5),
                        payload, event_id=f"{source}@{start.isoformat()}")
 
@@ -112,7 +109,7 @@ def test_readings_without_a_speed_or_a_link_are_left_alone() -> None:
     sim, links = _corridor()
     mirror = SpeedMirror(sim, links)
     mirror.observe(_reading("a", None))
-    mirror.observe(_reading("b", 10.0, measured=["count"]))
+    mirror.observe(_reading("b", None))
     mirror.observe(_reading("elsewhere", 10.0))
     assert mirror.stats.no_speed == 2 and mirror.stats.unknown_source == 1
     assert mirror.stats.assimilated == 0

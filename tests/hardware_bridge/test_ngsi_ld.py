@@ -197,7 +197,8 @@ def test_expanded_iris_are_understood():
 @pytest.mark.parametrize("mutate, match", [
     (lambda e: e.update(type="WeatherObserved"), "no observation mapping"),
     (lambda e: e.pop("id"), "no 'id'"),
-    (lambda e: e.pop("intensity"), "'intensity'"),
+    (lambda e: [e.pop(k) for k in ("intensity", "occupancy", "averageVehicleSpeed")],
+     "none of intensity, occupancy, averageVehicleSpeed"),
     (lambda e: e["intensity"].update(value="lots"), "finite number"),
     (lambda e: e["intensity"].update(value=12.5), "whole number"),
     (lambda e: e["occupancy"].update(value=float("nan")), "finite number"),
@@ -231,3 +232,13 @@ def test_ids_with_odd_characters_round_trip():
     obs = incident()
     odd = Observation(obs.kind, "scen ario/%x", T, obs.payload, obs.location, event_id="ev 1/%2F")
     assert from_entity(to_entity(odd)) == odd
+
+
+def test_a_speed_only_detector_round_trips_without_counts():
+    """Fields a sensor does not measure stay absent from the entity and None in the payload."""
+    obs = detector(count=None, occupancy=None, mean_speed_mps=25.0)
+    ent = to_entity(obs)
+    assert "intensity" not in ent and "occupancy" not in ent
+    back = from_entity(ent)
+    assert back.payload["count"] is None and back.payload["occupancy"] is None
+    assert back.payload["mean_speed_mps"] == pytest.approx(25.0)

@@ -66,6 +66,9 @@ def test_replay_publishes_in_recorded_time_order_whatever_the_file_order(tmp_pat
     assert stats.ticks == 5  # minute 0 holds two observations (b and a)
     # within one instant the file's order is kept (stable)
     assert [o.source_id for o in got[:2]] == ["b", "a"]
+    # the gate counts the recording's sensors under the recording, which relays them
+    assert set(ingest.stats()) == {f"replay:{JsonlObservations(path).name}"}
+    assert ingest.totals()["accepted"] == 6
 
 
 def test_pacing_waits_recorded_time_over_speedup() -> None:
@@ -173,7 +176,7 @@ def test_bad_detector_csv_rows_are_quarantined_with_line_numbers(tmp_path: Path,
     stored = {o.source_id: o for o in store.observations()}
     assert stored["d1"].payload["mean_speed_mps"] == pytest.approx(10.0)  # 36 km/h
     assert stored["d2"].payload["mean_speed_mps"] is None
-    assert stored["d2"].payload["measured"] == ["count"]
+    assert stored["d2"].payload["occupancy"] is None  # not measured, not made up
 
 
 def test_observation_csv_reads_payload_and_location(tmp_path: Path) -> None:
@@ -214,7 +217,7 @@ def test_metr_la_converts_mph_to_mps_at_the_sensor_location() -> None:
     assert obs.source_id == "metr-la-773869"
     assert obs.payload["mean_speed_mps"] == pytest.approx(64.375 * 0.44704)
     assert MPH_TO_MPS == pytest.approx(1609.344 / 3600)
-    assert obs.payload["measured"] == ["mean_speed_mps"] and obs.payload["count"] == 1
+    assert obs.payload["count"] is None and obs.payload["occupancy"] is None  # speeds only
     assert obs.location is not None
     assert (obs.location.lat, obs.location.lon) == (34.15497, -118.31829)
     assert obs.event_id == "metr-la-773869@2012-03-01T00:00:00-08:00"
@@ -269,7 +272,7 @@ def test_i94_hour_is_a_detector_interval_with_count_volume() -> None:
     obs = I94().observation(0)
     assert obs.source_id == "i94-atr301"
     assert obs.payload["interval_s"] == 3600.0 and obs.payload["count"] == 5545
-    assert obs.payload["mean_speed_mps"] is None and obs.payload["measured"] == ["count"]
+    assert obs.payload["mean_speed_mps"] is None and obs.payload["occupancy"] is None
     assert obs.event_id == "i94-atr301@2012-10-02T09:00:00-05:00"
 
 
