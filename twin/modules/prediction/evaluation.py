@@ -64,6 +64,8 @@ class ForecastEvaluation:
     fit: FitReport
     fit_wall_s: float
     forecast_wall_s: float
+    forecaster: SensorForecaster
+    """The fitted model (left in its state at the end of the fit rows)."""
 
     def horizon(self, minutes: int) -> HorizonResult:
         """The result at ``minutes``."""
@@ -71,7 +73,7 @@ class ForecastEvaluation:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (validation scores left out)."""
-        fit = asdict(self.fit)
+        fit = asdict(self.fit)  # (the forecaster itself is not part of the summary)
         fit.pop("validation_mae")
         return {
             "sensors": self.sensors, "rows": self.rows, "fit_rows": self.fit_rows,
@@ -177,4 +179,5 @@ def evaluate_forecasts(history: NDArray[np.float64], calendar: RowCalendar,
         sensors=n_sensors, rows=n_rows, fit_rows=fit_rows,
         missing_fit_values=int(np.isnan(x[:fit_rows]).sum()),
         missing_test_values=int(np.isnan(x[fit_rows:]).sum()),
-        horizons=tuple(results), fit=fit, fit_wall_s=fit_wall_s, forecast_wall_s=forecast_wall_s)
+        horizons=tuple(results), fit=fit, fit_wall_s=fit_wall_s, forecast_wall_s=forecast_wall_s,
+        forecaster=forecaster)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FeatureSpec", "build_features", "imputed_deviations", "neighbour_deviations",
-           "neighbour_weights"]
+__all__ = ["FeatureSpec", "NeighbourTable", "build_features", "imputed_deviations",
+           "neighbour_deviations"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -75,17 +75,31 @@ class FeatureSpec:
         return 1 + self.own_lags + self.neighbour_lags + 3 + 3 * self.congestion_terms
 
 
-def neighbour_weights(adjacency: FloatArray | None, n_sensors: int) -> FloatArray:
-    """Non-negative neighbour weights with a zero diagonal (all zero without an adjacency)."""
-    if adjacency is None:
-        return np.zeros((n_sensors, n_sensors))
-    a = np.array(adjacency, dtype=np.float64)
-    if a.shape != (n_sensors, n_sensors):
-        raise ValueError(f"adjacency must be ({n_sensors}, {n_sensors}), got {a.shape}")
-    a[~np.isfinite(a)] = 0.0
-    a = np.clip(a, 0.0, None)
-    np.fill_diagonal(a, 0.0)
-    return a
+@dataclass(frozen=True)
+class NeighbourTable:
+    """Each sensor's graph neighbours as padded lists (the adjacency is sparse).
+
+    ``index[i, :]`` are the neighbours of sensor ``i`` and ``weight[i, :]`` their
+    non-negative weights; padding has weight 0. No sensor is its own neighbour.
+    """
+
+    index: NDArray[np.int64]
+    weight: FloatArray
+
+    @classmethod
+    def from_adjacency(cls, adjacency: FloatArray | None, n_sensors: int) -> NeighbourTable:
+        """From a square weight matrix (``None``: no neighbours at all)."""
+        if adjacency is None:
+            return cls(np.zeros((n_sensors, 1), dtype=np.int64), np.zeros((n_sensors, 1)))
+        a = np.array(adjacency, dtype=np.float64)
+        if a.shape != (n_sensors, n_sensors):
+            raise ValueError(f"adjacency must be ({n_sensors}, {n_sensors}), got {a.shape}")
+        a[~np.isfinite(a)] = 0.0
+        a = np.clip(a, 0.0, None)
+        np.fill_diagonal(a, 0.0)
+        width = max(1, int((a > 0).sum(axis=1).max()))
+        index = np.argsort(-a, axis=1, kind="stable")[:, :width].astype(np.int64)
+        return cls(index, np.take_along_axis(a, index, axis=1))
 
 
 def imputed_deviations(values: FloatArray, profile: FloatArray,
@@ -112,12 +126,11 @@ def imputed_deviations(values: FloatArray, profile: FloatArray,
     return np.where(fresh, carried, 0.0), fresh
 
 
-def neighbour_deviations(deviation: FloatArray, fresh: BoolArray, weights: FloatArray) -> FloatArray:
+def neighbour_deviations(deviation: FloatArray, fresh: BoolArray, table: NeighbourTable) -> FloatArray:
     """Weighted mean deviation of each sensor's fresh neighbours (0 where it has none)."""
-    num = deviation @ weights.T  # stale sensors carry deviation 0
-    den = fresh.astype(np.float64) @ weights.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    num = (deviation[:, table.index] * table.weight).sum(axis=-1)  # stale sensors carry deviation 0
+    den = (fresh[:, table.index] * table.weight).sum(axis=-1)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
 def build_features(deviation: FloatArray, neighbours: FloatArray, profile_now: FloatArray,

@@ -27,13 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .calendar import RowCalendar
-from .features import (
-    FeatureSpec,
-    build_features,
-    imputed_deviations,
-    neighbour_deviations,
-    neighbour_weights,
-)
+from .features import FeatureSpec, NeighbourTable, build_features, imputed_deviations, neighbour_deviations
 from .profile import TimeOfDayProfile
 from .ridge import NormalEquations, Standardizer, solve_pooled, solve_shrunk
 
@@ -89,6 +83,15 @@ class FitReport:
 
 
 @dataclass(frozen=True)
+class _BlockInputs:
+    first_row: int
+    profile: FloatArray
+    deviation: FloatArray
+    fresh: NDArray[np.bool_]
+    neighbours: FloatArray
+
+
+@dataclass(frozen=True)
 class _HorizonModel:
     steps: int
     standardizer: Standardizer
@@ -114,7 +117,7 @@ class SensorForecaster:
             if m <= 0 or (m * 60) % calendar.step_s:
                 raise ValueError(f"horizon {m} min is not a positive multiple of the "
                                  f"{calendar.step_s} s step")
-        self._weights: FloatArray | None = None
+        self._neighbours: NeighbourTable | None = None
         self._profile: TimeOfDayProfile | None = None
         self._models: dict[int, _HorizonModel] = {}
         self._clip = (-math.inf, math.inf)
@@ -141,7 +144,7 @@ class SensorForecaster:
         x = self._as_history(history)
         n_rows, n_sensors = x.shape
         cfg, spec = self.config, self.config.features
-        self._weights = neighbour_weights(self._adjacency, n_sensors)
+        self._neighbours = NeighbourTable.from_adjacency(self._adjacency, n_sensors)
         finite = x[np.isfinite(x)]
         if finite.size == 0:
             raise ValueError("history has no observation")
@@ -184,11 +187,12 @@ class SensorForecaster:
         for s in cfg.smoothing_grid:
             profile = TimeOfDayProfile.fit(x[:inner], self.calendar, s)
             eqs = self._training_equations(x[:inner], profile, horizons)
+            inputs = self._inputs(x, 0, profile)
             lam_of: dict[int, float] = {}
             total = 0.0
             for h, (std, eq) in eqs.items():
                 issue = np.arange(inner, x.shape[0] - h)
-                z, base, ok = self._design(x, 0, profile, std, issue, h)
+                z, base, ok = self._design(inputs, profile, std, issue, h)
                 target = x[issue + h]
                 ok &= np.isfinite(target)
                 pooled = solve_pooled(eq, cfg.pooled_penalty)
@@ -213,7 +217,7 @@ class SensorForecaster:
         rows = np.arange(x.shape[0])
         p_loo = profile.leave_day_out(rows)
         dev, fresh = imputed_deviations(x, p_loo, spec.max_stale_steps)
-        nbr = neighbour_deviations(dev, fresh, self._require_weights())
+        nbr = neighbour_deviations(dev, fresh, self._require_neighbours())
         out = {}
         for h in horizons:
             issue = np.arange(spec.window_rows - 1, x.shape[0] - h)
@@ -235,22 +239,26 @@ class SensorForecaster:
             out[h] = (std, eq)
         return out
 
-    def _design(self, block: FloatArray, first_row: int, profile: TimeOfDayProfile, std: Standardizer,
+    def _inputs(self, block: FloatArray, first_row: int, profile: TimeOfDayProfile) -> _BlockInputs:
+        """Profile, imputed deviations and neighbour means of a block of consecutive rows."""
+        p_block = profile.values(first_row + np.arange(block.shape[0]))
+        dev, fresh = imputed_deviations(block, p_block, self.config.features.max_stale_steps)
+        return _BlockInputs(first_row, p_block, dev, fresh,
+                            neighbour_deviations(dev, fresh, self._require_neighbours()))
+
+    def _design(self, inputs: _BlockInputs, profile: TimeOfDayProfile, std: Standardizer,
                 issue: IntArray, h: int) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
         """Standardised features, profile at the targets and availability for block rows ``issue``."""
-        spec = self.config.features
-        p_block = profile.values(first_row + np.arange(block.shape[0]))
-        dev, fresh = imputed_deviations(block, p_block, spec.max_stale_steps)
-        nbr = neighbour_deviations(dev, fresh, self._require_weights())
-        p_target = profile.values(first_row + issue + h)
-        f = build_features(dev, nbr, p_block[issue], p_target, issue, spec)
-        ok = fresh[issue] & np.isfinite(p_target)
+        p_target = profile.values(inputs.first_row + issue + h)
+        f = build_features(inputs.deviation, inputs.neighbours, inputs.profile[issue], p_target, issue,
+                           self.config.features)
+        ok = inputs.fresh[issue] & np.isfinite(p_target)
         return std.apply(f), p_target, ok
 
-    def _require_weights(self) -> FloatArray:
-        if self._weights is None:
+    def _require_neighbours(self) -> NeighbourTable:
+        if self._neighbours is None:
             raise RuntimeError("call fit() first")
-        return self._weights
+        return self._neighbours
 
     # --------------------------------------------------------------- forecasting
 
@@ -259,12 +267,12 @@ class SensorForecaster:
         if self._profile is None:
             raise RuntimeError("call fit() first")
         out = np.full((len(horizons_min), len(issue), block.shape[1]), np.nan)
+        inputs = self._inputs(block, first_row, self._profile)
         for i, m in enumerate(horizons_min):
             model = self._models.get(self.steps_of(m))
             if model is None:
                 raise ValueError(f"no model for {m} min; fitted horizons: {self.config.horizons_min}")
-            z, base, ok = self._design(block, first_row, self._profile, model.standardizer, issue,
-                                       model.steps)
+            z, base, ok = self._design(inputs, self._profile, model.standardizer, issue, model.steps)
             pred = np.clip(base + np.einsum("tnk,nk->tn", z, model.weights), *self._clip)
             out[i] = np.where(ok, pred, np.nan)
         return out
@@ -320,7 +328,8 @@ class SensorForecaster:
         x = np.array(history, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"history must be a non-empty (rows, sensors) matrix, got shape {x.shape}")
-        if self._weights is not None and x.shape[1] != self._weights.shape[0]:
-            raise ValueError(f"history has {x.shape[1]} sensors, the model {self._weights.shape[0]}")
+        if self._neighbours is not None and x.shape[1] != self._neighbours.index.shape[0]:
+            raise ValueError(f"history has {x.shape[1]} sensors, the model "
+                             f"{self._neighbours.index.shape[0]}")
         x[~np.isfinite(x)] = np.nan
         return x

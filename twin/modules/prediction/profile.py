@@ -16,6 +16,7 @@ types at that slot, then to the sensor's overall mean, then NaN (a sensor never 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,13 +103,18 @@ class TimeOfDayProfile:
         """Number of sensors (columns)."""
         return int(self.sums.shape[2])
 
+    @cached_property
+    def table(self) -> FloatArray:
+        """The profile (n_day_types, slots_per_day, n_sensors), fallbacks resolved."""
+        zero = np.zeros(self.sums.shape[1:])
+        s_all, c_all = self.sums.sum(axis=0), self.counts.sum(axis=0)
+        return np.stack([self._resolve(self.sums[d], self.counts[d], s_all, c_all, zero, zero)
+                         for d in range(self.sums.shape[0])])
+
     def values(self, rows: NDArray[np.int64]) -> FloatArray:
         """Profile value at each absolute row, (len(rows), n_sensors)."""
         rows = np.asarray(rows, dtype=np.int64)
-        dtype, slot = self.calendar.day_type(rows), self.calendar.slot_of_day(rows)
-        zero = np.zeros((len(rows), self.n_sensors))
-        return self._resolve(self.sums[dtype, slot], self.counts[dtype, slot],
-                             self.sums.sum(axis=0)[slot], self.counts.sum(axis=0)[slot], zero, zero)
+        return self.table[self.calendar.day_type(rows), self.calendar.slot_of_day(rows)]
 
     def leave_day_out(self, rows: NDArray[np.int64]) -> FloatArray:
         """Profile at each row without the contribution of that row's own calendar day.
