@@ -73,7 +73,7 @@ class NormalEquations:
         count = m.sum(axis=1)
         if sample_weight is not None:
             m = m * sample_weight
-        zw = z * np.sqrt(m)[:, :, None]
+        zw = np.where(mask[:, :, None], z, 0.0) * np.sqrt(m)[:, :, None]  # masked features may be NaN
         gram = zw.transpose(0, 2, 1) @ zw
         rhs = (zw.transpose(0, 2, 1) @ (np.sqrt(m) * np.where(mask, y, 0.0))[:, :, None])[:, :, 0]
         return cls(gram, rhs, count)
