@@ -115,6 +115,17 @@ def test_loader_reads_gaps_as_missing_and_counts_them(tmp_path) -> None:
     assert flows.values[1, 0] == 0.0 and flows.nonpositive_values == 0
 
 
+def test_loader_reads_gzipped_files(tmp_path) -> None:
+    import gzip
+
+    p = tmp_path / "speed.csv.gz"
+    with gzip.open(p, "wt", encoding="utf-8") as f:
+        f.write("a,b\n60,\n61,50\n")
+    h = load_sensor_history(p)
+    assert h.sensor_ids == ("a", "b") and h.missing_fields == 1
+    np.testing.assert_array_equal(h.values[1], [61, 50])
+
+
 def test_loader_rejects_ragged_rows_and_wrong_adjacency(tmp_path) -> None:
     p = tmp_path / "speed.csv"
     p.write_text("a,b\n60,55\n61\n", encoding="utf-8")

@@ -57,3 +57,20 @@ def test_profile_and_leave_day_out_match_a_plain_loop(w: int) -> None:
     np.testing.assert_allclose(prof.values(rows), _naive(x, cal, w, rows, False), rtol=1e-12)
     fit_rows = np.arange(0, x.shape[0], 3)
     np.testing.assert_allclose(prof.leave_day_out(fit_rows), _naive(x, cal, w, fit_rows, True), rtol=1e-12)
+
+
+def test_neighbour_sets_of_a_directed_graph() -> None:
+    """DCRNN's graph is directed: 'both' symmetrises it, 'split' keeps rows and columns apart."""
+    from twin.modules.prediction.features import neighbour_deviations, neighbour_tables
+
+    a = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.2], [0.0, 0.0, 1.0]])  # 0 -> 1 -> 2
+    dev = np.array([[1.0, 2.0, 4.0]])
+    fresh = np.ones_like(dev, dtype=bool)
+    (both,) = neighbour_tables(a, 3, "both")
+    np.testing.assert_allclose(neighbour_deviations(dev, fresh, both), [[2.0, (0.5 + 0.8) / 0.7, 2.0]])
+    down, up = neighbour_tables(a, 3, "split")
+    np.testing.assert_allclose(neighbour_deviations(dev, fresh, down), [[2.0, 4.0, 0.0]])
+    np.testing.assert_allclose(neighbour_deviations(dev, fresh, up), [[0.0, 1.0, 2.0]])
+    assert len(neighbour_tables(np.maximum(a, a.T), 3, "split")) == 1  # symmetric: one set
+    stale = np.array([[True, True, False]])  # a stale neighbour is left out of the mean
+    np.testing.assert_allclose(neighbour_deviations(np.array([[1.0, 2.0, 0.0]]), stale, both)[0, 1], 1.0)

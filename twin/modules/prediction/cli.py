@@ -20,9 +20,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--data", type=Path, default=None,
                    help="speed CSV: a header of sensor ids, one row per 5 minutes (default: "
-                   "data/sensors/metr-la/los_speed.csv, else ../shared/data/sensors/metr-la/)")
+                   "data/sensors/metr-la/los_speed.csv[.gz], else ../shared/data/sensors/metr-la/)")
     p.add_argument("--adjacency", type=Path, default=None,
-                   help="sensor adjacency CSV (default: los_adj.csv beside --data, if any)")
+                   help="sensor adjacency CSV (default: adj_mx_dcrnn.csv[.gz] or los_adj.csv "
+                   "beside --data, if any)")
     p.add_argument("--fit-rows", type=int, default=None, help="rows used to fit (default 1612)")
     p.add_argument("--start", default=None,
                    help="local time of row 0 (default 2012-03-01T00:00, the METR-LA week)")

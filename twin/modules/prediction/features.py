@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FeatureSpec", "NeighbourTable", "build_features", "imputed_deviations",
-           "neighbour_deviations"]
+__all__ = ["FeatureSpec", "NeighbourTable", "build_features", "clean_adjacency", "imputed_deviations",
+           "neighbour_deviations", "neighbour_tables"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -69,10 +69,10 @@ class FeatureSpec:
         """Rows an online forecaster keeps: the window plus the carry-forward reach."""
         return self.window_rows + self.max_stale_steps
 
-    @property
-    def n_features(self) -> int:
-        """Length of a feature vector."""
-        return 1 + self.own_lags + self.neighbour_lags + 3 + 3 * self.congestion_terms
+    def n_features(self, neighbour_sets: int = 1) -> int:
+        """Length of a feature vector with ``neighbour_sets`` neighbour means (e.g. downstream, upstream)."""
+        return (1 + self.own_lags + neighbour_sets * self.neighbour_lags + 3
+                + (2 + neighbour_sets) * self.congestion_terms)
 
 
 @dataclass(frozen=True)
@@ -88,18 +88,45 @@ class NeighbourTable:
 
     @classmethod
     def from_adjacency(cls, adjacency: FloatArray | None, n_sensors: int) -> NeighbourTable:
-        """From a square weight matrix (``None``: no neighbours at all)."""
+        """From a square weight matrix, row ``i`` = sensor ``i``'s neighbours (``None``: none at all)."""
         if adjacency is None:
             return cls(np.zeros((n_sensors, 1), dtype=np.int64), np.zeros((n_sensors, 1)))
-        a = np.array(adjacency, dtype=np.float64)
-        if a.shape != (n_sensors, n_sensors):
-            raise ValueError(f"adjacency must be ({n_sensors}, {n_sensors}), got {a.shape}")
-        a[~np.isfinite(a)] = 0.0
-        a = np.clip(a, 0.0, None)
-        np.fill_diagonal(a, 0.0)
+        a = clean_adjacency(adjacency, n_sensors)
         width = max(1, int((a > 0).sum(axis=1).max()))
         index = np.argsort(-a, axis=1, kind="stable")[:, :width].astype(np.int64)
         return cls(index, np.take_along_axis(a, index, axis=1))
+
+
+def clean_adjacency(adjacency: FloatArray, n_sensors: int) -> FloatArray:
+    """A copy with NaN and negative weights set to 0 and a zero diagonal."""
+    a = np.array(adjacency, dtype=np.float64)
+    if a.shape != (n_sensors, n_sensors):
+        raise ValueError(f"adjacency must be ({n_sensors}, {n_sensors}), got {a.shape}")
+    a[~np.isfinite(a)] = 0.0
+    a = np.clip(a, 0.0, None)
+    np.fill_diagonal(a, 0.0)
+    return a
+
+
+def neighbour_tables(adjacency: FloatArray | None, n_sensors: int,
+                     directions: str) -> tuple[NeighbourTable, ...]:
+    """The neighbour sets of a (possibly directed) adjacency.
+
+    ``directions``: ``"rows"`` uses row ``i`` as sensor ``i``'s neighbours; ``"both"`` the
+    symmetrised ``max(A, A')``; ``"split"`` two sets, the rows and the columns (for a
+    directed sensor graph such as DCRNN's, where ``A[i, j]`` weighs the road distance from
+    ``i`` to ``j``: its downstream and its upstream sensors), or one set when ``A`` is symmetric.
+    """
+    if directions not in ("rows", "both", "split"):
+        raise ValueError(f"directions must be 'rows', 'both' or 'split', got {directions!r}")
+    if adjacency is None:
+        return (NeighbourTable.from_adjacency(None, n_sensors),)
+    a = clean_adjacency(adjacency, n_sensors)
+    if directions == "both":
+        return (NeighbourTable.from_adjacency(np.maximum(a, a.T), n_sensors),)
+    if directions == "split" and not np.array_equal(a, a.T):
+        return NeighbourTable.from_adjacency(a, n_sensors), NeighbourTable.from_adjacency(a.T, n_sensors)
+    return (NeighbourTable.from_adjacency(a, n_sensors),)
 
 
 def imputed_deviations(values: FloatArray, profile: FloatArray,
@@ -133,14 +160,14 @@ def neighbour_deviations(deviation: FloatArray, fresh: BoolArray, table: Neighbo
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
-def build_features(deviation: FloatArray, neighbours: FloatArray, profile_now: FloatArray,
+def build_features(deviation: FloatArray, neighbours: tuple[FloatArray, ...], profile_now: FloatArray,
                    profile_target: FloatArray, issue: NDArray[np.int64], spec: FeatureSpec) -> FloatArray:
     """Feature tensor of forecasts issued at local rows ``issue``.
 
     Parameters
     ----------
-    deviation, neighbours : (rows, sensors) from :func:`imputed_deviations` and
-        :func:`neighbour_deviations` over a block of consecutive rows
+    deviation : (rows, sensors) from :func:`imputed_deviations` over a block of consecutive rows
+    neighbours : one (rows, sensors) array per neighbour set, from :func:`neighbour_deviations`
     profile_now : (len(issue), sensors) profile at the issue rows
     profile_target : (len(issue), sensors) profile at the target rows ``issue + h``
     issue : int array of row indices inside the block
@@ -148,10 +175,11 @@ def build_features(deviation: FloatArray, neighbours: FloatArray, profile_now: F
 
     Returns
     -------
-    (len(issue), sensors, spec.n_features) float array; lags before the block's first row count as 0.
+    (len(issue), sensors, spec.n_features(len(neighbours))) float array; lags before the
+    block's first row count as 0.
     """
     n_issue, n_sensors = len(issue), deviation.shape[1]
-    out = np.empty((n_issue, n_sensors, spec.n_features))
+    out = np.empty((n_issue, n_sensors, spec.n_features(len(neighbours))))
     out[:, :, 0] = 1.0
 
     def lagged(a: FloatArray, k: int) -> FloatArray:
@@ -162,9 +190,10 @@ def build_features(deviation: FloatArray, neighbours: FloatArray, profile_now: F
     for k in range(spec.own_lags):
         out[:, :, col] = lagged(deviation, k)
         col += 1
-    for k in range(spec.neighbour_lags):
-        out[:, :, col] = lagged(neighbours, k)
-        col += 1
+    for nbr in neighbours:
+        for k in range(spec.neighbour_lags):
+            out[:, :, col] = lagged(nbr, k)
+            col += 1
     window_sum = np.zeros((n_issue, n_sensors))
     for k in range(spec.mean_window):  # an explicit sum: same result online and in batch
         window_sum += lagged(deviation, k)
@@ -173,8 +202,11 @@ def build_features(deviation: FloatArray, neighbours: FloatArray, profile_now: F
     out[:, :, col + 2] = profile_now
     col += 3
     if spec.congestion_terms:
-        d0, n0 = deviation[issue], neighbours[issue]
-        out[:, :, col] = np.minimum(d0, 0.0)  # below the profile: congestion persists differently
-        out[:, :, col + 1] = np.minimum(n0, 0.0)
-        out[:, :, col + 2] = np.minimum(d0, 0.0) * (profile_target - profile_now)
+        d0 = np.minimum(deviation[issue], 0.0)  # below the profile: congestion persists differently
+        out[:, :, col] = d0
+        out[:, :, col + 1] = d0 * (profile_target - profile_now)
+        col += 2
+        for nbr in neighbours:
+            out[:, :, col] = np.minimum(nbr[issue], 0.0)
+            col += 1
     return out

@@ -1,16 +1,19 @@
 """Reading a sensor-speed history (METR-LA style CSV) and its sensor graph.
 
-The speed file has a header line of sensor ids and one line per time step, one column
-per sensor; empty or non-numeric fields are missing values. METR-LA marks a missing
-reading with ``0`` mph, so values ``<= 0`` are read as missing too (``nonpositive_is_missing``;
-turn it off for flows, where 0 is a real count). The adjacency file is a square matrix
-of non-negative weights, with or without a header line of ids.
+The files may be gzipped (``.gz``). The speed file has a header line of sensor ids and
+one line per time step, one column per sensor; empty or non-numeric fields are missing
+values. METR-LA marks a missing reading with ``0`` mph, so values ``<= 0`` are read as
+missing too (``nonpositive_is_missing``; turn it off for flows, where 0 is a real
+count). The adjacency file is a square matrix of non-negative weights, with or without
+a header line of ids.
 """
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,25 +27,36 @@ METR_LA_FIT_ROWS = 1612
 """Rows 0-1611 are the fit split of the evaluation protocol (issue 7)."""
 
 _REPO = Path(__file__).resolve().parents[3]
-_CANDIDATES = (
-    _REPO / "data" / "sensors" / "metr-la" / "los_speed.csv",
-    _REPO.parent / "shared" / "data" / "sensors" / "metr-la" / "los_speed.csv",
+_CANDIDATES = tuple(
+    folder / "sensors" / "metr-la" / name
+    for folder in (_REPO / "data", _REPO.parent / "shared" / "data")
+    for name in ("los_speed.csv.gz", "los_speed.csv")
 )
+_ADJACENCY_NAMES = ("adj_mx_dcrnn.csv.gz", "adj_mx_dcrnn.csv", "los_adj.csv")
 
 
 def default_metr_la_speed_path() -> Path:
-    """``data/sensors/metr-la/los_speed.csv`` in the repository, else ``../shared/data/...`` beside it.
+    """``data/sensors/metr-la/los_speed.csv[.gz]`` in the repository, else in ``../shared/data/``.
 
-    Returns the first candidate that exists (the repository's when neither does, so the
+    Returns the first candidate that exists (the repository's when none does, so the
     error message names where the file belongs).
     """
     return next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
 
 
 def adjacency_beside(speed_path: Path) -> Path | None:
-    """``los_adj.csv`` in the same folder as the speed file, if there is one."""
-    p = Path(speed_path).with_name("los_adj.csv")
-    return p if p.exists() else None
+    """The sensor graph in the speed file's folder: DCRNN's ``adj_mx_dcrnn.csv[.gz]``, else ``los_adj.csv``.
+
+    (T-GCN's ``los_adj.csv`` is DCRNN's adjacency symmetrised, ``max(A, A')``.)
+    """
+    folder = Path(speed_path).parent
+    return next((folder / n for n in _ADJACENCY_NAMES if (folder / n).exists()), None)
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -71,12 +85,11 @@ def load_sensor_history(path: Path | str, *, nonpositive_is_missing: bool = True
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"sensor history {path} does not exist")
-    with path.open(encoding="utf-8") as f:
+    with _open_text(path) as f:
         header = [h.strip() for h in f.readline().strip().split(",")]
-    if not header or header == [""]:
-        raise ValueError(f"{path}: empty file")
-    values = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64, ndmin=2,
-                           invalid_raise=True)
+        if not header or header == [""]:
+            raise ValueError(f"{path}: empty file")
+        values = np.genfromtxt(f, delimiter=",", dtype=np.float64, ndmin=2, invalid_raise=True)
     if values.size == 0:
         raise ValueError(f"{path}: no data row")
     if values.shape[1] != len(header):
@@ -93,7 +106,8 @@ def load_sensor_history(path: Path | str, *, nonpositive_is_missing: bool = True
 
 def load_adjacency(path: Path | str, n_sensors: int) -> NDArray[np.float64]:
     """Read an ``n_sensors`` square weight matrix (a header line of ids is skipped if present)."""
-    a = np.genfromtxt(Path(path), delimiter=",", dtype=np.float64, ndmin=2)
+    with _open_text(Path(path)) as f:
+        a = np.genfromtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
     if a.shape == (n_sensors + 1, n_sensors):
         a = a[1:]
     if a.shape != (n_sensors, n_sensors):
