@@ -5,6 +5,7 @@
     kota import NETWORK_FILE OUT.npz [--format F]
     kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
+    kota evaluate-forecast [--data PATH] [--json]
     kota bridge | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
@@ -100,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.enforcement import cli as enforce_cli
 
     enforce_cli.add_parser(sub)
+    from twin.modules.prediction import cli as forecast_cli
+
+    forecast_cli.add_parser(sub)
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
@@ -150,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.enforcement import cli as enforce_cli
 
             return enforce_cli.run(args)
+        if args.command == "evaluate-forecast":
+            from twin.modules.prediction import cli as forecast_cli
+
+            return forecast_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)
