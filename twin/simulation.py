@@ -589,6 +589,12 @@ class Simulation:
         return _read_only(self._state.veh_speed_mps)
 
     @property
+    def vehicle_stopped_since_s(self) -> FloatArray:
+        """When each vehicle came to a stop (speed at most ``micro.stop_speed_mps``),
+        seconds; ``inf`` while it moves or is off the network (read-only)."""
+        return _read_only(self._state.veh_stopped_since_s)
+
+    @property
     def vehicle_class(self) -> NDArray[np.int8]:
         """Vehicle class index per vehicle (read-only)."""
         return _read_only(self._state.veh_class)
