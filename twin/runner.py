@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
 
+_FLUSH_EVERY_S = 60.0
+"""The store takes what the sensors published at least this often (simulated seconds)."""
+_FLUSH_AT = 10_000
+"""... or as soon as this many observations wait."""
+
 
 @dataclass
 class RunResult:
@@ -144,6 +149,7 @@ class TwinRun:
         dt = self.scenario.scenario.step_s
         every = self.view_every_s
         next_view = every if every is not None else float("inf")
+        next_flush = _FLUSH_EVERY_S
         while True:
             yield env.timeout(0)  # whatever else happens at this instant goes first
             start = float(env.now)
@@ -154,8 +160,10 @@ class TwinRun:
             self.sim.run(self.sim.time_s + n * dt)
             now = float(env.now)
             loops = self.sensors.sample(now)
-            if self.cameras.sample(now) or loops:
+            self.cameras.sample(now)
+            if loops or now + 1e-9 >= next_flush or len(self._store_feed) >= _FLUSH_AT:
                 self._flush_store()
+                next_flush = (math.floor(now / _FLUSH_EVERY_S + 1e-9) + 1) * _FLUSH_EVERY_S
             if every is not None and now + 1e-9 >= next_view:
                 self.live.publish_view(self.view())
                 next_view += every

@@ -87,3 +87,24 @@ def test_free_flow_and_signal_queues_raise_nothing():
     assert seen == []
     assert sim.n_arrived == sim.n_vehicles
     assert STOP_LINE_ZONE_M == 15.0
+
+
+def test_vehicles_on_a_link_come_from_its_lane_queues():
+    """``Simulation.vehicles_on`` (what the CCTV reads) agrees with the vehicle arrays."""
+    net = grid_network(3, 4, lanes=2)
+    rng = np.random.default_rng(3)
+    trips = Trips.from_records(net, [TripRecord(f"t{i}", "car", float(t), route=ROUTE)
+                                     for i, t in enumerate(np.sort(rng.uniform(0, 300, 150)))])
+    sim = Simulation(net, trips, seed=3)
+    sim.run(240.0)
+    lanes_all = sim.vehicle_lane
+    busy = 0
+    for link in ROUTE:
+        on, lanes = sim.vehicles_on(link)
+        expected = np.flatnonzero(np.asarray(sim.vehicle_link) == net.link_index[link])
+        assert sorted(on.tolist()) == expected.tolist()
+        assert (lanes == lanes_all[on]).all()
+        for k in (0, 1):  # front first within each lane
+            assert (np.diff(np.asarray(sim.vehicle_pos_m)[on[lanes == k]]) <= 0).all()
+        busy += on.size
+    assert busy > 10

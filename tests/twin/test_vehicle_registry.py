@@ -69,6 +69,7 @@ def test_same_seed_same_fleet_other_seed_other_plates(classes, fleet, all_plates
     again = Fleet(classes, seed=11, regions={"B": 0.85, "D": 0.08, "F": 0.07}, today=TODAY)
     sample = [0, 1, 17, 4242, N - 1]
     assert again.plates(np.arange(N)) == all_plates
+    assert [again.plate(v) for v in sample] == [all_plates[v] for v in sample]  # one by one
     for v in sample:
         assert again.owner(v) == fleet.owner(v) and again.driver(v) == fleet.driver(v)
     other = Fleet(classes, seed=12, regions={"B": 0.85, "D": 0.08, "F": 0.07}, today=TODAY)

@@ -185,6 +185,8 @@ class VirtualCameras:
         for cam in self.cameras:
             self._add_loops(cam)
         self._loops = np.array(sorted(self._loop_cameras), dtype=np.int64)
+        self._is_loop = np.zeros(int(self._loops.max()) + 1 if self._loops.size else 1, bool)
+        self._is_loop[self._loops] = True
         self._red_key = {d: key for key, d in self._red_loops.items()}
         for cam in self.cameras:
             if cam.spec.section_exit is not None:
@@ -197,7 +199,6 @@ class VirtualCameras:
                                    [c.program for c in self.cameras if c.program >= 0])
         self._signal_seq = {p: 0 for p in self.signals.programs}
         self._cctv = [c for c in self.cameras if c.cctv is not None]
-        self._cctv_links = np.array(sorted({c.link for c in self._cctv}), dtype=np.int32)
         self._class_length_m = np.array([p.length_m for p in sim.config.class_params])
         self._next_look_s = self.cctv_period_s if self._cctv else math.inf
         sim.take_crossings()  # what happened before the cameras stood there is not theirs
@@ -309,7 +310,9 @@ class VirtualCameras:
                            event_id=self._event_id(pid, self._signal_seq[program]))
 
     def _reads(self, cr: Crossings) -> list[tuple[float, Observation]]:
-        keep = np.flatnonzero(np.isin(cr.detector, self._loops))
+        det = cr.detector
+        keep = np.flatnonzero(self._is_loop[np.minimum(det, self._is_loop.shape[0] - 1)]
+                              & (det < self._is_loop.shape[0]))
         if keep.size == 0:
             return []
         keep = keep[np.argsort(cr.time_s[keep], kind="stable")]
@@ -393,21 +396,15 @@ class VirtualCameras:
 
     def _look(self, t: float) -> list[Observation]:
         sim = self.sim
-        veh_link = sim.vehicle_link
-        on = np.flatnonzero(np.isin(veh_link, self._cctv_links))
-        lanes = sim.vehicle_lane[on]
-        links = veh_link[on]
-        pos = sim.vehicle_pos_m[on]
-        speed = sim.vehicle_speed_mps[on]
-        since = sim.vehicle_stopped_since_s[on]
-        cls = sim.vehicle_class[on]
-        length = self._class_length_m[cls]
+        pos_all, speed_all = sim.vehicle_pos_m, sim.vehicle_speed_mps
+        since_all, cls_all = sim.vehicle_stopped_since_s, sim.vehicle_class
         out = []
         for cam in self._cctv:
             assert cam.cctv is not None
-            m = links == cam.link
-            for alert in look(cam.cctv, t, on[m], lanes[m], pos[m], speed[m], since[m],
-                              length[m], cls[m], VEHICLE_CLASSES):
+            on, lanes = sim.vehicles_on(cam.link)
+            cls = cls_all[on]
+            for alert in look(cam.cctv, t, on, lanes, pos_all[on], speed_all[on], since_all[on],
+                              self._class_length_m[cls], cls, VEHICLE_CLASSES):
                 cam.seq += 1
                 loc = cam.location
                 if alert.pos_m is not None:

@@ -29,6 +29,7 @@ them. :meth:`Fleet.registry` materialises the records of a few vehicles as a
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
@@ -56,6 +57,7 @@ _HALF_BITS = 14  # Feistel halves: 2**28 = 268,435,456 >= _N_CODES
 _HALF_MASK = np.uint64((1 << _HALF_BITS) - 1)
 _ROUNDS = 4
 _U64 = (1 << 64) - 1
+_FEW = 64
 
 # hash streams: one per derived attribute, so they are independent
 _S_REGION, _S_NAME, _S_ADDRESS, _S_PHONE, _S_SIM, _S_VALID, _S_OTHER, _S_ROUND = range(8)
@@ -70,10 +72,19 @@ def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return z ^ (z >> np.uint64(31))
 
 
-def _key(seed: int, stream: int) -> np.uint64:
-    """A 64-bit key for ``stream`` of ``seed`` (Python integers, so no overflow warning)."""
-    x = (seed * 0x9E3779B97F4A7C15 + stream * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _U64
-    return np.uint64(int(_mix(np.array([x], np.uint64))[0]))
+def _mix_int(x: int) -> int:
+    """:func:`_mix` of one Python integer (the same bits; cheaper for a few values)."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _U64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _U64
+    return x ^ (x >> 31)
+
+
+def _key(seed: int, stream: int) -> int:
+    """A 64-bit key for ``stream`` of ``seed``."""
+    return _mix_int((seed * 0x9E3779B97F4A7C15 + stream * 0xD1B54A32D192ED03
+                     + 0x632BE59BD9B4E019) & _U64)
 
 
 def _as_index(vehicles: ArrayLike, n: int) -> NDArray[np.int64]:
@@ -151,6 +162,8 @@ class Fleet:
         self.expired_sim_share = float(expired_sim_share)
         self.other_driver_share = float(other_driver_share)
         self._round_keys = [_key(self.seed, _S_ROUND * 16 + r) for r in range(_ROUNDS)]
+        self._region_cum_list = self._region_cum.tolist()
+        self._region_key = _key(self.seed, _S_REGION)
 
     @property
     def n_vehicles(self) -> int:
@@ -159,7 +172,7 @@ class Fleet:
 
     # ------------------------------------------------------------ hashing
     def _hash(self, idx: NDArray[np.int64], stream: int) -> NDArray[np.uint64]:
-        return _mix(idx.astype(np.uint64) ^ _key(self.seed, stream))
+        return _mix(idx.astype(np.uint64) ^ np.uint64(_key(self.seed, stream)))
 
     def _uniform(self, idx: NDArray[np.int64], stream: int) -> NDArray[np.float64]:
         """Uniform in [0, 1) per vehicle for ``stream``."""
@@ -167,13 +180,26 @@ class Fleet:
 
     def _feistel(self, x: NDArray[np.uint64], inverse: bool = False) -> NDArray[np.uint64]:
         left, right = x >> np.uint64(_HALF_BITS), x & _HALF_MASK
+        keys = [np.uint64(k) for k in self._round_keys]
         if not inverse:
-            for k in self._round_keys:
+            for k in keys:
                 left, right = right, left ^ (_mix(right ^ k) & _HALF_MASK)
         else:
-            for k in reversed(self._round_keys):
+            for k in reversed(keys):
                 left, right = right ^ (_mix(left ^ k) & _HALF_MASK), left
         return (left << np.uint64(_HALF_BITS)) | right
+
+    def _code_int(self, i: int) -> int:
+        """:meth:`_permute` of one index, in Python integers."""
+        mask = (1 << _HALF_BITS) - 1
+        x = i
+        while True:
+            left, right = x >> _HALF_BITS, x & mask
+            for k in self._round_keys:
+                left, right = right, left ^ (_mix_int(right ^ k) & mask)
+            x = (left << _HALF_BITS) | right
+            if x < _N_CODES:
+                return x
 
     def _permute(self, x: NDArray[np.uint64], inverse: bool = False) -> NDArray[np.uint64]:
         """A keyed permutation of ``[0, _N_CODES)`` (Feistel with cycle walking)."""
@@ -210,6 +236,14 @@ class Fleet:
     def plates(self, vehicles: ArrayLike) -> list[str]:
         """The plates of ``vehicles`` in normal form (``"B 1234 XYZ"``)."""
         idx = _as_index(vehicles, self.n_vehicles)
+        if idx.size <= _FEW:  # numpy's per-call cost exceeds the work: plain integers
+            out = []
+            for i in idx.tolist():
+                code = self._code_int(i)
+                u = (_mix_int(i ^ self._region_key) >> 11) * 2.0**-53
+                region = self.region_codes[bisect.bisect_right(self._region_cum_list, u)]
+                out.append(f"{region} {code % _N_NUMBERS + 1} {_suffix(code // _N_NUMBERS)}")
+            return out
         codes = self._codes(idx)
         regions = self.region_index(idx)
         out = []
