@@ -268,3 +268,18 @@ def test_read_plate_outcomes_and_their_shares():
             assert r.plate == "B 1234 XYZ"
     again = [read_plate("B 1234 XYZ", spec, np.random.default_rng(3)) for _ in range(1)]
     assert again[0] == reads[0]
+
+
+def test_cameras_refuse_a_simulation_restored_to_before_they_stood_there():
+    net = grid_network(3, 4, lanes=2)
+    trips = corridor_trips(net, 5.0, 100.0, seed=2)
+    sim = Simulation(net, trips, seed=2)
+    before = sim.snapshot()
+    cams = VirtualCameras(sim, net, Bus(), START, [
+        CameraSpec(id="anpr", type="anpr", link="r1c0-r1c1", pos_m=50.0)],
+        fleet=Fleet(trips.vehicle_class, seed=2))
+    sim.run(60.0)
+    assert cams.sample()
+    sim.restore(before)
+    with pytest.raises(RuntimeError, match="no longer has the cameras' loops"):
+        cams.sample()

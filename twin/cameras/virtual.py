@@ -185,6 +185,7 @@ class VirtualCameras:
         for cam in self.cameras:
             self._add_loops(cam)
         self._loops = np.array(sorted(self._loop_cameras), dtype=np.int64)
+        self._loop_names = {d: sim.detector_ids[d] for d in self._loop_cameras}
         self._is_loop = np.zeros(int(self._loops.max()) + 1 if self._loops.size else 1, bool)
         self._is_loop[self._loops] = True
         self._red_key = {d: key for key, d in self._red_loops.items()}
@@ -270,8 +271,18 @@ class VirtualCameras:
         Returns
         -------
         list of Observation, the ones published.
+
+        Raises
+        ------
+        RuntimeError
+            When the simulation was restored to a snapshot taken before the cameras'
+            loops were placed.
         """
         t = self.sim.time_s if time_s is None else float(time_s)
+        ids = self.sim.detector_ids
+        if any(d >= len(ids) or ids[d] != name for d, name in self._loop_names.items()):
+            raise RuntimeError("the simulation no longer has the cameras' loops (restored to "
+                               "a snapshot taken before the cameras were placed?)")
         out: list[tuple[float, Observation]] = []
         for start_s, program, state in self.signals.changes_until(t):
             out.append((start_s, self._signal_state(start_s, program, state)))
