@@ -7,7 +7,8 @@ import numpy as np
 from twin import demand
 from twin.importers import load_network
 from twin.importers.grid import grid_network
-from twin.network import Network
+from twin.importers.signals import add_default_signals
+from twin.network import Network, NetworkError
 from twin.scenario import Scenario, ScenarioError
 
 
@@ -22,18 +23,31 @@ def run_seeds(seed: int) -> tuple[np.random.Generator, int]:
 
 
 def build_network(scenario: Scenario) -> Network:
-    """Load or generate the scenario's network."""
+    """Load or generate the scenario's network, with its ``[[network.signals]]``.
+
+    Raises
+    ------
+    ScenarioError
+        When a ``[[network.signals]]`` entry cannot be applied (naming it).
+    """
     spec = scenario.network
     if spec.format == "grid":
         g = spec.grid
         assert g is not None  # checked by the scenario schema
-        return grid_network(
+        network = grid_network(
             g.rows, g.cols, block_m=g.block_m, lanes=g.lanes, speed_limit_mps=g.speed_limit_mps,
             capacity_per_lane_vph=g.capacity_per_lane_vph, signals=g.signals,
             name=scenario.scenario.name,
         )
-    assert spec.file is not None
-    return load_network(scenario.resolve(spec.file), format=spec.format)
+    else:
+        assert spec.file is not None
+        network = load_network(scenario.resolve(spec.file), format=spec.format)
+    for i, sig in enumerate(spec.signals):
+        try:
+            network = add_default_signals(network, [sig.node], [sig.id or sig.node])
+        except NetworkError as exc:
+            raise ScenarioError(f"{scenario.path or 'scenario'}: network.signals.{i}: {exc}") from None
+    return network
 
 
 def _profile(scenario: Scenario) -> demand.TimeProfile:

@@ -2,9 +2,10 @@
 
 :class:`TwinRun` composes the parts of DESIGN.md's one flow of data. The
 traffic step is one periodic SimPy process on the :class:`~twin.clock.Clock`;
-incidents are processes too. Virtual sensors publish Observations to the bus;
-the store drains its bus subscription in batches, so every Observation the
-sensors publish is stored once (deduplicated by ``event_id``).
+incidents are processes too. Virtual sensors (loop detectors, and the cameras of
+:mod:`twin.cameras` reading the plates of :class:`twin.vehicles.Fleet`) publish
+Observations to the bus; the store drains its bus subscription in batches, so
+every Observation the sensors publish is stored once (deduplicated by ``event_id``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from twin.assemble import build_network, build_trips, run_seeds
 from twin.bus import Bus
+from twin.cameras import VirtualCameras
 from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
 from twin.observations import Location, Observation, ObservationKind
@@ -30,10 +32,16 @@ from twin.scenario import IncidentSpec, Scenario, check_against_network
 from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites, point_along_link
 from twin.simulation import Simulation
 from twin.store import Store, open_store
+from twin.vehicles import Fleet
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
+
+_FLUSH_EVERY_S = 60.0
+"""The store takes what the sensors published at least this often (simulated seconds)."""
+_FLUSH_AT = 10_000
+"""... or as soon as this many observations wait."""
 
 
 @dataclass
@@ -88,11 +96,15 @@ class TwinRun:
         self.sim.load_kernels()  # so sim_wall_s times the simulation, not the JIT cache
         self.bus = Bus()
         self.clock = Clock(meta.start, realtime=realtime, speedup=speedup)
-        sites: list[Site] = [
-            (d.id, d.link, d.pos_m if d.pos_m is not None
-             else float(self.network.link_length_m[self.network.link_index[d.link]]) / 2.0)
-            for d in scenario.sensors.loop_detectors
-        ]
+        sites: list[Site] = []
+        for d in scenario.sensors.loop_detectors:
+            link = self.network.link_index[d.link]
+            pos = d.pos_m if d.pos_m is not None else float(self.network.link_length_m[link]) / 2
+            if d.per_lane:
+                sites += [(f"{d.id}-lane{k}", d.link, pos, k)
+                          for k in range(int(self.network.link_lanes[link]))]
+            else:
+                sites.append((d.id, d.link, pos, d.lane))
         wanted = scenario.sensors.auto_loop_detectors
         if wanted:
             taken = {site[1] for site in sites}
@@ -102,6 +114,16 @@ class TwinRun:
         self.sensors = LoopDetectorSensors(
             self.sim, self.network, self.bus, clock_start=meta.start,
             interval_s=scenario.sensors.interval_s, sites=sites, event_scope=self.run_id,
+        )
+        self.fleet = Fleet(
+            self.trips.vehicle_class, meta.seed, regions=scenario.vehicles.regions,
+            today=meta.start.date(), expired_sim_share=scenario.vehicles.expired_sim_share,
+            other_driver_share=scenario.vehicles.other_driver_share,
+        )
+        self.cameras = VirtualCameras(
+            self.sim, self.network, self.bus, meta.start, scenario.cameras, fleet=self.fleet,
+            plate_reads=scenario.sensors.plate_reads, seed=meta.seed, event_scope=self.run_id,
+            cctv_period_s=scenario.sensors.cctv_period_s,
         )
         self.store: Store = open_store(store_url or scenario.store.url)
         self._store_feed = self.bus.subscribe("#", name="store")
@@ -127,16 +149,21 @@ class TwinRun:
         dt = self.scenario.scenario.step_s
         every = self.view_every_s
         next_view = every if every is not None else float("inf")
+        next_flush = _FLUSH_EVERY_S
         while True:
             yield env.timeout(0)  # whatever else happens at this instant goes first
             start = float(env.now)
-            until = min(env.peek(), self.sensors.next_sample_s, next_view)
+            until = min(env.peek(), self.sensors.next_sample_s, self.cameras.next_sample_s,
+                        next_view)
             n = max(1, math.floor((until - start) / dt + 1e-9))
             yield self.clock.wake_first(n * dt)
             self.sim.run(self.sim.time_s + n * dt)
             now = float(env.now)
-            if self.sensors.sample(now):
+            loops = self.sensors.sample(now)
+            self.cameras.sample(now)
+            if loops or now + 1e-9 >= next_flush or len(self._store_feed) >= _FLUSH_AT:
                 self._flush_store()
+                next_flush = (math.floor(now / _FLUSH_EVERY_S + 1e-9) + 1) * _FLUSH_EVERY_S
             if every is not None and now + 1e-9 >= next_view:
                 self.live.publish_view(self.view())
                 next_view += every
@@ -234,6 +261,7 @@ class TwinRun:
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "observations_stored": self.observations_stored,
             "observations_duplicate": self.observations_duplicate,
+            "camera_observations": self.cameras.published,
             "bus_dropped": self.bus.stats().dropped,
         })
         return s

@@ -75,12 +75,21 @@ class GridSpec(_Strict):
     signals: bool = True
 
 
+class SignalSpec(_Strict):
+    """``[[network.signals]]``: a junction to give the default fixed-time program
+    (:mod:`twin.importers.signals`), for junctions the network file does not mark."""
+
+    node: str = Field(min_length=1, description="node id")
+    id: str | None = Field(default=None, min_length=1, description="program id; default the node id")
+
+
 class NetworkSpec(_Strict):
     """``[network]``: a network file, or a generated grid."""
 
     file: str | None = None
     format: Literal["auto", "graphml", "sumo", "tntp", "npz", "grid"] = "auto"
     grid: GridSpec | None = None
+    signals: list[SignalSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _file_or_grid(self) -> NetworkSpec:
@@ -127,6 +136,35 @@ class LoopDetectorSpec(_Strict):
     id: str = Field(min_length=1)
     link: str = Field(min_length=1, description="link id")
     pos_m: float | None = Field(default=None, ge=0, description="default: the link's middle")
+    lane: int | None = Field(default=None, ge=0, description="the one lane watched; default all")
+    per_lane: bool = Field(default=False, description="one record per lane and interval")
+
+    @model_validator(mode="after")
+    def _lane_or_per_lane(self) -> LoopDetectorSpec:
+        if self.lane is not None and self.per_lane:
+            raise ValueError(f"detector {self.id!r}: give lane (one lane) or per_lane, not both")
+        return self
+
+
+class PlateReadSpec(_Strict):
+    """``[sensors.plate_reads]``: how often the virtual cameras misread a plate.
+
+    Shares of reads: ``misread_share`` get one character wrong (with a confidence as
+    high as a good read's), ``unreadable_share`` no plate at all (plate None,
+    confidence 0), ``low_confidence_share`` the right text with a confidence of
+    0.3-0.7.
+    """
+
+    misread_share: float = Field(default=0.01, ge=0, le=1)
+    unreadable_share: float = Field(default=0.005, ge=0, le=1)
+    low_confidence_share: float = Field(default=0.02, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> PlateReadSpec:
+        if self.misread_share + self.unreadable_share + self.low_confidence_share > 1:
+            raise ValueError("the shares of misread, unreadable and low-confidence reads add "
+                             "up to more than 1")
+        return self
 
 
 class SensorsSpec(_Strict):
@@ -137,15 +175,78 @@ class SensorsSpec(_Strict):
     auto_loop_detectors: int = Field(
         default=0, ge=0, description="also place this many detectors on the biggest roads"
     )
+    cctv_period_s: float = Field(default=5.0, gt=0, description="CCTV analytics look this often")
+    plate_reads: PlateReadSpec = Field(default_factory=PlateReadSpec)
+
+
+CAMERA_TYPES = ("anpr", "speed", "red_light", "cctv")
+_CCTV_KEYS = ("stopped_after_s", "congestion_speed_share", "congestion_after_s")
 
 
 class CameraSpec(_Strict):
-    """``[[cameras]]``: a camera the bridge or the simulator will feed."""
+    """``[[cameras]]``: a camera the simulator's virtual cameras (or a real one) feed.
+
+    ``anpr``, ``speed`` and ``cctv`` cameras stand ``pos_m`` along ``link``
+    (default: its middle); a ``red_light`` camera watches the stop line at the end
+    of ``link`` (``pos_m`` only places it on the map). See :mod:`twin.cameras`.
+    """
 
     id: str = Field(min_length=1)
     type: Literal["anpr", "speed", "red_light", "cctv"]
     link: str = Field(min_length=1)
     pos_m: float | None = Field(default=None, ge=0)
+    lanes: list[int] | None = Field(default=None, min_length=1,
+                                    description="lanes watched (0 = kerb side); default all")
+    speed_limit_kmh: float | None = Field(default=None, gt=0, le=200,
+                                          description="posted limit; default the link's")
+    section_exit: str | None = Field(default=None, min_length=1,
+                                     description="speed: exit camera of an average-speed section")
+    section_length_m: float | None = Field(default=None, gt=0,
+                                           description="default: the shortest road distance")
+    stopped_after_s: float = Field(default=60.0, gt=0)
+    congestion_speed_share: float = Field(default=0.3, gt=0, lt=1)
+    congestion_after_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _keys_fit_the_type(self) -> CameraSpec:
+        where = f"camera {self.id!r} ({self.type})"
+        if self.lanes is not None and (any(k < 0 for k in self.lanes)
+                                       or len(set(self.lanes)) != len(self.lanes)):
+            raise ValueError(f"{where}: lanes must be distinct lane indices >= 0")
+        if self.section_exit is not None and self.type != "speed":
+            raise ValueError(f"{where}: section_exit belongs to a speed camera")
+        if self.section_length_m is not None and self.section_exit is None:
+            raise ValueError(f"{where}: section_length_m needs section_exit")
+        if self.section_exit == self.id:
+            raise ValueError(f"{where}: section_exit names the camera itself")
+        if self.type != "cctv":
+            given = [k for k in _CCTV_KEYS if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"{where}: {', '.join(given)} belong to a cctv camera")
+        return self
+
+
+class VehiclesSpec(_Strict):
+    """``[vehicles]``: the synthetic registry of the simulated vehicles
+    (:class:`twin.vehicles.Fleet`): plate regions, SIMs and drivers."""
+
+    regions: dict[str, float] = Field(default_factory=lambda: {"B": 1.0},
+                                      description="plate prefix -> share")
+    expired_sim_share: float = Field(default=0.08, ge=0, le=1)
+    other_driver_share: float = Field(default=0.05, ge=0, le=1)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, share in v.items():
+            if not (1 <= len(code) <= 2 and code.isascii() and code.isalpha() and code.isupper()):
+                raise ValueError(f"region prefix {code!r} must be one or two capital letters "
+                                 f"(B Jakarta, D Bandung, F Bogor, ...)")
+            if share < 0:
+                raise ValueError(f"region {code!r}: share must be >= 0")
+        if not v or sum(v.values()) <= 0:
+            raise ValueError("give at least one region with a share > 0")
+        return v
 
 
 class IncidentSpec(_Strict):
@@ -173,6 +274,7 @@ class Scenario(_Strict):
     demand: DemandSpec
     sensors: SensorsSpec = Field(default_factory=SensorsSpec)
     cameras: list[CameraSpec] = Field(default_factory=list)
+    vehicles: VehiclesSpec = Field(default_factory=VehiclesSpec)
     incidents: list[IncidentSpec] = Field(default_factory=list)
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     store: StoreSpec = Field(default_factory=StoreSpec)
@@ -188,6 +290,22 @@ class Scenario(_Strict):
                 if item.id in seen:
                     raise ValueError(f"{what}: duplicate id {item.id!r}")
                 seen.add(item.id)
+        cams = {c.id: c for c in self.cameras}
+        exits: dict[str, str] = {}
+        for cam in self.cameras:
+            if cam.section_exit is None:
+                continue
+            other = cams.get(cam.section_exit)
+            if other is None:
+                raise ValueError(f"cameras: camera {cam.id!r}: section_exit {cam.section_exit!r} "
+                                 f"is not a camera of this scenario")
+            if other.type != "speed":
+                raise ValueError(f"cameras: camera {cam.id!r}: section_exit {other.id!r} is a "
+                                 f"{other.type} camera, not a speed camera")
+            if other.id in exits:
+                raise ValueError(f"cameras: camera {other.id!r} is the section exit of both "
+                                 f"{exits[other.id]!r} and {cam.id!r}")
+            exits[other.id] = cam.id
         for inc in self.incidents:
             if inc.start_s >= self.scenario.duration_s:
                 raise ValueError(f"incidents: {inc.id!r} starts at {inc.start_s} s, after the "
@@ -256,15 +374,20 @@ def check_against_network(scenario: Scenario, network: Network) -> None:
         Naming the key and the unknown link or node id.
     """
     problems = []
+    from twin.cameras.placement import camera_problems  # twin.cameras imports this module
+
     for i, det in enumerate(scenario.sensors.loop_detectors):
         if det.link not in network.link_index:
             problems.append(f"  sensors.loop_detectors.{i}.link: no link {det.link!r} in the network")
-        elif det.pos_m is not None and det.pos_m > network.link_length_m[network.link_index[det.link]]:
+            continue
+        link = network.link_index[det.link]
+        if det.pos_m is not None and det.pos_m > network.link_length_m[link]:
             problems.append(f"  sensors.loop_detectors.{i}.pos_m: {det.pos_m} m is beyond the end "
                             f"of link {det.link!r}")
-    for i, cam in enumerate(scenario.cameras):
-        if cam.link not in network.link_index:
-            problems.append(f"  cameras.{i}.link: no link {cam.link!r} in the network")
+        if det.lane is not None and det.lane >= network.link_lanes[link]:
+            problems.append(f"  sensors.loop_detectors.{i}.lane: link {det.link!r} has only "
+                            f"{network.link_lanes[link]} lane(s)")
+    problems += [f"  {p}" for p in camera_problems(scenario.cameras, network)]
     for i, inc in enumerate(scenario.incidents):
         if inc.link not in network.link_index:
             problems.append(f"  incidents.{i}.link: no link {inc.link!r} in the network")

@@ -368,6 +368,8 @@ class Simulation:
         self._detector_lane: list[int | None] = []
         self._detector_parts: list[tuple[int, ...]] = []
         self._detector_index: dict[str, int] = {}
+        self._detector_cache: tuple[tuple[int, int], NDArray[np.int64], NDArray[np.int32]] \
+            | None = None
         self._interval_start_s = 0.0
         self._incidents: dict[int, tuple[int, tuple[int, ...], float, float]] = {}
         self._next_incident_id = 0
@@ -591,6 +593,37 @@ class Simulation:
         """Speed at the end of the last step, m/s (read-only)."""
         return _read_only(self._state.veh_speed_mps)
 
+    def vehicles_on(self, link: str | int) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+        """The vehicles on ``link`` and their lanes (0 = kerb side), front first per lane.
+
+        Read from the lanes' queues, so the cost grows with the vehicles on the link,
+        not with the fleet (for sensors that look at a few links often).
+
+        Returns
+        -------
+        vehicles : int64 (k,), vehicle indices
+        lane : int32 (k,), lane index on the link of each
+        """
+        s = self._state
+        index = self.resolve_link(link)
+        first = int(s.link_lane_off[index])
+        vehicles, lanes = [], []
+        for k in range(int(s.link_lanes[index])):
+            lane = first + k
+            n = int(s.lane_count[lane])
+            off = int(s.lane_slot_off[lane])
+            cap = int(s.lane_slot_off[lane + 1]) - off
+            j = (int(s.lane_head[lane]) + np.arange(n)) % cap
+            vehicles.append(s.slots[off + j].astype(np.int64))
+            lanes.append(np.full(n, k, np.int32))
+        return np.concatenate(vehicles), np.concatenate(lanes)
+
+    @property
+    def vehicle_stopped_since_s(self) -> FloatArray:
+        """When each vehicle came to a stop (speed at most ``micro.stop_speed_mps``),
+        seconds; ``inf`` while it moves or is off the network (read-only)."""
+        return _read_only(self._state.veh_stopped_since_s)
+
     @property
     def vehicle_class(self) -> NDArray[np.int8]:
         """Vehicle class index per vehicle (read-only)."""
@@ -712,10 +745,18 @@ class Simulation:
         return self._interval_start_s
 
     def _part_owner(self) -> NDArray[np.int64]:
-        owner = np.full(self._state.det_pos_m.shape[0], -1, np.int64)
-        for d, parts in enumerate(self._detector_parts):
-            owner[list(parts)] = d
-        return owner
+        return self._detector_maps()[0]
+
+    def _detector_maps(self) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+        """Per lane detector: its owning detector and its global lane (cached until a
+        detector is added or a snapshot restored)."""
+        key = (len(self._detector_parts), int(self._state.det_pos_m.shape[0]))
+        if self._detector_cache is None or self._detector_cache[0] != key:
+            owner = np.full(self._state.det_pos_m.shape[0], -1, np.int64)
+            for d, parts in enumerate(self._detector_parts):
+                owner[list(parts)] = d
+            self._detector_cache = (key, owner, micro.detector_lanes(self._state))
+        return self._detector_cache[1], self._detector_cache[2]
 
     def take_detector_counts(self) -> DetectorCounts:
         """The detector aggregates since the last call (or the start); then reset them."""
@@ -750,8 +791,7 @@ class Simulation:
         """Every detector crossing since the last call (the buffer is then emptied)."""
         s = self._state
         ev = micro.take_events(s)
-        owner = self._part_owner()
-        lane_of = micro.detector_lanes(s)
+        owner, lane_of = self._detector_maps()
         lanes = lane_of[ev["detector"]]
         return Crossings(
             detector=owner[ev["detector"]],
@@ -954,6 +994,7 @@ class Simulation:
         self._detector_ids = list(state.detector_ids)
         self._detector_lane = list(state.detector_lane)
         self._detector_parts = list(state.detector_parts)
+        self._detector_cache = None
         self._detector_index = {d: i for i, d in enumerate(self._detector_ids)}
         self._interval_start_s = state.interval_start_s
         self._incidents = dict(state.incidents)

@@ -44,6 +44,7 @@ gets no program.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -52,6 +53,7 @@ import numpy as np
 from twin.network import (
     FloatArray,
     IntArray,
+    Network,
     NetworkError,
     SignalPrograms,
     default_connections,
@@ -273,3 +275,84 @@ def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         if pt != out[-1]:
             out.append(pt)
     return out
+
+
+def add_default_signals(
+    network: Network,
+    nodes: Sequence[str],
+    program_ids: Sequence[str] | None = None,
+    *,
+    green_s: float = DEFAULT_GREEN_S,
+    amber_s: float = DEFAULT_AMBER_S,
+) -> Network:
+    """``network`` with the default program (module docstring) at more junctions.
+
+    For junctions a network file does not mark as signalised (OpenStreetMap often
+    lacks the ``highway=traffic_signals`` tag). The network's own programs are kept.
+
+    Parameters
+    ----------
+    network : Network
+    nodes : node ids to signalise
+    program_ids : one id per node for its program; default the node ids
+    green_s, amber_s : float, seconds
+
+    Returns
+    -------
+    Network, a copy with the programs added (the columns it shares are not copied).
+
+    Raises
+    ------
+    NetworkError
+        Naming the node when it is unknown, already signalised, or has fewer than
+        two incoming links (nothing to give way to each other).
+    """
+    ids = list(program_ids) if program_ids is not None else [str(n) for n in nodes]
+    if len(ids) != len(nodes):
+        raise NetworkError(f"{len(nodes)} nodes but {len(ids)} program ids")
+    sig0 = network.signals
+    taken = set(sig0.program_ids)
+    index: list[int] = []
+    for node, pid in zip(nodes, ids, strict=True):
+        if node not in network.node_index:
+            raise NetworkError(f"signal at node {node!r}: no such node in the network")
+        i = network.node_index[node]
+        if i in set(sig0.program_node.tolist()) or i in index:
+            raise NetworkError(f"signal at node {node!r}: the junction has a signal already")
+        if pid in taken:
+            raise NetworkError(f"signal at node {node!r}: program id {pid!r} is taken")
+        if int(np.count_nonzero(network.link_to == i)) < 2:
+            raise NetworkError(f"signal at node {node!r}: fewer than two links enter it, "
+                               f"so there is nothing to signal")
+        taken.add(pid)
+        index.append(i)
+    if not index:
+        return network
+    names = list(network.node_ids)
+    for i, pid in zip(index, ids, strict=True):
+        names[i] = pid  # default_signal_programs names each program after its node
+    geometry: Geometry = [tuple(a.tolist() for a in network.link_polyline_lonlat(k))
+                          for k in range(network.n_links)]
+    connections = (network.conn_from_link, network.conn_from_lane, network.conn_to_link,
+                   network.conn_to_lane)
+    sig1, prog1, index1 = default_signal_programs(
+        index, network.link_from, network.link_to, network.node_lon, network.node_lat,
+        connections, node_ids=names, link_geometry_lonlat=geometry, green_s=green_s,
+        amber_s=amber_s)
+    n0 = sig0.n_programs
+    merged = SignalPrograms(
+        program_ids=sig0.program_ids + sig1.program_ids,
+        program_node=np.concatenate([sig0.program_node, sig1.program_node]).astype(np.int32),
+        offset_s=np.concatenate([sig0.offset_s, sig1.offset_s]),
+        phase_offsets=np.concatenate([sig0.phase_offsets,
+                                      sig1.phase_offsets[1:] + sig0.phase_offsets[-1]]),
+        phase_duration_s=np.concatenate([sig0.phase_duration_s, sig1.phase_duration_s]),
+        phase_state=sig0.phase_state + sig1.phase_state,
+    )
+    new = prog1 >= 0
+    return dataclasses.replace(
+        network,
+        conn_program=np.where(new, prog1 + n0, network.conn_program).astype(np.int32),
+        conn_signal_index=np.where(new, index1, network.conn_signal_index).astype(np.int32),
+        signals=merged,
+    )

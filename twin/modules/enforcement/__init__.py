@@ -11,14 +11,16 @@ Fines, points and timers are versioned data files under ``data/``. Every change 
 written transactionally with an entry in the hash-chained audit log (:mod:`.audit`);
 analytics see plates only as HMAC tokens (:mod:`.pseudonym`, :mod:`.analytics`).
 
-Where the camera observations come from: until the microscopic engine with virtual
-cameras lands, scenarios feed the module a **seeded synthetic stream**
-(:mod:`.simfeed`): vehicles from the synthetic registry pass the scenario's cameras as
-Poisson arrivals with drawn speeds, the red-light cameras follow a fixed-time plan
-declared in the scenario, and a configured share of drivers break each rule. The
-traffic engine is not consulted (the camera sites and speed limits come from the
-network file). Real cameras or the future virtual cameras produce the same
-Observations, so nothing downstream changes.
+Where the camera observations come from: scenarios feed the module either a **seeded
+synthetic stream** (:mod:`.simfeed`, the default: vehicles from the synthetic registry
+pass the scenario's cameras as Poisson arrivals with drawn speeds, red-light cameras
+follow a fixed-time plan declared in the scenario, and a configured share of drivers
+break each rule; the traffic engine is not consulted), or with
+``[modules.enforcement.feed] source = "engine"`` the **traffic engine's virtual
+cameras** (:mod:`.enginefeed`, :mod:`twin.cameras`): the simulated vehicles, with the
+plates, owners and drivers of :class:`twin.vehicles.Fleet`. Real cameras produce the
+same Observations, so nothing downstream changes. The plate format and the registry
+types live in :mod:`twin.vehicles`; :mod:`.plates` and :mod:`.registry` re-export them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Run a scenario's ``[modules.enforcement]`` section end to end on simulated time.
 
 The camera stream is the seeded synthetic one of :mod:`.simfeed` (see there for what it
-is and is not). Around it run, on one SimPy clock: the detector-to-store feeder (one
-transaction per ``batch_s`` of stream), officers working the verification queue, owners
-answering letters, an officer reviewing disputes, and the simulated bank paying through
-the real HTTP callback endpoint on localhost. The run continues ``follow_up_days`` after
-the stream ends so the H+8 and H+15 deadlines fire, then returns a JSON-ready summary.
+is and is not), or with ``[modules.enforcement.feed] source = "engine"`` the traffic
+engine's virtual cameras (:mod:`.enginefeed`). Around it run, on one SimPy clock: the
+detector-to-store feeder (one transaction per ``batch_s`` of stream), officers working the
+verification queue, owners answering letters, an officer reviewing disputes, and the
+simulated bank paying through the real HTTP callback endpoint on localhost. The run
+continues ``follow_up_days`` after the stream ends so the H+8 and H+15 deadlines fire,
+then returns a JSON-ready summary.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from twin.store import open_store
 
 from .bank import BankBehaviour, SimulatedBank, direct_delivery, http_delivery
 from .config import StrictModel
+from .enginefeed import engine_stream
 from .plates import try_parse_plate
 from .registry import synthetic_registry
 from .service import Enforcement, EnforcementSettings
@@ -122,12 +125,19 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
     say = progress or (lambda _line: None)
     settings = enforcement_settings(scenario)
     meta = scenario.scenario
-    network = build_network(scenario)
-    sites = camera_sites(scenario, network)
-    registry = synthetic_registry(settings.registry_vehicles, seed=meta.seed)
-    say(f"registry: {len(registry.vehicles)} vehicles; cameras: {len(sites)}")
-    stream = synthetic_stream(sites, settings.detection, settings.feed, registry, meta.start,
-                              meta.duration_s, seed=meta.seed)
+    engine: dict[str, Any] | None = None
+    if settings.feed.source == "engine":
+        say(f"engine: simulating {meta.duration_s:.0f} s with {len(scenario.cameras)} cameras")
+        feed = engine_stream(scenario, store_url=store_url)
+        stream, registry, engine = feed.observations, feed.registry, feed.summary
+        say(f"registry: {len(registry.vehicles)} simulated vehicles the cameras read")
+    else:
+        network = build_network(scenario)
+        sites = camera_sites(scenario, network)
+        registry = synthetic_registry(settings.registry_vehicles, seed=meta.seed)
+        say(f"registry: {len(registry.vehicles)} vehicles; cameras: {len(sites)}")
+        stream = synthetic_stream(sites, settings.detection, settings.feed, registry, meta.start,
+                                  meta.duration_s, seed=meta.seed)
     say(f"stream: {len(stream)} observations over {meta.duration_s:.0f} s")
     clock = Clock(meta.start)
     store = open_store(store_url or scenario.store.url)
@@ -183,7 +193,12 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
         "simulated_days": round(clock.now_s / 86400.0, 2),
         "wall_s": round(time.perf_counter() - wall0, 2),
         "callback": settings.callback,
+        "feed": settings.feed.source,
     })
+    if engine is not None:
+        summary["engine"] = {k: engine.get(k) for k in (
+            "run_id", "trips_total", "trips_completed", "mean_travel_time_s", "red_light_runs",
+            "camera_observations", "sim_wall_s", "gridlocked")}
     store.finish_run(run_id, summary=summary, finished_at=clock.now)
     store.close()
     return summary

@@ -1,6 +1,7 @@
-"""A seeded synthetic camera stream for scenarios (until virtual cameras land).
+"""A seeded synthetic camera stream for scenarios (the default feed).
 
-This is **not** derived from the traffic engine: vehicles drawn from the synthetic
+This is **not** derived from the traffic engine (``[modules.enforcement.feed] source =
+"engine"`` takes the engine's virtual cameras instead, :mod:`.enginefeed`): vehicles drawn from the synthetic
 registry pass each camera as Poisson arrivals at the camera's ``flow_vph``, with
 normally distributed speeds around a share of the limit. Red-light cameras follow the
 fixed-time :class:`SignalPlan` the scenario declares (the Jatinegara network file has no
@@ -18,8 +19,9 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from twin.observations import Location, Observation, ObservationKind
 
@@ -50,11 +52,16 @@ class SignalPlan(StrictModel):
 
 
 class FeedSpec(StrictModel):
-    """The behaviour of the synthetic stream (``[modules.enforcement.feed]``).
+    """Where the camera stream comes from (``[modules.enforcement.feed]``), and the
+    behaviour of the synthetic one.
 
-    Shares are fractions of passing vehicles; speeds in km/h.
+    ``source = "synthetic"`` (the default) is this module's seeded stream; ``"engine"``
+    runs the scenario in the traffic engine and takes its virtual cameras' reads
+    (:mod:`.enginefeed`), and then no other key applies. Shares are fractions of
+    passing vehicles; speeds in km/h.
     """
 
+    source: Literal["synthetic", "engine"] = "synthetic"
     flow_vph: dict[str, float] = Field(default_factory=dict, description="per camera id")
     default_flow_vph: float = Field(default=600.0, gt=0)
     mean_speed_share: float = Field(default=0.85, gt=0, description="of the limit")
@@ -69,6 +76,15 @@ class FeedSpec(StrictModel):
     odd_even_cheat_share: float = Field(default=0.1, ge=0, le=1)
     section_through_share: float = Field(default=0.7, ge=0, le=1)
     signals: list[SignalPlan] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _engine_takes_no_behaviour(self) -> FeedSpec:
+        if self.source == "engine":
+            given = sorted(self.model_fields_set - {"source"})
+            if given:
+                raise ValueError(f"{', '.join(given)}: the engine's cameras see the simulated "
+                                 f"traffic, these keys shape the synthetic stream only")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
