@@ -63,37 +63,42 @@ def assert_valid(obs: Observation) -> None:
     assert obs.source_id in {"dev-1", "cam-1", "broker-1"} or obs.kind is not ObservationKind.PLATE_READ
 
 
-EVENT_CORPUS = [
-    ("truncated JSON", env_bytes([good_obs()])[:-7], "not valid JSON"),
-    ("non-UTF-8", b'{"device_id": "dev-1", "x": "\xff\xfe"}', "not UTF-8"),
-    ("NaN", env_bytes([with_payload(occupancy=math.nan)]), "not a JSON number"),
-    ("Infinity", env_bytes([with_payload(mean_speed_mps=math.inf)]), "not a JSON number"),
-    ("wrong type", env_bytes([with_payload(count="twelve")]), "'count' must be int"),
-    ("huge value", env_bytes([with_payload(count=10**12)]), "'count'"),
-    ("huge integer", env_bytes([with_payload(count=10**400)]), "'count'"),
-    ("huge longitude", env_bytes([{**good_obs(), "location": {"lon": 10**400, "lat": 0}}]),
-     "location is malformed"),
-    ("km/h for m/s", env_bytes([with_payload(mean_speed_mps=120.0)]), "looks like km/h"),
-    ("percent occupancy", env_bytes([with_payload(occupancy=45.0)]), "looks like a percentage"),
-    ("naive time", env_bytes([{**good_obs(), "observed_at": "2026-11-28T07:00:00"}]), "timezone-aware"),
-    ("unknown kind", env_bytes([{**good_obs(), "kind": "ufo_sighting"}]), "unknown observation kind"),
-    ("stale", env_bytes([good_obs()], sent_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat()),
-     "stale message"),
-    ("future", env_bytes([good_obs()], sent_at=(datetime.now(UTC) + timedelta(minutes=5)).isoformat()),
-     "from the future"),
-    ("no seq", json.dumps({"device_id": "dev-1", "sent_at": datetime.now(UTC).isoformat(),
-                           "observation": good_obs()}).encode(), "'seq' and 'sent_at'"),
-    ("not an object", b"[1, 2, 3]", "must be a JSON object"),
-    ("other source", env_bytes([{**good_obs(), "source_id": "cam-1"}]), "may not report as 'cam-1'"),
-    ("deep nesting", b'{"device_id": "dev-1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-     "nested too deeply"),
-]
+def event_corpus() -> list[tuple[str, bytes, str]]:
+    """The corpus, built when a test runs: its timestamps must be fresh then, not at collection."""
+    return [
+        ("truncated JSON", env_bytes([good_obs()])[:-7], "not valid JSON"),
+        ("non-UTF-8", b'{"device_id": "dev-1", "x": "\xff\xfe"}', "not UTF-8"),
+        ("NaN", env_bytes([with_payload(occupancy=math.nan)]), "not a JSON number"),
+        ("Infinity", env_bytes([with_payload(mean_speed_mps=math.inf)]), "not a JSON number"),
+        ("wrong type", env_bytes([with_payload(count="twelve")]), "'count' must be int"),
+        ("huge value", env_bytes([with_payload(count=10**12)]), "'count'"),
+        ("huge integer", env_bytes([with_payload(count=10**400)]), "'count'"),
+        ("huge longitude", env_bytes([{**good_obs(), "location": {"lon": 10**400, "lat": 0}}]),
+         "location is malformed"),
+        ("km/h for m/s", env_bytes([with_payload(mean_speed_mps=120.0)]), "looks like km/h"),
+        ("percent occupancy", env_bytes([with_payload(occupancy=45.0)]), "looks like a percentage"),
+        ("naive time", env_bytes([{**good_obs(), "observed_at": "2026-11-28T07:00:00"}]), "timezone-aware"),
+        ("unknown kind", env_bytes([{**good_obs(), "kind": "ufo_sighting"}]), "unknown observation kind"),
+        ("stale", env_bytes([good_obs()], sent_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat()),
+         "stale message"),
+        ("future", env_bytes([good_obs()], sent_at=(datetime.now(UTC) + timedelta(minutes=5)).isoformat()),
+         "from the future"),
+        ("no seq", json.dumps({"device_id": "dev-1", "sent_at": datetime.now(UTC).isoformat(),
+                               "observation": good_obs()}).encode(), "'seq' and 'sent_at'"),
+        ("not an object", b"[1, 2, 3]", "must be a JSON object"),
+        ("other source", env_bytes([{**good_obs(), "source_id": "cam-1"}]), "may not report as 'cam-1'"),
+        ("deep nesting", b'{"device_id": "dev-1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+         "nested too deeply"),
+    ]
 
 
-@pytest.mark.parametrize("body, why", [(b, w) for _, b, w in EVENT_CORPUS],
-                         ids=[n for n, _, _ in EVENT_CORPUS])
-def test_event_corpus_is_quarantined(http_env: HttpEnv, body, why):
+EVENT_CASES = [name for name, _, _ in event_corpus()]
+
+
+@pytest.mark.parametrize("case", range(len(EVENT_CASES)), ids=EVENT_CASES)
+def test_event_corpus_is_quarantined(http_env: HttpEnv, case: int):
     """Signed but malformed envelopes: 422/4xx, quarantined with the reason, nothing published."""
+    _, body, why = event_corpus()[case]
     r = http_env.post(EVENTS_PATH, body, signed_headers(body))
     assert 400 <= r.status < 500, r.body
     reasons = http_env.quarantine_reasons()
