@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,12 +223,13 @@ def mqtt_ca() -> Iterator[TestCA]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def start_broker(registry: DeviceRegistry, ca: TestCA, *, max_inflight_messages: int = 20) -> MosquittoBroker:
+def start_broker(registry: DeviceRegistry, ca: TestCA, *, max_inflight_messages: int = 20,
+                 bridge_password: str | None = None) -> MosquittoBroker:
     """A started broker for ``registry`` (the caller stops it and removes its directory)."""
     # Not pytest's tmp_path: that is private to root, and the broker runs as `mosquitto`.
     directory = Path(tempfile.mkdtemp(prefix="kota-mq-"))
     os.chmod(directory, 0o750)
-    broker = MosquittoBroker(directory, _free_port(), ca, secrets.token_urlsafe(18),
+    broker = MosquittoBroker(directory, _free_port(), ca, bridge_password or secrets.token_urlsafe(18),
                              max_inflight_messages)
     broker.write_config(registry)
     broker.start()
@@ -241,7 +243,7 @@ def mosquitto(mqtt_ca: TestCA) -> Iterator[Callable[..., MosquittoBroker]]:
         pytest.fail(_INSTALL_HINT, pytrace=False)
     started: list[MosquittoBroker] = []
 
-    def make(registry: DeviceRegistry, **kwargs: int) -> MosquittoBroker:
+    def make(registry: DeviceRegistry, **kwargs: Any) -> MosquittoBroker:
         broker = start_broker(registry, mqtt_ca, **kwargs)
         started.append(broker)
         return broker
