@@ -207,8 +207,11 @@ class DeviceEmulator:
         self.close()
 
 
-def enforcement_stream(scenario: Scenario) -> list[Observation]:
-    """The synthetic camera and signal stream of the scenario's ``[modules.enforcement]`` (or [])."""
+def enforcement_stream(scenario: Scenario, duration_s: float | None = None) -> list[Observation]:
+    """The synthetic camera and signal stream of the scenario's ``[modules.enforcement]`` (or []).
+
+    ``duration_s`` shortens it (default: the scenario's duration).
+    """
     if "enforcement" not in scenario.modules:
         return []
     from twin.assemble import build_network
@@ -221,7 +224,8 @@ def enforcement_stream(scenario: Scenario) -> list[Observation]:
     network = build_network(scenario)
     vehicles = synthetic_registry(settings.registry_vehicles, seed=meta.seed)
     return synthetic_stream(camera_sites(scenario, network), settings.detection, settings.feed,
-                            vehicles, meta.start, meta.duration_s, seed=meta.seed)
+                            vehicles, meta.start, meta.duration_s if duration_s is None else duration_s,
+                            seed=meta.seed)
 
 
 def scenario_sources(run: TwinRun, extra: Iterable[Observation] = ()) -> dict[str, set[ObservationKind]]:
