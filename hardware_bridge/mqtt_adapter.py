@@ -331,9 +331,15 @@ class MqttBridge:
     def _handle_with_retry(self, m: _Message) -> bool:
         """Hand ``m`` to the gate until it is taken; False when stopped before that."""
         delay = self.retry_min_s
+        failed: Exception | None = None
         while True:
             try:
-                self._handle(m)
+                if failed is None:
+                    self._handle(m)
+                else:  # a bug on this input: keep it for inspection rather than redeliver it forever
+                    self._count(self.ingest.quarantine(
+                        m.payload, transport=TRANSPORT, device_id=_device_of(m.topic),
+                        reason=f"the bridge failed on this message: {failed!r}"))
                 return True
             except IngestUnavailable as exc:
                 with self._lock:
@@ -343,8 +349,14 @@ class MqttBridge:
                 if self._stop.wait(delay):
                     return False
                 delay = min(self.retry_max_s, delay * 2)
+            except Exception as exc:
+                if failed is not None:
+                    raise
+                log.exception("bridge: failed on a message on %s; quarantining it", m.topic)
+                failed = exc
 
     def _handle(self, m: _Message) -> None:
+        """Hand one message to the gate (status messages are read here)."""
         parsed = parse_topic(m.topic)
         if parsed is None:
             self._count(self.ingest.quarantine(m.payload, transport=TRANSPORT,
@@ -398,3 +410,8 @@ class MqttBridge:
         if not isinstance(data, dict) or not isinstance(data.get("online"), bool):
             return 'status message must be an object with a boolean "online"'
         return None
+
+
+def _device_of(topic: str) -> str | None:
+    parsed = parse_topic(topic)
+    return None if parsed is None else parsed[3]
