@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -128,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         restore = _on_signals(stop)
         try:
             totals = run_bridge(bridge, extra=extra, stop=stop, duration_s=args.duration_s)
+        except ConnectionError as exc:  # refused account, no broker, TLS failure
+            print(f"kota bridge: error: {exc}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:  # Ctrl-C before the handler was in place
             totals = {"bridge": bridge.counts().as_dict(), "gate": ingest.totals(),
                       "devices": bridge.device_report()}

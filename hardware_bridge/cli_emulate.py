@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
             summary = emulate_scenario(twin, emulator, extra=cameras, progress=progress)
         except KeyboardInterrupt:
             status = "stopped"
+        except ConnectionError as exc:  # a device refused (registry not loaded by the broker?), no broker
+            print(f"kota emulate: error: {exc}", file=sys.stderr)
+            status = "failed"
         finally:
             emulator.close()
             saved = load_seq_state(seq_path)
@@ -142,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"status": status, "emulator": counts.as_dict(),
                               "scenario": scenario.scenario.name, "broker": broker.url,
                               "registry": str(path), "run": summary}, sort_keys=True, default=str))
-        return 0
+        return 0 if status != "failed" else 1
     finally:
         twin.close()
 

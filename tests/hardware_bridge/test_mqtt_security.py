@@ -15,6 +15,7 @@ from hardware_bridge.mqtt_client import new_client
 from hardware_bridge.mqtt_device import DeviceConnectError, DevicePublisher, envelope_bytes
 from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig
 from tests.mqtt_broker import make_ca
+from twin.cli import main as kota
 
 
 def test_wrong_password_is_refused(mosquitto):
@@ -112,3 +113,15 @@ def test_last_will_marks_a_crashed_device_offline(mosquitto):
         assert link.online is False and link.last_status == {"online": False}
         report = r.bridge.device_report()["loop-a"]
         assert report["online"] is False
+
+
+def test_kota_bridge_with_a_wrong_password_says_so(mosquitto, tmp_path, capsys):
+    registry = registry_of("loop-a")
+    broker = mosquitto(registry)
+    (tmp_path / "devices.toml").write_text(registry.to_toml())
+    (tmp_path / "wrong").write_text("not-the-bridge-password\n")
+    status = kota(["bridge", "--broker", broker.url, "--ca", str(broker.ca.ca_cert),
+                   "--registry", str(tmp_path / "devices.toml"), "--store", f"sqlite:///{tmp_path / 'k.db'}",
+                   "--password-file", str(tmp_path / "wrong")])
+    assert status == 1
+    assert "Not authorized" in capsys.readouterr().err
