@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,3 +64,16 @@ def rig(mosquitto: Callable[..., MosquittoBroker], registry: DeviceRegistry, *,
         yield Rig(broker, registry, bus, ingest, bridge, feed)
     finally:
         bridge.stop()
+
+
+def settle(bridge: MqttBridge, *, taken: int, timeout_s: float = 30.0, quiet_s: float = 0.3) -> None:
+    """Wait until the bridge took ``taken`` observations (accepted or quarantined), then went quiet."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        c = bridge.counts()
+        if c.accepted + c.quarantined >= taken:
+            break
+        time.sleep(0.02)
+    c = bridge.counts()
+    assert c.accepted + c.quarantined >= taken, f"the bridge took only {c} of {taken}"
+    assert bridge.wait_idle(timeout_s, quiet_s=quiet_s)

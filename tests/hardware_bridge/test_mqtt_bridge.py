@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hardware_bridge.ingest import Ingest
 from hardware_bridge.mqtt_adapter import MqttBridge
-from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig
+from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig, settle
 from twin.bus import Bus
 
 
@@ -16,7 +16,7 @@ def test_events_arrive_on_the_bus_once_each(mosquitto):
             a.publish([detector_obs("loop-a", i)])
         b.publish([detector_obs("loop-b", i) for i in range(100)])
         assert a.flush(10) and b.flush(10)
-        assert r.bridge.wait_idle(10)
+        settle(r.bridge, taken=150)
         got = r.feed.drain()
         ids = sorted(o.event_id for o in got)
         assert ids == sorted([f"loop-a:{i}" for i in range(50)] + [f"loop-b:{i}" for i in range(100)])
@@ -34,7 +34,7 @@ def test_telemetry_at_qos0_and_status_reach_the_bridge(mosquitto):
         a.publish([detector_obs("loop-a", i) for i in range(3)], channel="telemetry", qos=0)
         a.publish([detector_obs("loop-a", 3)])
         assert a.flush(10)
-        assert r.bridge.wait_idle(10, quiet_s=0.3)
+        settle(r.bridge, taken=4)
         assert sorted(o.event_id for o in r.feed.drain()) == [f"loop-a:{i}" for i in range(4)]
         assert r.bridge.links()["loop-a"].online is True
         report = r.bridge.device_report()["loop-a"]
@@ -49,7 +49,8 @@ def test_the_broker_keeps_events_for_the_bridge_while_it_is_away(mosquitto):
     with rig(mosquitto, registry) as r:
         a = r.device("loop-a")
         a.publish([detector_obs("loop-a", 0)])
-        assert a.flush(10) and r.bridge.wait_idle(10)
+        assert a.flush(10)
+        settle(r.bridge, taken=1)
         r.bridge.stop()
         for i in range(1, 101):
             a.publish([detector_obs("loop-a", i)])
@@ -58,7 +59,7 @@ def test_the_broker_keeps_events_for_the_bridge_while_it_is_away(mosquitto):
         feed = bus.subscribe("#")
         again = MqttBridge(r.broker.bridge_config(), Ingest(bus, registry=registry)).start()
         try:
-            assert again.wait_idle(10, quiet_s=0.3)
+            settle(again, taken=100)
             assert sorted(int(o.event_id.split(":")[1]) for o in feed.drain()) == list(range(1, 101))
         finally:
             again.stop()

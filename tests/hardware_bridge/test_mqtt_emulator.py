@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hardware_bridge.devices import DeviceRegistry
 from hardware_bridge.emulator import DeviceEmulator, emulate_scenario, registry_for, scenario_sources
-from tests.hardware_bridge.mqtt_setup import rig
+from tests.hardware_bridge.mqtt_setup import rig, settle
 from twin.cli import main as kota
 from twin.runner import TwinRun
 from twin.scenario import load_scenario
@@ -36,7 +36,7 @@ def test_emulated_scenario_arrives_as_the_sensors_made_it(mosquitto):
             emulator = DeviceEmulator(r.broker.bridge_config(), registry, batch_size=3)
             emulate_scenario(run, emulator)
             emulator.close()
-            assert r.bridge.wait_idle(20, quiet_s=0.3)
+            settle(r.bridge, taken=150)
             sent = direct.drain()
             from_devices = [o for o in sent if o.source_id in registry]
             assert len(from_devices) == 150 and emulator.counts().skipped == len(sent) - 150 == 1

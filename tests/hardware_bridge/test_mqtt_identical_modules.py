@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from hardware_bridge.emulator import DeviceEmulator, enforcement_stream, registry_for
-from tests.hardware_bridge.mqtt_setup import rig
+from tests.hardware_bridge.mqtt_setup import rig, settle
 from twin.modules.enforcement.codes import ViolationCode
 from twin.modules.enforcement.detector import Detector
 from twin.modules.enforcement.pseudonym import PlateTokenizer
@@ -39,7 +39,7 @@ def test_etle_gives_identical_violations_live_and_direct(mosquitto):
     with rig(mosquitto, registry) as r:
         with DeviceEmulator(r.broker.bridge_config(), registry) as emulator:  # one per message
             assert emulator.publish_many(stream) == len(stream)
-        assert r.bridge.wait_idle(30, quiet_s=0.3)
+        settle(r.bridge, taken=len(stream))
         received = r.feed.drain()
         assert r.bridge.counts().quarantined == 0
     canon = sorted(json.dumps(o.to_dict(), sort_keys=True) for o in received)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig
+from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig, settle
 from twin.store import open_store
 
 
@@ -61,7 +61,7 @@ def test_malformed_payloads_are_quarantined_and_the_bridge_keeps_running(mosquit
             a.next_seq = 100
             a.publish([detector_obs("loop-a", 2)])  # a good one after all that
             assert a.flush(10)
-            assert r.bridge.wait_idle(10, quiet_s=0.3)
+            settle(r.bridge, taken=len(bad) + 2)
             assert [o.event_id for o in r.feed.drain()] == ["loop-a:2"]
             c = r.bridge.counts()
             assert c.accepted == 1

@@ -13,7 +13,7 @@ import pytest
 from hardware_bridge.devices import Device
 from hardware_bridge.mqtt_client import new_client
 from hardware_bridge.mqtt_device import DeviceConnectError, DevicePublisher, envelope_bytes
-from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig
+from tests.hardware_bridge.mqtt_setup import detector_obs, registry_of, rig, settle
 from tests.mqtt_broker import make_ca
 from twin.cli import main as kota
 
@@ -58,7 +58,7 @@ def test_a_device_cannot_write_under_another_devices_topic(mosquitto):
                       topic=b_dev.topic("event"))
         a.publish([detector_obs("loop-a", 1)])  # and its own, which arrives
         assert a.flush(10)
-        assert r.bridge.wait_idle(10, quiet_s=0.5)
+        settle(r.bridge, taken=1, quiet_s=0.5)
         got = [o.event_id for o in r.feed.drain()]
         assert got == ["loop-a:1"]
         assert "loop-b" not in r.ingest.stats()  # the gate never saw it either
@@ -84,7 +84,7 @@ def test_a_device_cannot_read_the_city(mosquitto):
             b = r.device("loop-b")
             b.publish([detector_obs("loop-b", 1)])
             assert b.flush(10)
-            assert r.bridge.wait_idle(10, quiet_s=0.5)
+            settle(r.bridge, taken=1)
             assert [o.event_id for o in r.feed.drain()] == ["loop-b:1"]  # the bridge reads it
             b.stop()
             assert r.bridge.wait_idle(10, quiet_s=0.3)
