@@ -100,6 +100,8 @@ class _Message:
     payload: bytes
     mid: int
     qos: int
+    connection: int
+    """Which connection brought it: a PUBACK is only sent on that one."""
 
 
 @dataclass
@@ -145,6 +147,7 @@ class MqttBridge:
         self._lock = threading.Lock()
         self._c = _Counters()
         self._busy = 0  # messages taken off the queue, not yet done
+        self._connection = 0  # counts connections; message ids are only valid on their own
         self._stop = threading.Event()
         self._subscribed = threading.Event()
         self._refused: str | None = None
@@ -267,6 +270,7 @@ class MqttBridge:
                 return
             with self._lock:
                 self._c.connects += 1
+                self._connection += 1
             log.info("bridge: connected to %s (session present: %s)", self.broker.url,
                      flags.session_present)
             client.subscribe(list(SUBSCRIPTIONS))
@@ -288,7 +292,7 @@ class MqttBridge:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            m = _Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+            m = _Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._connection)
             if m.qos == 0 and self._queue.qsize() >= self.queue_size:
                 with self._lock:
                     self._c.telemetry_dropped += 1
@@ -321,12 +325,24 @@ class MqttBridge:
                 self._busy += 1
             try:
                 if self._handle_with_retry(m) and m.qos == 1:
-                    self._client.ack(m.mid, m.qos)
+                    self._ack(m)
             except Exception:  # a bug must not stop the bridge; the message stays unacknowledged
                 log.exception("bridge: failed on a message on %s", m.topic)
             finally:
                 with self._lock:
                     self._busy -= 1
+
+    def _ack(self, m: _Message) -> None:
+        """PUBACK ``m``, unless the connection that brought it is gone.
+
+        After a reconnect the broker sends unacknowledged messages again, and the
+        same message id may then name another message: the copy is acknowledged
+        when it comes (the gate counts it as a duplicate).
+        """
+        with self._lock:
+            current = m.connection == self._connection
+        if current:
+            self._client.ack(m.mid, m.qos)
 
     def _handle_with_retry(self, m: _Message) -> bool:
         """Hand ``m`` to the gate until it is taken; False when stopped before that."""
