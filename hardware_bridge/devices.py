@@ -36,6 +36,7 @@ from typing import Any
 from twin.observations import ObservationKind
 
 __all__ = [
+    "BRIDGE_STATUS_TOPIC",
     "BRIDGE_USER",
     "DOMAINS",
     "Device",
@@ -50,7 +51,9 @@ DOMAINS = ("traffic", "etle", "wim", "cctv", "emergency", "env")
 TOPIC_CHANNELS = ("event", "telemetry", "status")
 """The last level: events (QoS 1), telemetry (QoS 0, high rate), status (retained, last will)."""
 BRIDGE_USER = "kota-bridge"
-"""The broker account of the bridge itself: it reads every device topic, writes none."""
+"""The broker account of the bridge itself: it reads every device topic and writes only its own status."""
+BRIDGE_STATUS_TOPIC = "kota/bridge/status"
+"""Where the bridge says whether it is online (retained; its last will says ``{"online": false}``)."""
 
 _LEVEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -216,8 +219,8 @@ class DeviceRegistry:
 
     def acl_text(self) -> str:
         """A Mosquitto ``acl_file``: each device writes only its own topics and reads only its
-        ``cmd`` topic; the bridge reads every device topic and writes none."""
-        lines = [f"user {BRIDGE_USER}", "topic read city/#", ""]
+        ``cmd`` topic; the bridge reads every device topic and writes only its own status."""
+        lines = [f"user {BRIDGE_USER}", "topic read city/#", f"topic write {BRIDGE_STATUS_TOPIC}", ""]
         for d in self:
             lines += [f"user {d.device_id}", f"topic write {d.topic_root}",
                       f"topic read {d.topic_root[:-1]}cmd", ""]

@@ -72,7 +72,8 @@ class SequenceWindow:
         if seq > w.highest:
             shift = seq - w.highest
             self.gaps[device_id] += shift - 1
-            w.seen_bits = ((w.seen_bits << shift) | 1) & mask
+            # a jump past the window forgets it all (shifting by a huge jump would build a huge int)
+            w.seen_bits = 1 if shift >= self.window else ((w.seen_bits << shift) | 1) & mask
             w.highest = seq
             return
         back = w.highest - seq
