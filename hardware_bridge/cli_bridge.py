@@ -75,8 +75,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--http-port", type=int, default=None, metavar="N",
                    help="also run the HTTP ingest for cameras that push, on this port")
     p.add_argument("--max-skew-s", type=float, default=30.0,
-                   help="largest accepted difference of a message's sent_at from this clock "
-                   "(default %(default)s s)")
+                   help="largest accepted difference of a pushed message's sent_at from this "
+                   "clock (default %(default)s s)")
+    p.add_argument("--max-age-s", type=float, default=86_400.0,
+                   help="how late a QoS 1 event kept by the broker during an outage may still be "
+                   "taken (default %(default)s s); repeats are refused by sequence number")
     p.add_argument("--duration-s", type=float, default=None, metavar="S",
                    help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="print the totals as one JSON object at exit")
@@ -124,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         extra = [a for a in (f(ingest, args) for f in EXTRA_ADAPTERS) if a is not None]
         if args.http_port is not None and not extra:
             raise ValueError("--http-port: the HTTP ingest adapter is not part of this build")
-        bridge = MqttBridge(broker, ingest, client_id=args.client_id)
+        bridge = MqttBridge(broker, ingest, client_id=args.client_id, max_age_s=args.max_age_s)
         stop = threading.Event()
         restore = _on_signals(stop)
         try:

@@ -224,7 +224,8 @@ class Ingest:
     # -- public ---------------------------------------------------------------------------
 
     def submit_message(self, raw: bytes, *, transport: str, device_id: str | None = None,
-                       place: Sequence[str] | None = None) -> IngestOutcome:
+                       place: Sequence[str] | None = None,
+                       max_age_s: float | None = None) -> IngestOutcome:
         """Take one envelope (see the module docstring) as it came off the wire.
 
         Parameters
@@ -236,12 +237,18 @@ class Ingest:
             HTTP signer). The envelope's ``device_id`` must agree with it.
         place : (kab_kota, domain, site) or None
             Where in the topic tree the message was published; checked against the registry.
+        max_age_s : float or None
+            How old ``sent_at`` may be (default ``max_skew_s``). A broker that keeps a
+            device's QoS 1 messages while the bridge or its store is down delivers them
+            late but unchanged; its transport passes the outage it tolerates here, and
+            the sequence window still refuses repeats. A ``sent_at`` in the future is
+            always held to ``max_skew_s``.
         """
         with self._lock:
             who = device_id or UNKNOWN_DEVICE
             try:
                 envelope = parse_envelope(raw, self.max_message_bytes)
-                who, items = self._open_envelope(envelope, device_id, place)
+                who, items = self._open_envelope(envelope, device_id, place, max_age_s)
             except _Refused as exc:
                 return self._quarantine_message(who, transport, str(exc), raw)
             except ValueError as exc:
@@ -328,7 +335,7 @@ class Ingest:
         return stats
 
     def _open_envelope(self, env: Mapping[str, Any], device_id: str | None,
-                       place: Sequence[str] | None) -> tuple[str, list[Any]]:
+                       place: Sequence[str] | None, max_age_s: float | None) -> tuple[str, list[Any]]:
         claimed = env.get("device_id")
         if claimed is not None and not isinstance(claimed, str):
             raise _Refused(f"device_id must be a string, got {claimed!r}")
@@ -364,10 +371,10 @@ class Ingest:
         if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63):
             raise _Refused(f"seq must be a non-negative integer, got {seq!r}")
         if sent_at is not None:
-            self._check_skew(sent_at)
+            self._check_skew(sent_at, self.max_skew_s if max_age_s is None else max_age_s)
         return who, items
 
-    def _check_skew(self, sent_at: Any) -> None:
+    def _check_skew(self, sent_at: Any, max_age_s: float) -> None:
         if not isinstance(sent_at, str):
             raise _Refused(f"sent_at must be an ISO 8601 string, got {sent_at!r}")
         try:
@@ -377,8 +384,8 @@ class Ingest:
         if when.tzinfo is None:
             raise _Refused(f"sent_at {sent_at!r} has no time zone")
         skew = (self.now() - when).total_seconds()
-        if skew > self.max_skew_s:
-            raise _Refused(f"stale message: sent {skew:.1f} s ago (at most {self.max_skew_s:g} s)")
+        if skew > max_age_s:
+            raise _Refused(f"stale message: sent {skew:.1f} s ago (at most {max_age_s:g} s)")
         if skew < -self.max_skew_s:
             raise _Refused(f"message from the future: sent_at is {-skew:.1f} s ahead of the bridge's clock")
 

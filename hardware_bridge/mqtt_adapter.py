@@ -128,11 +128,16 @@ class MqttBridge:
     retry_min_s, retry_max_s : float, backoff of retries while the store is down
     queue_size : int, messages buffered between paho's thread and the worker; QoS 0
         messages beyond it are dropped and counted (QoS 1 ones are limited by the broker)
+    max_age_s : float, how late an event may arrive (``sent_at`` age) and still be taken: the
+        broker keeps QoS 1 events while the bridge or its store is down and delivers them
+        unchanged afterwards, so this is the outage the bridge rides out (default a day);
+        repeats are refused by sequence number whatever their age
     now : callable, the bridge's clock for status changes
     """
 
     def __init__(self, broker: BrokerConfig, ingest: Ingest, *, client_id: str = BRIDGE_USER,
                  retry_min_s: float = 0.2, retry_max_s: float = 10.0, queue_size: int = 10_000,
+                 max_age_s: float = 86_400.0,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if broker.username is None:
             raise ValueError(f"the bridge needs its broker account ({BRIDGE_USER}) and password")
@@ -142,6 +147,7 @@ class MqttBridge:
         self.retry_min_s = retry_min_s
         self.retry_max_s = retry_max_s
         self.queue_size = queue_size
+        self.max_age_s = max_age_s
         self.now = now
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._lock = threading.Lock()
@@ -383,7 +389,8 @@ class MqttBridge:
             self._status(m, device_id, (kab_kota, domain, site))
             return
         self._count(self.ingest.submit_message(m.payload, transport=TRANSPORT, device_id=device_id,
-                                               place=(kab_kota, domain, site)))
+                                               place=(kab_kota, domain, site),
+                                               max_age_s=self.max_age_s))
 
     def _count(self, outcome: IngestOutcome) -> None:
         with self._lock:

@@ -254,3 +254,16 @@ def test_a_relay_forwards_other_sources_and_takes_their_counts(bus: Bus, gate: I
     assert gate.submit(relayed, transport="ngsi-ld", relayed_by="nobody").quarantined == 1
     with pytest.raises(ValueError, match="not both"):
         gate.submit(relayed, transport="ngsi-ld", relayed_by="det-1", device_id="det-1")
+
+
+def test_a_broker_delivering_late_after_an_outage_is_allowed_its_max_age(gate: Ingest) -> None:
+    """Events a broker kept for an hour are taken with max_age_s; their repeats still are not."""
+    late = envelope([obs("late")], seq=5, sent_at=NOW - timedelta(hours=1))
+    assert gate.submit_message(late, transport="mqtt", device_id="det-1").quarantined == 1
+    out = gate.submit_message(late, transport="mqtt", device_id="det-1", max_age_s=86_400)
+    assert out.accepted == 1
+    again = gate.submit_message(late, transport="mqtt", device_id="det-1", max_age_s=86_400)
+    assert (again.accepted, again.duplicates) == (0, 1)
+    future = envelope([obs("f")], seq=6, sent_at=NOW + timedelta(hours=1))
+    assert gate.submit_message(future, transport="mqtt", device_id="det-1",
+                               max_age_s=86_400).quarantined == 1
