@@ -54,6 +54,20 @@ The HTTP ingest belongs here: a factory that returns its server when
 """
 
 
+def _http_ingest(ingest: Ingest, args: argparse.Namespace) -> Adapter | None:
+    """The HTTP ingest (signed device pushes, ISAPI cameras, NGSI-LD) when ``--http-port`` is given."""
+    if args.http_port is None:
+        return None
+    from .evidence import EvidenceStore
+    from .http_ingest import HttpIngestServer
+
+    return HttpIngestServer(ingest, registry=ingest.registry, evidence=EvidenceStore(args.evidence_dir),
+                            host=args.http_host, port=args.http_port)
+
+
+EXTRA_ADAPTERS.append(_http_ingest)
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``kota bridge``."""
     p = sub.add_parser(
@@ -73,7 +87,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--client-id", default=BRIDGE_USER,
                    help="MQTT client id; fixed, so the broker keeps the session (default %(default)s)")
     p.add_argument("--http-port", type=int, default=None, metavar="N",
-                   help="also run the HTTP ingest for cameras that push, on this port")
+                   help="also run the HTTP ingest (signed JSON pushes, ISAPI ANPR cameras, NGSI-LD "
+                   "notifications) on this port")
+    p.add_argument("--http-host", default="127.0.0.1",
+                   help="address of the HTTP ingest (default %(default)s; put TLS in front in production)")
+    p.add_argument("--evidence-dir", type=Path, default=Path("var/evidence"), metavar="DIR",
+                   help="where camera pictures are kept by their SHA-256 (default %(default)s)")
     p.add_argument("--max-skew-s", type=float, default=30.0,
                    help="largest accepted difference of a pushed message's sent_at from this "
                    "clock (default %(default)s s)")
