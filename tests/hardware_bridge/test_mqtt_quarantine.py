@@ -38,7 +38,8 @@ def corpus() -> dict[str, bytes]:
         "reports as another source": _env(9, {**_obs(), "source_id": "loop-b"}),
         "kind not registered": _env(10, {**_obs(), "kind": "plate_read",
                                          "payload": {"plate": "B1234XYZ", "confidence": 0.9}}),
-        "stale timestamp": _env(11, _obs(), sent_at=datetime.now(UTC) - timedelta(minutes=10)),
+        # over the bridge's max_age_s (a day): a broker may deliver late after an outage, not this late
+        "stale timestamp": _env(11, _obs(), sent_at=datetime.now(UTC) - timedelta(days=2)),
         "from the future": _env(12, _obs(), sent_at=datetime.now(UTC) + timedelta(minutes=10)),
         "no seq": json.dumps({"device_id": "loop-a", "sent_at": datetime.now(UTC).isoformat(),
                               "observation": _obs()}).encode(),
