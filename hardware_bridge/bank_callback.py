@@ -14,8 +14,7 @@ other method 405. The server runs on its own thread; bodies over 64 KiB are refu
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from twin.modules.enforcement.payments import (
@@ -23,6 +22,8 @@ from twin.modules.enforcement.payments import (
     CallbackResult,
     PaymentGatewayInterface,
 )
+
+from .http_background import BackgroundHttpServer
 
 CALLBACK_PATH = "/etle/payments/callback"
 MAX_BODY_BYTES = 64 * 1024
@@ -64,39 +65,18 @@ def _handler(gateway: PaymentGatewayInterface) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class CallbackServer:
+class CallbackServer(BackgroundHttpServer):
     """An HTTP server for payment callbacks, on ``host:port`` (port 0 picks a free one).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
+    thread_name = "etle-callbacks"
+
     def __init__(self, gateway: PaymentGatewayInterface, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler(gateway))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(_handler(gateway), host, port)
 
     @property
     def url(self) -> str:
         """The callback URL, e.g. ``http://127.0.0.1:43121/etle/payments/callback``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{CALLBACK_PATH}"
-
-    def start(self) -> CallbackServer:
-        """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="etle-callbacks",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> CallbackServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        return f"{self.base_url}{CALLBACK_PATH}"

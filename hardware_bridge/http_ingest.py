@@ -52,7 +52,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
@@ -61,6 +61,7 @@ from twin.observations import Observation
 
 from .devices import Device, DeviceRegistry
 from .evidence import EvidenceError, EvidenceStore
+from .http_background import BackgroundHttpServer
 from .ingest import Ingest, IngestOutcome, IngestUnavailable, parse_envelope
 from .isapi import IsapiError, IsapiSite, parse_push, plate_read
 from .ngsi_ld import NgsiLdError, from_entity
@@ -105,7 +106,7 @@ def _status(outcome: IngestOutcome) -> int:
     return 422 if refused_all else 200
 
 
-class HttpIngestServer:
+class HttpIngestServer(BackgroundHttpServer):
     """The HTTP ingest endpoints on ``host:port`` (port 0 picks a free one).
 
     Parameters
@@ -132,6 +133,8 @@ class HttpIngestServer:
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
+    thread_name = "http-ingest"
+
     def __init__(self, ingest: Ingest, *, registry: DeviceRegistry | None = None,
                  evidence: EvidenceStore | None = None, live: LiveTwin | None = None,
                  sites: Mapping[str, IsapiSite] | None = None, host: str = "127.0.0.1", port: int = 0,
@@ -154,37 +157,14 @@ class HttpIngestServer:
         self.export_token = export_token
         handler = _handler(self)
         handler.timeout = request_timeout_s
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(handler, host, port)
         self._export_cache: tuple[object, dict[str, list[dict[str, Any]]]] | None = None
         self._cache_lock = threading.Lock()
 
     @property
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:43121``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> HttpIngestServer:
-        """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="http-ingest", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> HttpIngestServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        return self.base_url
 
     # -- authentication ----------------------------------------------------------------
 
