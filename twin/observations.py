@@ -123,7 +123,7 @@ class Observation:
 
     def __post_init__(self) -> None:
         try:
-            kind = ObservationKind(self.kind)
+            kind = self.kind if type(self.kind) is ObservationKind else ObservationKind(self.kind)
         except ValueError:
             raise ObservationError(
                 f"unknown observation kind {self.kind!r}; expected one of "
@@ -141,7 +141,7 @@ class Observation:
                 f"schema_version {self.schema_version} is not supported (this build reads "
                 f"{SCHEMA_VERSION})"
             )
-        if not isinstance(self.payload, Mapping):
+        if type(self.payload) is not dict and not isinstance(self.payload, Mapping):
             raise ObservationError("payload must be a mapping")
         for key, types in PAYLOAD_FIELDS[kind].items():
             if key not in self.payload:
@@ -195,7 +195,7 @@ class Observation:
         ObservationError
             Naming the missing or malformed field.
         """
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ObservationError(f"an observation must be an object, got {type(data).__name__}")
         for key in ("kind", "source_id", "observed_at"):
             if key not in data:
@@ -211,7 +211,7 @@ class Observation:
         loc = data.get("location")
         location = None
         if loc is not None:
-            if not isinstance(loc, Mapping):
+            if type(loc) is not dict and not isinstance(loc, Mapping):
                 raise ObservationError("location must be an object")
             try:
                 location = Location(
