@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="the broker's directory: certificates, config, log, persistence "
                    "(default %(default)s)")
     p.add_argument("--registry", type=Path, default=None, metavar="FILE",
-                   help="device registry (TOML), e.g. var/emulator/grid_small/devices.toml as written "
-                   "by `kota emulate SCENARIO --init-only`; required to start")
+                   help="device registry (TOML) as `kota emulate SCENARIO --init-only` writes it, "
+                   "var/emulator/<scenario name>/devices.toml; required to start")
     p.add_argument("--password-file", type=Path, default=None, metavar="FILE",
                    help="the bridge's broker password (default: bridge.secret beside the registry, "
                    f"else ${BRIDGE_PASSWORD_ENV})")
@@ -104,7 +104,7 @@ def _start(args: argparse.Namespace) -> int:
     if not args.registry.is_file():
         raise ValueError(f"no device registry at {args.registry}; make one with "
                          "`kota emulate SCENARIO --init-only` (e.g. kota emulate scenarios/grid_small.toml "
-                         "--init-only writes var/emulator/grid_small/devices.toml)")
+                         "--init-only writes var/emulator/grid-small/devices.toml)")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port}: not a TCP port")
     directory: Path = args.dir

@@ -210,7 +210,7 @@ def _valid_for(cert: Path, seconds: int) -> bool:
     """Whether ``cert`` exists and is still valid ``seconds`` from now."""
     if not cert.is_file():
         return False
-    proc = _openssl(cert.parent, "x509", "-checkend", str(seconds), "-noout", "-in", str(cert))
+    proc = _openssl(cert.parent, "x509", "-checkend", str(seconds), "-noout", "-in", cert.name)
     return proc.returncode == 0
 
 

@@ -40,7 +40,8 @@ def home() -> Iterator[Path]:
     d = Path(tempfile.mkdtemp(prefix="kota-broker-cli-"))
     os.chmod(d, 0o755)
     yield d
-    stop_daemon(d / "mqtt" / "mosquitto.pid")  # should a test fail while its broker runs
+    for mqtt in (d / "mqtt", d / "var" / "mqtt"):  # should a test fail while its broker runs
+        stop_daemon(mqtt / "mosquitto.pid")
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -69,16 +70,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_start_devices_and_bridge_connect_over_tls_then_stop_and_restart_with_the_same_ca(
-        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    registry_path, registry, password = _registry(home)
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(home)  # relative paths, as a user types them
+    registry_path, registry, password = _registry(Path("."))
     port = _free_port()
-    mqtt = home / "mqtt"
+    mqtt = Path("var/mqtt")
     assert main(["broker", "--dir", str(mqtt), "--registry", str(registry_path), "--port", str(port)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "made the CA and server certificate in var/mqtt/tls" in err
     assert _field(out, "broker URL") == f"mqtts://localhost:{port}"
     ca = Path(_field(out, "CA file"))
     assert ca == mqtt / "tls" / "ca.crt" and ca.is_file()
-    assert f"kota broker --dir {mqtt} --stop" in out
+    assert "kota broker --dir var/mqtt --stop" in out
     assert f"--password-file {registry_path.parent / 'bridge.secret'}" in out
     pid = int((mqtt / "mosquitto.pid").read_text())
     assert _pid_alive(pid)
@@ -115,7 +118,7 @@ def test_start_devices_and_bridge_connect_over_tls_then_stop_and_restart_with_th
 
     # started again: the CA is reused, so clients keep their CA file
     assert main(["broker", "--dir", str(mqtt), "--registry", str(registry_path), "--port", str(port)]) == 0
-    assert "reusing the CA" in capsys.readouterr().err
+    assert "reusing the CA and server certificate in var/mqtt/tls" in capsys.readouterr().err
     assert ca.read_bytes() == ca_bytes
     with DevicePublisher(broker, dev) as pub:
         assert pub.connected
