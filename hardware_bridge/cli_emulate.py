@@ -86,7 +86,8 @@ def _new_registry(path: Path, registry: DeviceRegistry) -> list[str]:
     try:
         passwd, acl = registry.write_mosquitto_files(path.parent, password)
         lines.append(f"wrote Mosquitto's password_file {passwd} and acl_file {acl}; point the broker "
-                     "at them and reload it (SIGHUP) before devices connect")
+                     "at them and reload it (SIGHUP) before devices connect, or start a local one: "
+                     f"kota broker --registry {path}")
     except FileNotFoundError as exc:
         lines.append(f"did not write Mosquitto's files: {exc}")
     return lines

@@ -12,7 +12,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-__all__ = ["LazyCommand", "bridge", "emulate", "replay"]
+__all__ = ["LazyCommand", "bridge", "broker", "emulate", "replay"]
 
 
 class LazyCommand:
@@ -34,5 +34,6 @@ class LazyCommand:
 
 
 bridge = LazyCommand("hardware_bridge.cli_bridge")
+broker = LazyCommand("hardware_bridge.cli_broker")
 emulate = LazyCommand("hardware_bridge.cli_emulate")
 replay = LazyCommand("hardware_bridge.cli_replay")

@@ -6,7 +6,7 @@
     kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
     kota evaluate-forecast [--data PATH] [--json]
-    kota bridge | emulate | replay ...   (the hardware bridge's commands, when installed)
+    kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
 network file, with a message naming the file and the problem) and 2 on a
