@@ -39,6 +39,9 @@ examples:
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
   kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
   kota quarantine --limit 5                                what the bridge refused, and why
+  kota replay metr-la --speedup 300 --start 7h             a real recording through the ingest gate
+  kota evaluate-forecast                                   forecasts vs baselines on METR-LA
+  (live devices: see "Live data" in README.md for kota emulate, broker and bridge)
 """
 
 
