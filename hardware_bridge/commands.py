@@ -12,7 +12,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-__all__ = ["LazyCommand", "bridge", "emulate", "replay"]
+__all__ = ["LazyCommand", "bridge", "emulate", "live", "replay"]
 
 
 class LazyCommand:
@@ -36,3 +36,4 @@ class LazyCommand:
 bridge = LazyCommand("hardware_bridge.cli_bridge")
 emulate = LazyCommand("hardware_bridge.cli_emulate")
 replay = LazyCommand("hardware_bridge.cli_replay")
+live = LazyCommand("hardware_bridge.cli_live")
