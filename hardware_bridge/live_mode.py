@@ -41,81 +41,32 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from twin.bus import Bus
-from twin.demand import Trips
 from twin.live import LiveTwin, TwinView
-from twin.network import Network
 from twin.observations import Observation
 from twin.simulation import Simulation
 
 from .ingest import Ingest
 from .live_score import SpeedScore
+from .live_sources import LiveSource
 from .mirror import SpeedMirror
 from .replay import Replayer, ReplayStats
 from .replay_records import Gap, Recording, ReplayItem, Tick
-from .replay_sources import MetrLa
-from .sensor_network import SensorNetwork, freeway_trips, metr_la_network
 
 if TYPE_CHECKING:
     from twin.store import Store
 
-__all__ = [
-    "LIVE_SOURCES",
-    "LiveReplay",
-    "LiveSource",
-    "MirroredTwin",
-    "metr_la_source",
-    "open_live",
-]
+__all__ = ["AssimilateHook", "LiveReplay", "MirroredTwin", "open_live"]
 
 AssimilateHook = Callable[[float, datetime, list[Observation]], None]
 """``hook(sim_time_s, tick_time, observations)`` just before the twin takes a tick's readings."""
-
-
-@dataclass(frozen=True, eq=False)
-class LiveSource:
-    """Everything a live run of one source needs.
-
-    Attributes
-    ----------
-    name : str
-    network : Network
-    sensor_links : mapping of observation source id to the link ids its sensor measures
-    trips : Trips, the twin's demand (the recording has speeds, not trips)
-    recording : Recording, the readings to play
-    seed : int, the engine's seed
-    """
-
-    name: str
-    network: Network
-    sensor_links: Mapping[str, tuple[str, ...]]
-    trips: Trips
-    recording: Recording
-    seed: int
-
-
-def metr_la_source(duration_s: float, *, trips_per_hour: float = 12_000.0, seed: int = 1,
-                   recording: MetrLa | None = None,
-                   sensor_network: SensorNetwork | None = None) -> LiveSource:
-    """METR-LA as :func:`~hardware_bridge.mirror_eval.score_metr_la` builds it: the sensor-graph
-    network, light flat freeway demand over ``duration_s`` seconds, the recording."""
-    if not (math.isfinite(duration_s) and duration_s > 0):
-        raise ValueError(f"duration must be a finite number of seconds > 0, got {duration_s!r}")
-    sn = sensor_network if sensor_network is not None else metr_la_network()
-    trips = freeway_trips(sn.network, trips_per_hour, duration_s, np.random.default_rng(seed))
-    return LiveSource("metr-la", sn.network, sn.sensor_links, trips,
-                      recording if recording is not None else MetrLa(), seed)
-
-
-LIVE_SOURCES: dict[str, Callable[..., LiveSource]] = {"metr-la": metr_la_source}
-"""Built-in live sources by name: ``builder(duration_s, **options)``."""
 
 
 class MirroredTwin:
@@ -147,9 +98,10 @@ class MirroredTwin:
             self.mirror.attach(bus)
         self.score = SpeedScore(self.sim, source.sensor_links, warmup_s=warmup_s)
         self.score.attach(bus)
-        self.origin: datetime | None = source.recording.first_time
-        """Recording time at simulated time 0 (set by the first tick)."""
+        self.origin: datetime | None = None
+        """The time the twin's clock shows at simulated time 0 (set by the driver)."""
         self.assimilations = 0
+        """Batches of readings taken."""
         self.observations_taken = 0
         self.max_skew_s = 0.0
         """Largest ``|simulated time - (observed_at - origin)|`` over the readings taken, s."""
@@ -178,10 +130,25 @@ class MirroredTwin:
             now = self.sim.time_s
             self.max_skew_s = max(self.max_skew_s, max(
                 abs(now - (o.observed_at - self.origin).total_seconds()) for o in batch))
-        self.assimilations += 1
+        self.assimilations += bool(batch)
         self.observations_taken += len(batch)
         self.live.publish_view(self.view())
         return batch
+
+    def totals(self) -> dict[str, Any]:
+        """JSON-ready: what the twin took, the mirror's counts, the running score, the traffic."""
+        return {
+            "source": self.source.name,
+            "mirrored": self.mirror is not None,
+            "sim_time_s": float(self.sim.time_s),
+            "assimilations": self.assimilations,
+            "clock_skew_max_s": self.max_skew_s,
+            "mirror": None if self.mirror is None else self.mirror.stats.as_dict(),
+            "score": self.score.as_dict(),
+            "trips": len(self.source.trips),
+            "vehicles_active": int(self.sim.n_active),
+            "vehicles_arrived": int(self.sim.n_arrived),
+        }
 
     def view(self, finished: bool = False) -> TwinView:
         """The twin now, for the dashboard."""
@@ -222,6 +189,9 @@ class LiveReplay:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if math.isnan(duration_s) or duration_s <= 0:
             raise ValueError(f"duration must be > 0 seconds, got {duration_s!r}")
+        recording = twin.source.recording
+        if recording is None:
+            raise ValueError(f"live source {twin.source.name!r} has no recording to replay")
         self.twin = twin
         self.ingest = ingest
         self.run_id = run_id or f"live-{twin.source.name}-{uuid.uuid4().hex[:8]}"
@@ -233,12 +203,12 @@ class LiveReplay:
         self._stop = threading.Event()
         self._ticks_seen = 0
         self.replayer = Replayer(
-            ingest, _LiveRecording(twin.source.recording, self.run_id, self.duration_s),
+            ingest, _LiveRecording(recording, self.run_id, self.duration_s),
             speedup=speedup, start=start, progress=self._on_submit, batch_size=1,
             clock=clock, sleep=self._run_while_waiting)
         self.speedup = self.replayer.speedup
-        if self.replayer.since is not None:
-            twin.origin = self.replayer.since
+        twin.origin = self.replayer.since or recording.first_time
+        twin.live.publish_view(twin.view())
 
     @property
     def stats(self) -> ReplayStats:
@@ -312,13 +282,11 @@ class LiveReplay:
         """JSON-ready totals: the replay's counts, what the twin took, the mirror, the score."""
         twin, stats = self.twin, self.stats
         return {
-            "source": twin.source.name,
+            **twin.totals(),
             "run_id": self.run_id,
-            "mirrored": twin.mirror is not None,
             "speedup": self.speedup if math.isfinite(self.speedup) else None,
             "first_time": None if stats.first_time is None else stats.first_time.isoformat(),
             "last_time": None if stats.last_time is None else stats.last_time.isoformat(),
-            "sim_time_s": float(twin.sim.time_s),
             "wall_s": round(stats.wall_s, 3),
             "max_late_s": round(stats.max_late_s, 3),
             "stopped": stats.stopped,
@@ -326,13 +294,6 @@ class LiveReplay:
                              "duplicates": stats.duplicates, "quarantined": stats.quarantined,
                              "missing": stats.missing, "taken_by_twin": twin.observations_taken},
             "ticks": stats.ticks,
-            "assimilations": twin.assimilations,
-            "clock_skew_max_s": twin.max_skew_s,
-            "mirror": None if twin.mirror is None else twin.mirror.stats.as_dict(),
-            "score": twin.score.as_dict(),
-            "trips": len(twin.source.trips),
-            "vehicles_active": int(twin.sim.n_active),
-            "vehicles_arrived": int(twin.sim.n_arrived),
             "stored": self.ingest.store is not None,
         }
 

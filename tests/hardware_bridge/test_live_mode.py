@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from hardware_bridge import cli_live, commands
-from hardware_bridge.live_mode import LiveReplay, LiveSource, metr_la_source, open_live
+from hardware_bridge.live_mode import LiveReplay, open_live
+from hardware_bridge.live_sources import LiveSource, metr_la_source
 from hardware_bridge.replay_sources import MetrLa
 from hardware_bridge.sensor_network import SensorNetwork, metr_la_network
 from twin.observations import Observation
