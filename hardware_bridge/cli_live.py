@@ -219,6 +219,8 @@ def _run_with_dashboard(live: LiveRun, args: argparse.Namespace) -> int:
             live.run()
         except (IngestUnavailable, ConnectionError) as exc:
             failed.append(exc)
+            print(f"kota live: error: {exc}; the dashboard shows where the twin stopped "
+                  f"(Ctrl-C to quit)", file=sys.stderr, flush=True)
 
     worker = threading.Thread(target=work, name="kota-live", daemon=True)
     worker.start()
@@ -234,10 +236,7 @@ def _run_with_dashboard(live: LiveRun, args: argparse.Namespace) -> int:
     finally:
         live.stop()
         worker.join(timeout=10)
-    if failed:
-        print(f"kota live: error: {failed[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 def _status(live: LiveRun) -> str:
