@@ -12,7 +12,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-__all__ = ["LazyCommand", "bridge", "broker", "emulate", "replay"]
+__all__ = ["LazyCommand", "bridge", "broker", "emulate", "live", "replay"]
 
 
 class LazyCommand:
@@ -37,3 +37,4 @@ bridge = LazyCommand("hardware_bridge.cli_bridge")
 broker = LazyCommand("hardware_bridge.cli_broker")
 emulate = LazyCommand("hardware_bridge.cli_emulate")
 replay = LazyCommand("hardware_bridge.cli_replay")
+live = LazyCommand("hardware_bridge.cli_live")

@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
-        except ImportError as exc:  # a plug-in whose implementation is not installed
+        except (ImportError, AttributeError) as exc:  # a plug-in whose implementation is missing
             logging.getLogger(__name__).debug("kota command %r is unavailable: %s", name, exc)
     return p
 
@@ -128,7 +128,7 @@ def plugin_commands() -> dict[str, Any]:
     for ep in entry_points(group=COMMANDS):
         try:
             command = ep.load()
-        except ImportError as exc:
+        except (ImportError, AttributeError) as exc:
             logging.getLogger(__name__).warning("kota command %r is unavailable: %s", ep.name, exc)
             continue
         found[ep.name] = command
