@@ -1,9 +1,9 @@
 """Shared set-up of the benchmark suites (pytest-benchmark).
 
-Run them with ``pytest benchmarks -o python_files='bench_*.py'``. The
-project's ``addopts`` disable pytest-benchmark for the normal test run; this
-folder exists to time things, so its conftest turns timing back on (as if
-``--benchmark-enable`` were given). Groups: ``kernel`` (engine steps),
+Run them with ``make bench``, or ``pytest benchmarks -o python_files='bench_*.py'
+--benchmark-enable`` for a subset. The project's ``addopts`` disable pytest-benchmark
+for the normal test run, so without ``--benchmark-enable`` each benchmark runs once,
+untimed (a smoke test). Groups: ``kernel`` (engine steps),
 ``dijkstra`` (one-to-all trees), ``scenario`` (a whole run).
 
 Every benchmark warms the compiled kernels up before its timed calls
