@@ -6,6 +6,7 @@
     kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
     kota evaluate-forecast [--data PATH] [--json]
+    kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
@@ -107,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.prediction import cli as forecast_cli
 
     forecast_cli.add_parser(sub)
+    from twin.modules.prediction import whatif_cli
+
+    whatif_cli.add_parser(sub)
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
@@ -161,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.prediction import cli as forecast_cli
 
             return forecast_cli.run(args)
+        if args.command == "what-if":
+            from twin.modules.prediction import whatif_cli
+
+            return whatif_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)

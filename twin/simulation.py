@@ -26,6 +26,7 @@ drivers on the road re-plan the rest of their route every
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -265,6 +266,8 @@ class SimulationState:
     rng_state: Mapping[str, Any] = field(default_factory=dict)
     link_speed_factor_set: FloatArray | None = None
     """The factors of :meth:`Simulation.set_link_speed_factor` (None: all 1)."""
+    closed_links: tuple[int, ...] = ()
+    """Indices of the links closed by :meth:`Simulation.close_link`."""
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -375,6 +378,7 @@ class Simulation:
         self._next_incident_id = 0
         self._next_reroute_s = self.config.reroute_period_s
         self._link_factor_set = np.ones(network.n_links)
+        self._closed = np.zeros(network.n_links, dtype=bool)
 
     # ------------------------------------------------------------------ time
     @property
@@ -443,6 +447,17 @@ class Simulation:
             self._next_reroute_s += self.config.reroute_period_s
         self.reroute(self.config.reroute_share)
 
+    def set_rerouting(self, share: float, period_s: float | None = None) -> None:
+        """Change the re-routing settings (``EngineConfig.reroute_share`` and
+        ``reroute_period_s``); with ``share > 0`` the first round comes at the end of
+        the next step, then one every period. The settings are part of :attr:`config`,
+        not of :meth:`snapshot`.
+        """
+        period = self.config.reroute_period_s if period_s is None else period_s
+        self.config = dataclasses.replace(self.config, reroute_share=share,
+                                          reroute_period_s=period)
+        self._next_reroute_s = self._time_s
+
     def reroute(self, share: float = 1.0) -> int:
         """Let a seeded ``share`` of the drivers on the road re-plan on current travel times.
 
@@ -457,10 +472,24 @@ class Simulation:
         has_more = pos + 1 < s.route_offsets[active + 1]
         cand = active[has_more]
         pick = cand[self.rng.random(cand.shape[0]) < share]
+        return self._replan(pick)
+
+    def _route_cost_s(self) -> FloatArray:
+        """Per-link cost of re-planning: current travel times, ``inf`` on closed links."""
+        cost = self.link_travel_time_s()
+        cost[self._closed] = np.inf
+        return cost
+
+    def _replan(self, pick: NDArray[np.int64]) -> int:
+        """Re-plan the rest of the route of vehicles ``pick`` (on the road or waiting,
+        each with links left after its current one) from their current link; a
+        vehicle whose destination cannot be reached keeps its route. Returns how
+        many routes changed."""
         if pick.size == 0:
             return 0
-        cost = self.line_graph.edge_cost(self.link_travel_time_s())
-        links = s.veh_link[pick]
+        s = self._state
+        cost = self.line_graph.edge_cost(self._route_cost_s())
+        links = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
         new_tail: dict[int, NDArray[np.int32]] = {}
         order = np.argsort(links, kind="stable")
         for a, b in _groups(links[order]):
@@ -904,7 +933,112 @@ class Simulation:
             factor = min(factor, f)
             for ln in lanes:
                 s.lane_block_pos_m[first + ln] = min(s.lane_block_pos_m[first + ln], pos)
+        if self._closed[link]:
+            s.lane_block_pos_m[first:first + n_lanes] = 0.0
         s.link_speed_factor[link] = self._link_factor_set[link] * factor
+
+    # ---------------------------------------------------------- signal timing
+    def resolve_program(self, program: str | int) -> int:
+        """The index of signal ``program`` given as a program id (str) or an index (int).
+
+        Raises
+        ------
+        ValueError
+            When there is no such program.
+        """
+        ids = self.network.signals.program_ids
+        if isinstance(program, str):
+            if program not in ids:
+                raise ValueError(f"unknown signal program {program!r}")
+            return ids.index(program)
+        if isinstance(program, bool) or not isinstance(program, int | np.integer) \
+                or not 0 <= int(program) < len(ids):
+            raise ValueError(f"program {program!r} is neither a program id nor a program index "
+                             f"(0..{len(ids) - 1})")
+        return int(program)
+
+    def signal_timing(self, program: str | int) -> tuple[FloatArray, float]:
+        """The phase durations (seconds, a new array) and cycle offset (s) in effect."""
+        p = self.resolve_program(program)
+        s = self._state
+        a, b = int(s.prog_phase_off[p]), int(s.prog_phase_off[p + 1])
+        return s.phase_dur_s[a:b].copy(), float(s.prog_offset_s[p])
+
+    def set_signal_timing(
+        self, program: str | int, phase_duration_s: Sequence[float] | FloatArray,
+        offset_s: float | None = None,
+    ) -> None:
+        """Give signal ``program`` new phase durations (and offset), from the next step on.
+
+        The phases and their states stay; the cycle becomes the sum of the new
+        durations. The program is at ``(t + offset_s) mod cycle`` of its cycle
+        at time ``t``, so a new timing may jump to another phase at once (a plan
+        switch without transition). Part of :meth:`snapshot`.
+
+        Parameters
+        ----------
+        program : program id or index
+        phase_duration_s : one duration per phase, seconds, each finite and > 0
+        offset_s : float, seconds; default keeps the current offset.
+
+        Raises
+        ------
+        ValueError
+            On an unknown program, a wrong number of durations or a bad number;
+            nothing is changed then.
+        """
+        p = self.resolve_program(program)
+        s = self._state
+        a, b = int(s.prog_phase_off[p]), int(s.prog_phase_off[p + 1])
+        durations = np.asarray(phase_duration_s, dtype=np.float64)
+        if durations.shape != (b - a,):
+            raise ValueError(f"signal program {self.network.signals.program_ids[p]!r} has "
+                             f"{b - a} phases, got {durations.shape} durations")
+        if not np.all(np.isfinite(durations) & (durations > 0)):
+            raise ValueError(f"phase durations must be finite numbers > 0 s, got "
+                             f"{durations.tolist()}")
+        if offset_s is not None:
+            _check_number("offset_s", offset_s, lambda v: True, "")
+            s.prog_offset_s[p] = float(offset_s)
+        s.phase_dur_s[a:b] = durations
+        s.prog_cycle_s[p] = float(durations.sum())
+
+    # ---------------------------------------------------------- road closures
+    def close_link(self, link: str | int) -> int:
+        """Close ``link`` to traffic (a road closure with a signed diversion).
+
+        Nobody enters the link any more: its lanes are blocked at the start;
+        vehicles already on it drive off. Every driver, on the road or still to
+        depart, whose route goes on through the link re-plans the rest of it
+        around the closure, on current travel times; re-routing rounds avoid
+        closed links too. A driver who cannot reach the destination without it
+        keeps the route and waits at the closure; a trip that starts on the link
+        waits to enter. Part of :meth:`snapshot`. Returns how many routes changed.
+        """
+        index = self.resolve_link(link)
+        self._closed[index] = True
+        self._apply_incidents(index)
+        s = self._state
+        moving = np.flatnonzero((s.veh_state == VEH_ACTIVE) | (s.veh_state == VEH_WAITING))
+        uses = np.zeros(s.n_vehicles, dtype=bool)
+        ahead_links = s.route_links == index
+        if ahead_links.any():
+            where = np.flatnonzero(ahead_links)
+            owner = np.searchsorted(s.route_offsets, where, side="right") - 1
+            ahead = where > s.route_offsets[owner] + s.veh_route_pos[owner]
+            uses[owner[ahead]] = True
+        return self._replan(moving[uses[moving]])
+
+    def reopen_link(self, link: str | int) -> None:
+        """Lift a closure of :meth:`close_link` (routes already diverted stay as they are)."""
+        index = self.resolve_link(link)
+        self._closed[index] = False
+        self._apply_incidents(index)
+
+    @property
+    def closed_links(self) -> tuple[str, ...]:
+        """Ids of the links closed by :meth:`close_link`."""
+        return tuple(self.network.link_ids[i] for i in np.flatnonzero(self._closed).tolist())
 
     # ----------------------------------------------------- link speed factors
     @property
@@ -965,6 +1099,7 @@ class Simulation:
             next_incident_id=self._next_incident_id,
             next_reroute_s=self._next_reroute_s,
             link_speed_factor_set=self._link_factor_set.copy(),
+            closed_links=tuple(np.flatnonzero(self._closed).tolist()),
             rng_state=copy.deepcopy(self.rng.bit_generator.state),
         )
 
@@ -1007,6 +1142,8 @@ class Simulation:
             self._link_factor_set = state.link_speed_factor_set.copy()
         else:
             self._link_factor_set = np.ones(self._state.n_links)
+        self._closed = np.zeros(self._state.n_links, dtype=bool)
+        self._closed[list(state.closed_links)] = True
         if state.rng_state:
             self.rng.bit_generator.state = copy.deepcopy(state.rng_state)
 
