@@ -480,28 +480,36 @@ class Simulation:
         cost[self._closed] = np.inf
         return cost
 
-    def _replan(self, pick: NDArray[np.int64]) -> int:
-        """Re-plan the rest of the route of vehicles ``pick`` (on the road or waiting,
-        each with links left after its current one) from their current link; a
-        vehicle whose destination cannot be reached keeps its route. Returns how
-        many routes changed."""
+    def _replan(self, pick: NDArray[np.int64], *, from_origin: bool = False) -> int:
+        """Re-plan the routes of vehicles ``pick`` on the current travel times; returns how
+        many routes changed. A vehicle whose destination cannot be reached keeps its route.
+
+        By default the rest of the route after the current link (each vehicle in ``pick``
+        on the road or waiting, with links left after its current one). With
+        ``from_origin`` (waiting vehicles only) the whole route, from the node where it
+        starts; the insertion queues are then rebuilt for the new first links.
+        """
         if pick.size == 0:
             return 0
         s = self._state
+        net = self.network
         cost = self.line_graph.edge_cost(self._route_cost_s())
-        links = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
+        current = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
+        sources = (self.line_graph.n_links + net.link_from[current]).astype(np.int64) \
+            if from_origin else current.astype(np.int64)
+        keep = 0 if from_origin else 1  # links kept before the new part, after the route position
         new_tail: dict[int, NDArray[np.int32]] = {}
-        order = np.argsort(links, kind="stable")
-        for a, b in _groups(links[order]):
+        order = np.argsort(sources, kind="stable")
+        for a, b in _groups(sources[order]):
             group = pick[order[a:b]]
-            src = int(links[order[a]])
+            src = int(sources[order[a]])
             dist, pred = self.line_graph.tree(src, cost)
             routes = self.line_graph.routes_to(dist, pred, src, self._dest_node[group])
             for v, r in zip(group.tolist(), routes, strict=True):
                 if r is None or r.size == 0:
                     continue
                 p = int(s.route_offsets[v] + s.veh_route_pos[v])
-                old = s.route_links[p + 1:s.route_offsets[v + 1]]
+                old = s.route_links[p + keep:s.route_offsets[v + 1]]
                 if not np.array_equal(old, r):
                     new_tail[v] = r
         if not new_tail:
@@ -512,16 +520,42 @@ class Simulation:
         copied_to = 0
         for v in sorted(new_tail):
             a = int(s.route_offsets[v])
-            parts.append(s.route_links[copied_to:a + int(s.veh_route_pos[v]) + 1])
+            kept = int(s.veh_route_pos[v]) + keep
+            parts.append(s.route_links[copied_to:a + kept])
             parts.append(new_tail[v])
             copied_to = int(s.route_offsets[v + 1])
-            lengths[v] = int(s.veh_route_pos[v]) + 1 + new_tail[v].shape[0]
+            lengths[v] = kept + new_tail[v].shape[0]
         parts.append(s.route_links[copied_to:])
         off = np.zeros(s.n_vehicles + 1, np.int64)
         np.cumsum(lengths, out=off[1:])
         s.route_offsets = off
         s.route_links = np.ascontiguousarray(np.concatenate(parts).astype(np.int32))
+        if from_origin:
+            self._rebuild_insertion_queues()
         return len(new_tail)
+
+    def _rebuild_insertion_queues(self) -> None:
+        """Queue every waiting vehicle on its route's first link again (by departure time,
+        then index), after the vehicles each link has let in already."""
+        s = self._state
+        n_links = s.n_links
+        done = s.ins_ptr - s.ins_off[:-1]
+        waiting = np.flatnonzero(s.veh_state == VEH_WAITING)
+        first = s.route_links[s.route_offsets[waiting]].astype(np.int64)
+        waiting = waiting[np.lexsort((waiting, s.veh_depart_s[waiting], first))]
+        first = s.route_links[s.route_offsets[waiting]].astype(np.int64)
+        pending_off = np.zeros(n_links + 1, np.int64)
+        np.cumsum(np.bincount(first, minlength=n_links), out=pending_off[1:])
+        parts: list[NDArray[np.int32]] = []
+        for link in range(n_links):
+            a = int(s.ins_off[link])
+            parts.append(s.ins_veh[a:a + int(done[link])])
+            parts.append(waiting[pending_off[link]:pending_off[link + 1]].astype(np.int32))
+        off = np.zeros(n_links + 1, np.int64)
+        np.cumsum(done + np.diff(pending_off), out=off[1:])
+        s.ins_veh = np.ascontiguousarray(np.concatenate(parts).astype(np.int32))
+        s.ins_off = off
+        s.ins_ptr = np.ascontiguousarray(off[:-1] + done)
 
     # ----------------------------------------------------------- state views
     def _on_link(self) -> NDArray[np.int64]:
@@ -1010,24 +1044,28 @@ class Simulation:
         Nobody enters the link any more: its lanes are blocked at the start;
         vehicles already on it drive off. Every driver, on the road or still to
         depart, whose route goes on through the link re-plans the rest of it
-        around the closure, on current travel times; re-routing rounds avoid
-        closed links too. A driver who cannot reach the destination without it
-        keeps the route and waits at the closure; a trip that starts on the link
-        waits to enter. Part of :meth:`snapshot`. Returns how many routes changed.
+        around the closure, on current travel times (one still to depart re-plans
+        the whole route from its first node); re-routing rounds avoid closed
+        links too. A driver who cannot reach the destination without
+        it keeps the route and waits at the closure. Part of :meth:`snapshot`.
+        Returns how many routes changed.
         """
         index = self.resolve_link(link)
         self._closed[index] = True
         self._apply_incidents(index)
         s = self._state
-        moving = np.flatnonzero((s.veh_state == VEH_ACTIVE) | (s.veh_state == VEH_WAITING))
+        waiting = s.veh_state == VEH_WAITING
+        moving = np.flatnonzero((s.veh_state == VEH_ACTIVE) | waiting)
         uses = np.zeros(s.n_vehicles, dtype=bool)
-        ahead_links = s.route_links == index
-        if ahead_links.any():
-            where = np.flatnonzero(ahead_links)
+        departing = np.zeros(s.n_vehicles, dtype=bool)
+        where = np.flatnonzero(s.route_links == index)
+        if where.size:
             owner = np.searchsorted(s.route_offsets, where, side="right") - 1
             ahead = where > s.route_offsets[owner] + s.veh_route_pos[owner]
             uses[owner[ahead]] = True
-        return self._replan(moving[uses[moving]])
+            departing[owner[waiting[owner]]] = True
+        changed = self._replan(np.flatnonzero(departing), from_origin=True)
+        return changed + self._replan(moving[uses[moving] & ~departing[moving]])
 
     def reopen_link(self, link: str | int) -> None:
         """Lift a closure of :meth:`close_link` (routes already diverted stay as they are)."""
