@@ -1,0 +1,393 @@
+"""The 112 centre and its units on one SimPy clock, next to the traffic engine.
+
+Incidents arrive (from rates per type and hour, or scripted); a road incident
+blocks lanes in :class:`twin.simulation.Simulation` at once. Its calls ring after a
+delay and queue for a call taker (a SimPy ``PriorityResource`` whose size follows
+the shifts); a caller hangs up after a patience time. The first genuine call
+classified hands the incident to dispatch, which picks a unit of each kind needed
+with the configured policy on the current travel times. The tow truck (or Dishub
+for a flood) reopens the lanes after its work, once every unit has arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import mesa
+import numpy as np
+import simpy
+
+from twin.simulation import Simulation
+
+from . import incidents as inc_rules
+from .config import DispatchConfig
+from .incidents import Call, Incident
+from .kpi import call_kpis, incident_kpis, incident_row
+from .policies import CoverageAware, DispatchPolicy, NearestEta, OperatorOverride
+from .travel import TravelTimes
+from .units import Unit
+
+Proc = Generator[simpy.Event, Any, None]
+
+PATIENT_CONTACT_S = 60.0
+HANDOVER_S = 600.0
+REPORT_S = 300.0
+SHIFT_CHECK_S = 60.0
+
+
+def build_policy(config: DispatchConfig) -> DispatchPolicy:
+    """The configured policy, wrapped in the operator's overrides when any are set."""
+    base: DispatchPolicy = NearestEta() if config.policy == "nearest_eta" \
+        else CoverageAware(config.coverage_slack_s)
+    return OperatorOverride(base, config.overrides) if config.overrides else base
+
+
+class DispatchModel(mesa.Model):
+    """Incidents, calls, call takers and units for one run.
+
+    Parameters
+    ----------
+    sim : Simulation, the traffic engine; it is advanced to the clock before every
+        read or change (the caller's traffic process keeps it moving in between)
+    env : simpy.Environment, ``env.now`` in seconds since the scenario start
+    config : DispatchConfig
+    start_hour : float, hour of day at ``env.now == 0``
+    policy : DispatchPolicy, optional, overrides the configured one
+
+    Raises
+    ------
+    ValueError
+        When a station, hospital or scripted incident names an unknown node or link,
+        or no call taker is ever on duty.
+    """
+
+    def __init__(self, sim: Simulation, env: simpy.Environment, config: DispatchConfig, *,
+                 start_hour: float = 0.0, policy: DispatchPolicy | None = None) -> None:
+        super().__init__(rng=config.seed)
+        self.sim = sim
+        self.env = env
+        self.config = config
+        self.start_hour = float(start_hour)
+        self.draw = np.random.default_rng(config.seed)
+        self.travel = TravelTimes(sim, emergency_speedup=config.emergency_speedup)
+        self.policy = policy if policy is not None else build_policy(config)
+        net = sim.network
+        self.units: dict[str, Unit] = {}
+        for st in config.stations:
+            node = self._node(st.node, f"stations.{st.id}.node")
+            for kind, n in st.units.items():
+                for k in range(n):
+                    name = f"{st.id}-{kind}-{k}"
+                    self.units[name] = Unit(self, name, kind, st.id, node)
+        self.hospitals = [self._node(h, "hospitals") for h in config.hospitals]
+        for s in config.incidents:
+            if s.link not in net.link_index:
+                raise ValueError(f"incidents.{s.id}.link: unknown link {s.link!r}")
+        staffing = [self._staff(h / 4) for h in range(96)]
+        self.capacity = max(staffing)
+        if self.capacity < 1:
+            raise ValueError("call_centre.shifts: no call taker is ever on duty")
+        self.takers = simpy.PriorityResource(env, capacity=self.capacity)
+        self._off_duty: list[simpy.resources.resource.PriorityRequest] = []
+        self.incidents: dict[str, Incident] = {}
+        self.calls: list[Call] = []
+        self.waiting: list[Incident] = []
+        """Incidents handed to dispatch with a unit kind still unassigned, in queue order."""
+        self._pending: dict[str, list[str]] = {}
+        self._arrived: dict[str, simpy.Event] = {}
+        self._next_incident = 0
+        env.process(self._shifts())
+        for spec in config.incidents:
+            env.process(self._scripted(spec))
+        for rate in config.rates:
+            env.process(self._rate(rate))
+        if config.calls.nuisance_per_hour > 0:
+            env.process(self._nuisance())
+
+    # ------------------------------------------------------------ helpers
+    def _node(self, node_id: str, key: str) -> int:
+        try:
+            return int(self.sim.network.node_index[node_id])
+        except KeyError:
+            raise ValueError(f"{key}: unknown node {node_id!r}") from None
+
+    def hour_of_day(self, t_s: float | None = None) -> float:
+        """Hour of day (0..24) at ``t_s`` (default now)."""
+        t = self.env.now if t_s is None else t_s
+        return (self.start_hour + t / 3600.0) % 24.0
+
+    def _staff(self, hour: float) -> int:
+        return sum(s.count for s in self.config.call_centre.shifts
+                   if s.from_hour <= hour < s.to_hour)
+
+    def sync(self) -> None:
+        """Advance the traffic engine to the clock (no-op when already there)."""
+        if self.sim.time_s < self.env.now - 1e-9:
+            self.sim.run(float(self.env.now))
+
+    def _exp(self, mean: float) -> float:
+        return float(self.draw.exponential(mean))
+
+    # ------------------------------------------------------------ sources
+    def _shifts(self) -> Proc:
+        """Hold slots of the call-taker resource for positions off duty."""
+        while True:
+            off = self.capacity - self._staff(self.hour_of_day())
+            while len(self._off_duty) < off:
+                self._off_duty.append(self.takers.request(priority=-1))
+            while len(self._off_duty) > off:
+                req = self._off_duty.pop()
+                if req.triggered:
+                    self.takers.release(req)
+                else:
+                    req.cancel()
+            yield self.env.timeout(SHIFT_CHECK_S)
+
+    def _scripted(self, spec: Any) -> Proc:
+        yield self.env.timeout(spec.at_s)
+        self.start_incident(spec.type, self.sim.network.link_index[spec.link], injury=spec.injury,
+                            lanes_blocked=spec.lanes_blocked, n_calls=spec.calls,
+                            incident_id=spec.id)
+
+    def _rate(self, rate: Any) -> Proc:
+        per_s = rate.per_hour / 3600.0
+        if per_s <= 0:
+            return
+        n_links = self.sim.network.n_links
+        while True:
+            yield self.env.timeout(self._exp(1.0 / per_s))
+            if not rate.from_hour <= self.hour_of_day() < rate.to_hour:
+                continue
+            injury = "none"
+            if rate.type == "crash":
+                u = float(self.draw.random())
+                injury = "serious" if u < rate.serious_share else (
+                    "minor" if u < rate.serious_share + (1 - rate.serious_share) / 2 else "none")
+            self.start_incident(rate.type, int(self.draw.integers(n_links)), injury=injury)
+
+    def _nuisance(self) -> Proc:
+        cfg = self.config.calls
+        kinds = sorted(cfg.nuisance_shares)
+        p = np.array([cfg.nuisance_shares[k] for k in kinds], dtype=float)
+        p = p / p.sum()
+        while True:
+            yield self.env.timeout(self._exp(3600.0 / cfg.nuisance_per_hour))
+            kind = kinds[int(self.draw.choice(len(kinds), p=p))]
+            call = Call(id=len(self.calls), kind=kind, t_ring=float(self.env.now), priority=3,
+                        patience_s=self._exp(cfg.patience_mean_s))
+            self.calls.append(call)
+            self.env.process(self._answer(call, None))
+
+    # ------------------------------------------------------------ incidents
+    def start_incident(self, incident_type: str, link: int, *, injury: str = "none",
+                       lanes_blocked: int = 1, n_calls: int | None = None,
+                       incident_id: str | None = None) -> Incident:
+        """Open an incident now: block its lanes (road types) and schedule its calls."""
+        cfg = self.config.calls
+        iid = incident_id if incident_id is not None else f"inc-{self._next_incident}"
+        self._next_incident += 1
+        medical_p1 = bool(self.draw.random() < 0.5)
+        inc = Incident(id=iid, type=incident_type, link=int(link), t_occurred=float(self.env.now),
+                       injury=injury,  # type: ignore[arg-type]
+                       priority=inc_rules.priority(incident_type, injury, medical_p1),
+                       needs=inc_rules.needs(incident_type, injury))
+        if inc.is_road:
+            self.sync()
+            lanes = int(self.sim.network.link_lanes[inc.link])
+            inc.lanes_blocked = min(lanes_blocked, lanes)
+            inc.engine_incident = self.sim.open_incident(inc.link, inc.lanes_blocked,
+                                                         speed_factor=0.5)
+        self.incidents[iid] = inc
+        self._arrived[iid] = self.env.event()
+        n = int(self.draw.poisson(cfg.per_incident_mean)) if n_calls is None else n_calls
+        inc.n_calls = inc.calls_open = n
+        delays = sorted(self._exp(cfg.delay_mean_s) for _ in range(n))
+        for d in delays:
+            self.env.process(self._ring_later(inc, d))
+        if n == 0:
+            self.env.process(self._unreported(inc))
+        return inc
+
+    def _ring_later(self, inc: Incident, delay_s: float) -> Proc:
+        yield self.env.timeout(delay_s)
+        call = Call(id=len(self.calls), kind="normal", t_ring=float(self.env.now),
+                    incident_id=inc.id, priority=inc.priority,
+                    patience_s=self._exp(self.config.calls.patience_mean_s))
+        self.calls.append(call)
+        if inc.t_ring is None:
+            inc.t_ring = call.t_ring
+        yield from self._answer(call, inc)
+
+    def _unreported(self, inc: Incident) -> Proc:
+        """Nobody reached the centre: drivers clear a road incident themselves."""
+        if not inc.is_road:
+            return
+        yield self.env.timeout(self.config.calls.unreported_self_clear_s)
+        self._reopen(inc)
+
+    def _reopen(self, inc: Incident) -> None:
+        if inc.engine_incident is not None:
+            self.sync()
+            self.sim.clear_incident(inc.engine_incident)
+            inc.engine_incident = None
+            inc.t_road_reopened = float(self.env.now)
+
+    # ------------------------------------------------------------ call centre
+    def _answer(self, call: Call, inc: Incident | None) -> Proc:
+        env = self.env
+        req = self.takers.request(priority=call.priority)
+        got = yield req | env.timeout(call.patience_s)
+        if req not in got:
+            req.cancel()
+            call.t_abandon = float(env.now)
+            self._call_done(inc)
+            return
+        call.t_answer = float(env.now)
+        if inc is not None and inc.t_answer is None:
+            inc.t_answer = call.t_answer
+        cfg = self.config.calls
+        talk = cfg.classify_mean_s if call.kind == "normal" else cfg.nuisance_talk_mean_s
+        yield env.timeout(self._exp(talk))
+        call.t_classified = float(env.now)
+        self.takers.release(req)
+        if inc is not None:
+            if inc.t_classified is None:
+                inc.t_classified = call.t_classified
+                env.process(self._hand_over(inc))
+            else:
+                call.duplicate = True
+        self._call_done(inc)
+
+    def _call_done(self, inc: Incident | None) -> None:
+        if inc is None:
+            return
+        inc.calls_open -= 1
+        if inc.calls_open == 0 and inc.t_classified is None:
+            self.env.process(self._unreported(inc))
+
+    def _hand_over(self, inc: Incident) -> Proc:
+        yield self.env.timeout(self.config.call_centre.dispatch_decision_s)
+        self._pending[inc.id] = list(inc.needs)
+        self.waiting.append(inc)
+        self._serve_waiting()
+
+    # ------------------------------------------------------------ dispatch
+    def available(self, kind: str | None = None) -> list[Unit]:
+        """Available units (of ``kind`` when given), in name order."""
+        return [u for u in self.units.values()
+                if u.status == "available" and (kind is None or u.kind == kind)]
+
+    def eta_s(self, unit: Unit, link: int) -> float:
+        """Travel seconds of an available unit from its station to ``link`` right now."""
+        self.sync()
+        return self.travel.to_link_s(self.travel.node_vertex(unit.home_node), link)
+
+    def _serve_waiting(self) -> None:
+        """Assign units to queued incidents, P1 first, then in order of hand-over."""
+        self.waiting.sort(key=lambda i: (i.priority, i.t_classified or 0.0))
+        for inc in list(self.waiting):
+            pending = self._pending[inc.id]
+            for kind in list(pending):
+                cands = self.available(kind)
+                if not cands:
+                    continue
+                eta = {u.name: self.eta_s(u, inc.link) for u in cands}
+                unit = self.policy.choose(inc, kind, cands, eta, self.available())
+                if unit is None:
+                    continue
+                pending.remove(kind)
+                self._send(unit, inc, eta[unit.name])
+            if not pending:
+                self.waiting.remove(inc)
+
+    def _send(self, unit: Unit, inc: Incident, eta_s: float) -> None:
+        now = float(self.env.now)
+        unit.set_status("dispatched", now)
+        unit.incident_id = inc.id
+        inc.units[unit.kind] = unit.name
+        inc.kind_times[unit.kind] = {"t_dispatch": now}
+        if inc.t_dispatch is None:
+            inc.t_dispatch = now
+        self.env.process(self._trip(unit, inc))
+
+    def _trip(self, unit: Unit, inc: Incident) -> Proc:
+        env, times = self.env, inc.kind_times[unit.kind]
+        turnout = self.config.targets.turnout_s.get(unit.kind, 60.0)
+        yield env.timeout(turnout * float(self.draw.uniform(0.5, 1.2)))
+        unit.set_status("en_route", float(env.now))
+        times["t_enroute"] = float(env.now)
+        if inc.t_enroute is None:
+            inc.t_enroute = times["t_enroute"]
+        travel = self.eta_s(unit, inc.link)
+        yield env.timeout(travel if math.isfinite(travel) else 3600.0)
+        now = float(env.now)
+        unit.set_status("on_scene", now)
+        times["t_onscene"] = now
+        inc.arrivals[unit.kind] = now
+        if inc.t_onscene is None:
+            inc.t_onscene = now
+        if len(inc.arrivals) == len(inc.needs):
+            self._arrived[inc.id].succeed()
+        if unit.kind == "ambulance":
+            inc.t_patient_contact = now + PATIENT_CONTACT_S
+        yield env.timeout(inc_rules.ON_SCENE_S[inc.type] * float(self.draw.uniform(0.5, 1.5))
+                          / max(len(inc.needs), 1))
+        if unit.kind == inc_rules.clearing_kind(inc.type):
+            if not self._arrived[inc.id].triggered:
+                yield self._arrived[inc.id]
+            self._reopen(inc)
+        origin = inc.link
+        at_node: int | None = None
+        if unit.kind == "ambulance" and self.hospitals and (
+                inc.type == "medical" or inc.injury != "none"):
+            self.sync()
+            unit.set_status("transporting", float(env.now))
+            inc.t_transport = float(env.now)
+            legs = [(self.travel.to_node_s(origin, h), h) for h in self.hospitals]
+            leg_s, at_node = min(legs)
+            yield env.timeout(leg_s if math.isfinite(leg_s) else 3600.0)
+            inc.t_at_facility = float(env.now)
+            yield env.timeout(HANDOVER_S)
+        unit.set_status("returning", float(env.now))
+        self.sync()
+        src = self.travel.node_vertex(at_node) if at_node is not None else origin
+        back = self.travel.to_node_s(src, unit.home_node)
+        yield env.timeout(back if math.isfinite(back) else 3600.0)
+        unit.set_status("available", float(env.now))
+        inc.units_done += 1
+        if inc.units_done == len(inc.needs):
+            inc.t_clear = float(env.now)
+            inc.t_closed = inc.t_clear + REPORT_S
+        self._serve_waiting()
+
+    # ------------------------------------------------------------ KPIs
+    def kpis(self) -> dict[str, Any]:
+        """KPIs of DOMAIN.md section 2.4 so far: calls, per service, overall, utilisation."""
+        tg = self.config.targets
+        now = float(self.env.now)
+        incs = list(self.incidents.values())
+        services: dict[str, Any] = {}
+        for kind in sorted({k for i in incs for k in i.needs}):
+            rows = [incident_row(i, kind) for i in incs if kind in i.needs]
+            services[kind] = incident_kpis(
+                rows, call_processing_target_s=tg.call_processing_s,
+                turnout_target_s=tg.turnout_s.get(kind),
+                response_target_s=tg.response_s.get(kind),
+                travel_target_s=tg.fire_travel_s if kind == "fire" else None)
+        util: dict[str, float | None] = {}
+        for kind in sorted({u.kind for u in self.units.values()}):
+            us = [u for u in self.units.values() if u.kind == kind]
+            util[kind] = sum(u.busy_until_now_s(now) for u in us) / (len(us) * now) \
+                if now > 0 else None
+        return {
+            "horizon_s": now,
+            "calls": call_kpis(self.calls, tg.answer_s),
+            "overall": incident_kpis([incident_row(i) for i in incs],
+                                     call_processing_target_s=tg.call_processing_s,
+                                     turnout_target_s=None, response_target_s=None),
+            "services": services,
+            "utilisation": util,
+            "waiting": [i.id for i in self.waiting],
+        }

@@ -1,0 +1,80 @@
+"""Travel times of emergency units over the twin's CURRENT link travel times.
+
+Each query runs the engine's turn-aware Dijkstra (:class:`twin.routing.LineGraph`)
+with the link costs of :meth:`twin.simulation.Simulation.link_travel_time_s` at that
+moment, so a congested or blocked road slows a unit exactly as it slows traffic.
+A unit's travel time is the path time at the moment it sets off, divided by the
+configured emergency speed-up; units are not (yet) driven as vehicles in the engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twin.simulation import Simulation
+
+FloatArray = NDArray[np.float64]
+
+
+class TravelTimes:
+    """Shortest current travel times from nodes or links.
+
+    Parameters
+    ----------
+    sim : Simulation
+    emergency_speedup : float
+        Divides every path time (1: units drive at the traffic's current speed).
+    """
+
+    def __init__(self, sim: Simulation, *, emergency_speedup: float = 1.0) -> None:
+        self.sim = sim
+        self.graph = sim.line_graph
+        self.speedup = float(emergency_speedup)
+        self._cache: dict[int, FloatArray] = {}
+        self._cache_time_s = -math.inf
+        self._cost_s: FloatArray = np.zeros(0)
+        self.queries = 0
+
+    def node_vertex(self, node: int) -> int:
+        """Search vertex of a network node."""
+        return self.graph.n_links + int(node)
+
+    def _dist(self, vertex: int) -> FloatArray:
+        now = self.sim.time_s
+        if now != self._cache_time_s:
+            self._cache.clear()
+            self._cache_time_s = now
+            self._cost_s = np.asarray(self.sim.link_travel_time_s(), dtype=np.float64)
+        dist = self._cache.get(vertex)
+        if dist is None:
+            self.queries += 1
+            dist, _pred = self.graph.tree(vertex, self.graph.edge_cost(self._cost_s))
+            self._cache[vertex] = dist
+        return dist
+
+    def to_link_s(self, vertex: int, link: int) -> float:
+        """Seconds from ``vertex`` to the middle of ``link`` (inf when unreachable)."""
+        if vertex == link:
+            return 0.0
+        dist = self._dist(vertex)
+        d = float(dist[link])
+        if not math.isfinite(d):
+            return math.inf
+        return max(d - 0.5 * float(self._cost_s[link]), 0.0) / self.speedup
+
+    def to_node_s(self, vertex: int, node: int) -> float:
+        """Seconds from ``vertex`` to ``node`` (0 when already there; inf when unreachable)."""
+        g = self.graph
+        if vertex == self.node_vertex(node):
+            return 0.0
+        dist = self._dist(vertex)
+        ins = g.in_links[g.in_offsets[node]:g.in_offsets[node + 1]]
+        if ins.size == 0:
+            return math.inf
+        d = float(np.min(dist[ins]))
+        if vertex < g.n_links and int(self.sim.network.link_to[vertex]) == int(node):
+            d = min(d, 0.5 * float(self._cost_s[vertex]))
+        return d / self.speedup if math.isfinite(d) else math.inf
