@@ -11,7 +11,8 @@ from .model import DispatchModel, Proc
 from .policies import DispatchPolicy
 
 
-def _traffic(env: simpy.Environment, model: DispatchModel, step_s: float) -> Proc:
+def traffic_process(env: simpy.Environment, model: DispatchModel, step_s: float) -> Proc:
+    """Keep the traffic engine in step with the clock every ``step_s`` seconds."""
     while True:
         model.sync()
         yield env.timeout(step_s)
@@ -33,7 +34,7 @@ def run_dispatch(sim: Simulation, config: DispatchConfig, until_s: float, *,
     """
     env = simpy.Environment()
     model = DispatchModel(sim, env, config, start_hour=start_hour, policy=policy)
-    env.process(_traffic(env, model, step_s))
+    env.process(traffic_process(env, model, step_s))
     env.run(until=until_s)
     model.sync()
     return model
