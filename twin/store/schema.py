@@ -330,3 +330,63 @@ class EtleCheckpointRow(Base):
     position: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class DispatchIncidentRow(Base):
+    """One incident of a dispatch run with its section 2.2 timestamps (seconds since the
+    run's start, NULL until reached)."""
+
+    __tablename__ = "dispatch_incidents"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String, primary_key=True)
+    type: Mapped[str] = mapped_column(String)
+    injury: Mapped[str] = mapped_column(String)
+    priority: Mapped[int] = mapped_column(Integer)
+    link_id: Mapped[str] = mapped_column(String)
+    n_calls: Mapped[int] = mapped_column(Integer)
+    t_occurred_s: Mapped[float] = mapped_column(Double)
+    t_ring_s: Mapped[float | None] = mapped_column(Double)
+    t_answer_s: Mapped[float | None] = mapped_column(Double)
+    t_classified_s: Mapped[float | None] = mapped_column(Double)
+    t_dispatch_s: Mapped[float | None] = mapped_column(Double)
+    t_enroute_s: Mapped[float | None] = mapped_column(Double)
+    t_onscene_s: Mapped[float | None] = mapped_column(Double)
+    t_patient_contact_s: Mapped[float | None] = mapped_column(Double)
+    t_transport_s: Mapped[float | None] = mapped_column(Double)
+    t_at_facility_s: Mapped[float | None] = mapped_column(Double)
+    t_road_reopened_s: Mapped[float | None] = mapped_column(Double)
+    t_clear_s: Mapped[float | None] = mapped_column(Double)
+    t_closed_s: Mapped[float | None] = mapped_column(Double)
+    units: Mapped[dict[str, Any]]
+    """Kind -> {unit, t_dispatch, t_enroute, t_onscene} of each unit sent."""
+
+
+class DispatchCallRow(Base):
+    """One call to the 112 centre in a dispatch run (seconds since the run's start)."""
+
+    __tablename__ = "dispatch_calls"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    call_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String)
+    """``normal``, ``ghost``, ``prank`` or ``info``."""
+    incident_id: Mapped[str | None] = mapped_column(String)
+    priority: Mapped[int] = mapped_column(Integer)
+    duplicate: Mapped[bool]
+    t_ring_s: Mapped[float] = mapped_column(Double)
+    t_answer_s: Mapped[float | None] = mapped_column(Double)
+    t_classified_s: Mapped[float | None] = mapped_column(Double)
+    t_abandon_s: Mapped[float | None] = mapped_column(Double)
+
+
+class DispatchKpiRow(Base):
+    """One KPI value of a dispatch run, e.g. scope ``ambulance``, metric ``total_response_s.p90``."""
+
+    __tablename__ = "dispatch_kpis"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    scope: Mapped[str] = mapped_column(String, primary_key=True)
+    """``calls``, ``overall``, a unit kind (service), or ``utilisation``."""
+    metric: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Double)
