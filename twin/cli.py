@@ -7,6 +7,7 @@
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
     kota evaluate-forecast [--data PATH] [--json]
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
+    kota dispatch SCENARIO [--store URL] [--duration-s S] [--json]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
@@ -39,6 +40,7 @@ examples:
   kota validate scenarios/*.toml                           check scenario files and their networks
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
   kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
+  kota dispatch scenarios/jakarta_jatinegara_dispatch.toml  112 calls and units, response KPIs
   kota quarantine --limit 5                                what the bridge refused, and why
   kota replay metr-la --speedup 300 --start 7h             a real recording through the ingest gate
   kota evaluate-forecast                                   forecasts vs baselines on METR-LA
@@ -111,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.prediction import whatif_cli
 
     whatif_cli.add_parser(sub)
+    from twin.modules.dispatch import cli as dispatch_cli
+
+    dispatch_cli.add_parser(sub)
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
@@ -161,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.enforcement import cli as enforce_cli
 
             return enforce_cli.run(args)
+        if args.command == "dispatch":
+            from twin.modules.dispatch import cli as dispatch_cli
+
+            return dispatch_cli.run(args)
         if args.command == "evaluate-forecast":
             from twin.modules.prediction import cli as forecast_cli
 

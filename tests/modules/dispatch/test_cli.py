@@ -1,0 +1,74 @@
+"""``kota dispatch`` on a small scenario file, and its refusal of a bad section."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from twin.modules.dispatch import cli
+from twin.scenario import ScenarioError
+
+
+def main(argv: list[str]) -> int:
+    """``kota dispatch`` through its own parser (``twin.cli.main`` also loads every
+    installed plug-in command, which this test is not about)."""
+    parser = argparse.ArgumentParser(prog="kota")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    return cli.run(parser.parse_args(argv))
+
+SCENARIO = """
+[scenario]
+name = "grid-dispatch"
+start = "2026-03-02T07:00:00+07:00"
+duration_s = 1800
+step_s = 1.0
+seed = 5
+
+[network]
+format = "grid"
+grid = {{ rows = 3, cols = 3, block_m = 200.0, lanes = 2 }}
+
+[demand]
+kind = "random"
+trips_per_hour = 300
+profile = "flat"
+
+[store]
+url = "sqlite:///{db}"
+
+[modules.dispatch]
+seed = 5
+{extra}
+rates = [{{ type = "crash", per_hour = 8.0 }}, {{ type = "medical", per_hour = 8.0 }}]
+hospitals = ["r1c1"]
+
+[[modules.dispatch.stations]]
+id = "east"
+node = "r2c2"
+units = {{ police = 1, ambulance = 2, tow = 1 }}
+"""
+
+
+def write(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO.format(db=tmp_path / "k.db", extra=extra))
+    return path
+
+
+def test_kota_dispatch_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dispatch", str(write(tmp_path)), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["incidents"] > 0 and summary["calls"] >= 0
+    assert summary["stored"]["incidents"] == summary["incidents"]
+    assert summary["simulated_s"] == 1800
+    assert set(summary["kpis"]["services"]) <= {"police", "ambulance", "tow"}
+    assert main(["dispatch", str(write(tmp_path))]) == 0
+    assert "answered within 10/15/20 s" in capsys.readouterr().out
+
+
+def test_kota_dispatch_names_the_bad_key(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"modules\.dispatch\.policy"):
+        main(["dispatch", str(write(tmp_path, 'policy = "fastest"'))])

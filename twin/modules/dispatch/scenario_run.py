@@ -1,0 +1,119 @@
+"""Run a scenario's ``[modules.dispatch]`` section beside its traffic, and store the results.
+
+The scenario's network and demand drive the traffic engine; the dispatch section's own
+rates and scripted incidents block lanes in it (the scenario's top-level
+``[[incidents]]`` are the traffic runner's, not dispatched). Results go to the store:
+a ``runs`` row, and the ``dispatch_incidents``, ``dispatch_calls``, ``dispatch_kpis``
+tables.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from twin.assemble import build_network, build_trips, run_seeds
+from twin.scenario import Scenario, ScenarioError, check_against_network
+from twin.simulation import Simulation
+from twin.store import open_store
+
+from .config import DispatchConfig, parse_config
+from .model import DispatchModel
+from .persist import save_run
+from .run import run_dispatch
+
+
+def dispatch_config(scenario: Scenario) -> DispatchConfig:
+    """The validated ``[modules.dispatch]`` section.
+
+    Raises
+    ------
+    ScenarioError
+        When the section is missing or invalid (naming the key).
+    """
+    raw = scenario.modules.get("dispatch")
+    if raw is None:
+        raise ScenarioError(f"{scenario.path}: no [modules.dispatch] section")
+    try:
+        return parse_config(raw)
+    except ValueError as exc:
+        raise ScenarioError(f"{scenario.path}: {exc}") from None
+
+
+def run_scenario(scenario: Scenario, *, store_url: str | None = None,
+                 duration_s: float | None = None) -> tuple[DispatchModel, dict[str, Any]]:
+    """Run the scenario's traffic and dispatch; store and return the model and a summary.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    store_url : str, optional, overrides the scenario's ``[store] url``
+    duration_s : float, optional, overrides ``scenario.duration_s``
+    """
+    config = dispatch_config(scenario)
+    meta = scenario.scenario
+    t_build = time.perf_counter()
+    network = build_network(scenario)
+    check_against_network(scenario, network)
+    demand_rng, engine_seed = run_seeds(meta.seed)
+    trips = build_trips(scenario, network, demand_rng)
+    sim = Simulation(network, trips, seed=engine_seed)
+    sim.load_kernels()
+    build_s = time.perf_counter() - t_build
+    start = meta.start
+    start_hour = start.hour + start.minute / 60 + start.second / 3600
+    until = float(duration_s if duration_s is not None else meta.duration_s)
+    t_run = time.perf_counter()
+    model = run_dispatch(sim, config, until, step_s=meta.step_s, start_hour=start_hour)
+    wall_s = time.perf_counter() - t_run
+    kpis = model.kpis()
+    summary: dict[str, Any] = {
+        "scenario": meta.name, "simulated_s": until, "build_wall_s": round(build_s, 3),
+        "run_wall_s": round(wall_s, 3), "engine_wall_s": round(model.engine_wall_s, 3),
+        "dispatch_share_of_wall": round(1 - model.engine_wall_s / wall_s, 4) if wall_s else None,
+        "routing_queries": model.travel.queries, "incidents": len(model.incidents),
+        "calls": len(model.calls), "policy": model.policy.name, "kpis": kpis,
+    }
+    with open_store(store_url or scenario.store.url) as store:
+        run_id = store.start_run(meta.name, scenario_hash=scenario.sha256 or None, seed=meta.seed,
+                                 started_at=start)
+        summary["run_id"] = run_id
+        summary["stored"] = save_run(store, run_id, model)
+        store.finish_run(run_id, summary={k: v for k, v in summary.items() if k != "kpis"})
+    return model, summary
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else (f"{v:.0f}" if isinstance(v, float) else str(v))
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A short text report of a run."""
+    k = summary["kpis"]
+    c = k["calls"]
+    lines = [
+        f"dispatch run {summary['run_id']} of {summary['scenario']}: "
+        f"{summary['simulated_s'] / 3600:.1f} h simulated in {summary['run_wall_s']:.1f} s "
+        f"(traffic engine {summary['engine_wall_s']:.1f} s), policy {summary['policy']}",
+        f"calls {c['offered']}: answered within 10/15/20 s "
+        f"{_pct(c.get('pct_answered_within_10s'))} / {_pct(c.get('pct_answered_within_15s'))}"
+        f" / {_pct(c.get('pct_answered_within_20s'))}, abandoned {_pct(c['abandonment_rate'])},"
+        f" nuisance {_pct(c['nuisance_share'])}",
+        f"incidents {summary['incidents']}, still waiting for a unit at the end: "
+        f"{len(k['waiting'])}",
+        "service    n  processing<=60s  turnout P90  travel P50/P90/P95  response P50/P90/P95"
+        "  compliance  utilisation",
+    ]
+    for kind, s in k["services"].items():
+        tr, rs = s["travel_s"], s["total_response_s"]
+        lines.append(
+            f"{kind:<9}{s['incidents']:>4}  {_pct(s['call_processing_compliance']):>15}  "
+            f"{_fmt(s['turnout_s']['p90']):>11}  "
+            f"{_fmt(tr['p50'])}/{_fmt(tr['p90'])}/{_fmt(tr['p95']):<8}  "
+            f"{_fmt(rs['p50'])}/{_fmt(rs['p90'])}/{_fmt(rs['p95']):<10}  "
+            f"{_pct(s.get('response_compliance')):>10}  {_pct(k['utilisation'].get(kind)):>10}")
+    return "\n".join(lines)
