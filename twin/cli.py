@@ -7,7 +7,7 @@
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
     kota evaluate-forecast [--data PATH] [--json]
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
-    kota dispatch SCENARIO [--store URL] [--duration-s S] [--json]
+    kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or

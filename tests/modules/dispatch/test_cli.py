@@ -72,3 +72,36 @@ def test_kota_dispatch_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_kota_dispatch_names_the_bad_key(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"modules\.dispatch\.policy"):
         main(["dispatch", str(write(tmp_path, 'policy = "fastest"'))])
+
+
+LAYOUT = """
+[[modules.dispatch.layouts.more]]
+id = "east"
+node = "r2c2"
+units = { police = 1, ambulance = 2, tow = 1 }
+
+[[modules.dispatch.layouts.more]]
+id = "west"
+node = "r0c0"
+units = { ambulance = 2 }
+"""
+
+
+def test_layouts_face_the_same_day_and_more_ambulances_help(tmp_path: Path) -> None:
+    from twin.modules.dispatch.scenario_run import compare_layouts, run_scenario
+    from twin.scenario import load_scenario
+
+    path = write(tmp_path)
+    path.write_text(path.read_text() + LAYOUT)
+    scenario = load_scenario(path)
+    base, _ = run_scenario(scenario, duration_s=3600)
+    more, _ = run_scenario(scenario, duration_s=3600, layout="more")
+    same_day = [(i.id, i.type, i.link, i.t_occurred, i.t_ring, i.t_classified)
+                for i in base.incidents.values()]
+    assert same_day == [(i.id, i.type, i.link, i.t_occurred, i.t_ring, i.t_classified)
+                        for i in more.incidents.values()]
+    assert len(more.units) == len(base.units) + 2
+    result = compare_layouts(scenario, duration_s=3600)
+    amb = result["layouts"]["more"]["services"]["ambulance"]
+    assert amb["p90_change_s"] is not None and amb["p90_change_s"] < 0
+    assert result["layouts"]["stations"]["services"]["ambulance"]["p90_change_s"] == 0

@@ -157,6 +157,9 @@ class DispatchConfig(StrictModel):
     calls: CallsSpec = Field(default_factory=CallsSpec)
     call_centre: CallCentreSpec = Field(default_factory=CallCentreSpec)
     stations: list[StationSpec] = Field(min_length=1)
+    layouts: dict[str, list[StationSpec]] = Field(default_factory=dict)
+    """Alternative station layouts for the planner comparison (``kota dispatch --compare``):
+    name -> stations replacing ``stations``; the same day (incidents, calls) is replayed."""
     hospitals: list[str] = Field(default_factory=list)
     """Nodes of hospitals; an ambulance transports there (none: no transport leg)."""
     policy: PolicyName = "nearest_eta"
@@ -171,6 +174,12 @@ class DispatchConfig(StrictModel):
     def _unique(self) -> DispatchConfig:
         for iid, chosen in self.overrides.items():
             _check_keys(f"overrides.{iid}", chosen, UNIT_KINDS)
+        for name, layout in self.layouts.items():
+            if not layout:
+                raise ValueError(f"layouts.{name}: no stations")
+            ids = [s.id for s in layout]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"layouts.{name}: duplicate station id")
         for what, ids in (("stations", [s.id for s in self.stations]),
                           ("incidents", [i.id for i in self.incidents])):
             seen: set[str] = set()

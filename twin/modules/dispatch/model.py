@@ -71,7 +71,10 @@ class DispatchModel(mesa.Model):
         self.env = env
         self.config = config
         self.start_hour = float(start_hour)
-        self.draw = np.random.default_rng(config.seed)
+        self.draw = np.random.default_rng([config.seed, 0])
+        """Incidents and calls: a stream of their own, so two fleets face the same day."""
+        self.draw_units = np.random.default_rng([config.seed, 1])
+        """Turnout and work times of units."""
         self.travel = TravelTimes(sim, emergency_speedup=config.emergency_speedup)
         self.policy = policy if policy is not None else build_policy(config)
         net = sim.network
@@ -320,7 +323,7 @@ class DispatchModel(mesa.Model):
     def _trip(self, unit: Unit, inc: Incident) -> Proc:
         env, times = self.env, inc.kind_times[unit.kind]
         turnout = self.config.targets.turnout_s.get(unit.kind, 60.0)
-        yield env.timeout(turnout * float(self.draw.uniform(0.5, 1.2)))
+        yield env.timeout(turnout * float(self.draw_units.uniform(0.5, 1.2)))
         unit.set_status("en_route", float(env.now))
         times["t_enroute"] = float(env.now)
         if inc.t_enroute is None:
@@ -337,7 +340,7 @@ class DispatchModel(mesa.Model):
             self._arrived[inc.id].succeed()
         if unit.kind == "ambulance":
             inc.t_patient_contact = now + PATIENT_CONTACT_S
-        yield env.timeout(inc_rules.ON_SCENE_S[inc.type] * float(self.draw.uniform(0.5, 1.5))
+        yield env.timeout(inc_rules.ON_SCENE_S[inc.type] * float(self.draw_units.uniform(0.5, 1.5))
                           / max(len(inc.needs), 1))
         if unit.kind == inc_rules.clearing_kind(inc.type):
             if not self._arrived[inc.id].triggered:

@@ -41,7 +41,8 @@ def dispatch_config(scenario: Scenario) -> DispatchConfig:
 
 
 def run_scenario(scenario: Scenario, *, store_url: str | None = None,
-                 duration_s: float | None = None) -> tuple[DispatchModel, dict[str, Any]]:
+                 duration_s: float | None = None, layout: str | None = None,
+                 ) -> tuple[DispatchModel, dict[str, Any]]:
     """Run the scenario's traffic and dispatch; store and return the model and a summary.
 
     Parameters
@@ -49,8 +50,14 @@ def run_scenario(scenario: Scenario, *, store_url: str | None = None,
     scenario : Scenario
     store_url : str, optional, overrides the scenario's ``[store] url``
     duration_s : float, optional, overrides ``scenario.duration_s``
+    layout : str, optional, name of one of ``[modules.dispatch.layouts]`` to use as the
+        stations instead of ``stations``
     """
     config = dispatch_config(scenario)
+    if layout is not None:
+        if layout not in config.layouts:
+            raise ScenarioError(f"{scenario.path}: modules.dispatch.layouts has no {layout!r}")
+        config = config.model_copy(update={"stations": config.layouts[layout]})
     meta = scenario.scenario
     t_build = time.perf_counter()
     network = build_network(scenario)
@@ -73,6 +80,7 @@ def run_scenario(scenario: Scenario, *, store_url: str | None = None,
         "dispatch_share_of_wall": round(1 - model.engine_wall_s / wall_s, 4) if wall_s else None,
         "routing_queries": model.travel.queries, "incidents": len(model.incidents),
         "calls": len(model.calls), "policy": model.policy.name, "kpis": kpis,
+        "layout": layout or "stations",
     }
     with open_store(store_url or scenario.store.url) as store:
         run_id = store.start_run(meta.name, scenario_hash=scenario.sha256 or None, seed=meta.seed,
@@ -81,6 +89,50 @@ def run_scenario(scenario: Scenario, *, store_url: str | None = None,
         summary["stored"] = save_run(store, run_id, model)
         store.finish_run(run_id, summary={k: v for k, v in summary.items() if k != "kpis"})
     return model, summary
+
+
+def compare_layouts(scenario: Scenario, *, store_url: str | None = None,
+                    duration_s: float | None = None) -> dict[str, Any]:
+    """Replay the same day with ``stations`` and with each of ``layouts``.
+
+    Incidents and calls come from their own random stream, so every layout faces the
+    same incidents at the same times and places; only the units differ (and the traffic
+    they leave behind). Returns, per layout and service, the total-response P90 and its
+    change against ``stations``, plus the compliance with the response target.
+    """
+    config = dispatch_config(scenario)
+    if not config.layouts:
+        raise ScenarioError(f"{scenario.path}: modules.dispatch.layouts is empty; "
+                            "nothing to compare")
+    out: dict[str, Any] = {"layouts": {}}
+    base: dict[str, Any] = {}
+    for name in [None, *config.layouts]:
+        _model, summary = run_scenario(scenario, store_url=store_url, duration_s=duration_s,
+                                       layout=name)
+        services = summary["kpis"]["services"]
+        row = {kind: {"p90_total_response_s": s["total_response_s"]["p90"],
+                      "response_compliance": s.get("response_compliance"),
+                      "incidents": s["incidents"]} for kind, s in services.items()}
+        key = name or "stations"
+        if name is None:
+            base = row
+        for kind, r in row.items():
+            b = base.get(kind, {}).get("p90_total_response_s")
+            r["p90_change_s"] = None if b is None or r["p90_total_response_s"] is None \
+                else r["p90_total_response_s"] - b
+        out["layouts"][key] = {"run_id": summary["run_id"], "services": row}
+    return out
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    """The planner's table: P90 total response per layout and service."""
+    lines = ["layout             service    incidents  P90 response s  change s  compliance"]
+    for name, lay in result["layouts"].items():
+        for kind, r in lay["services"].items():
+            lines.append(f"{name:<18} {kind:<10} {r['incidents']:>9}  "
+                         f"{_fmt(r['p90_total_response_s']):>14}  {_fmt(r['p90_change_s']):>8}  "
+                         f"{_pct(r['response_compliance']):>10}")
+    return "\n".join(lines)
 
 
 def _fmt(v: Any) -> str:
