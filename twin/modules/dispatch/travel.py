@@ -10,6 +10,7 @@ configured emergency speed-up; units are not (yet) driven as vehicles in the eng
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +38,9 @@ class TravelTimes:
         self._cache_time_s = -math.inf
         self._cost_s: FloatArray = np.zeros(0)
         self.queries = 0
+        """Shortest-path trees computed."""
+        self.wall_s = 0.0
+        """Wall seconds spent computing them."""
 
     def node_vertex(self, node: int) -> int:
         """Search vertex of a network node."""
@@ -51,7 +55,9 @@ class TravelTimes:
         dist = self._cache.get(vertex)
         if dist is None:
             self.queries += 1
+            t0 = time.perf_counter()
             dist, _pred = self.graph.tree(vertex, self.graph.edge_cost(self._cost_s))
+            self.wall_s += time.perf_counter() - t0
             self._cache[vertex] = dist
         return dist
 
