@@ -166,6 +166,8 @@ class DispatchConfig(StrictModel):
     coverage_slack_s: float = Field(default=120.0, ge=0.0)
     overrides: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Operator override: incident id -> kind -> unit id to send."""
+    max_snap_m: float = Field(default=150.0, ge=0.0)
+    """A reported position farther than this from every road is refused, not guessed."""
     emergency_speedup: float = Field(default=1.0, gt=0.0)
     """Divides the path's current travel time (1: units drive at the traffic's speed)."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)

@@ -20,12 +20,14 @@ import mesa
 import numpy as np
 import simpy
 
+from twin.observations import Observation, ObservationKind
 from twin.simulation import Simulation
 
 from . import incidents as inc_rules
 from .config import DispatchConfig
 from .incidents import Call, Incident
 from .kpi import call_kpis, incident_kpis, incident_row
+from .locate import place
 from .policies import CoverageAware, DispatchPolicy, NearestEta, OperatorOverride
 from .travel import TravelTimes
 from .units import Unit
@@ -102,6 +104,8 @@ class DispatchModel(mesa.Model):
         self._pending: dict[str, list[str]] = {}
         self._arrived: dict[str, simpy.Event] = {}
         self._next_incident = 0
+        self.refused: list[tuple[str, str]] = []
+        """(event id, reason) of each reported call or incident refused by :meth:`receive`."""
         self.engine_wall_s = 0.0
         """Wall seconds spent advancing the traffic engine (the rest of a run is dispatch)."""
         env.process(self._shifts())
@@ -188,10 +192,68 @@ class DispatchModel(mesa.Model):
             self.calls.append(call)
             self.env.process(self._answer(call, None))
 
+    # ------------------------------------------------------------ live reports
+    def receive(self, obs: Observation) -> str | None:
+        """Take an ``emergency_call`` or ``incident_report`` Observation (live mode).
+
+        The call rings now. A genuine call (``call_type`` ``normal``) about a new
+        incident opens one (``incident_type``, optional ``injury``) at the reported
+        link, or at the nearest link within ``max_snap_m`` of the reported position;
+        a call with the ``incident_id`` of an open incident is a repeat call about it.
+        ``ghost``, ``prank`` and ``info`` calls only occupy a call taker. An
+        incident report (CCTV, patrol) opens an incident whose first call rings now.
+
+        Returns
+        -------
+        str or None
+            The incident id, or None for a nuisance call or a refusal; each refusal is
+            kept in :attr:`refused` with its reason, so nothing vanishes silently.
+        """
+        p = obs.payload
+        if obs.kind not in (ObservationKind.EMERGENCY_CALL, ObservationKind.INCIDENT_REPORT):
+            return self._refuse(obs, f"not a call or incident report: {obs.kind.value}")
+        call_type = str(p.get("call_type", "normal"))
+        if call_type not in ("normal", "ghost", "prank", "info"):
+            return self._refuse(obs, f"unknown call_type {call_type!r}")
+        if call_type != "normal":
+            call = Call(id=len(self.calls), kind=call_type, t_ring=float(self.env.now),
+                        priority=3, patience_s=self._exp(self.config.calls.patience_mean_s))
+            self.calls.append(call)
+            self.env.process(self._answer(call, None))
+            return None
+        known = self.incidents.get(str(p.get("incident_id", "")))
+        if known is not None and known.t_clear is None:
+            known.n_calls += 1
+            known.calls_open += 1
+            self.env.process(self._ring_later(known, 0.0))
+            return known.id
+        itype = str(p.get("incident_type", ""))
+        injury = str(p.get("injury", "none"))
+        if itype not in inc_rules.ON_SCENE_S:
+            return self._refuse(obs, f"unknown incident_type {itype!r}")
+        if injury not in ("none", "minor", "serious"):
+            return self._refuse(obs, f"unknown injury {injury!r}")
+        loc = obs.location
+        if loc is None:
+            return self._refuse(obs, "no location")
+        spot = place(self.sim.network, loc.lon, loc.lat, loc.link_id, self.config.max_snap_m)
+        if spot.link is None:
+            return self._refuse(obs, spot.reason)
+        inc = self.start_incident(itype, spot.link, injury=injury, n_calls=0,
+                                  incident_id=str(p.get("incident_id") or obs.event_id),
+                                  unreported=False)
+        inc.n_calls = inc.calls_open = 1
+        self.env.process(self._ring_later(inc, 0.0))
+        return inc.id
+
+    def _refuse(self, obs: Observation, reason: str) -> str | None:
+        self.refused.append((obs.event_id, reason))
+        return None
+
     # ------------------------------------------------------------ incidents
     def start_incident(self, incident_type: str, link: int, *, injury: str = "none",
                        lanes_blocked: int = 1, n_calls: int | None = None,
-                       incident_id: str | None = None) -> Incident:
+                       incident_id: str | None = None, unreported: bool = True) -> Incident:
         """Open an incident now: block its lanes (road types) and schedule its calls."""
         cfg = self.config.calls
         iid = incident_id if incident_id is not None else f"inc-{self._next_incident}"
@@ -214,7 +276,7 @@ class DispatchModel(mesa.Model):
         delays = sorted(self._exp(cfg.delay_mean_s) for _ in range(n))
         for d in delays:
             self.env.process(self._ring_later(inc, d))
-        if n == 0:
+        if n == 0 and unreported:
             self.env.process(self._unreported(inc))
         return inc
 
