@@ -47,6 +47,12 @@ def test_timestamps_monotone_per_incident(busy_run: Any) -> None:
     k = busy_run.kpis()
     assert k["calls"]["offered"] == len(busy_run.calls) > 20
     assert 0 < k["utilisation"]["police"] <= 1
+    assert set(k["areas"]) == {"a", "b"}
+    assert sum(a["incidents"] for a in k["areas"].values()) == len(busy_run.incidents)
+    assert sum(b["offered"] for b in k["shifts"].values()) == k["calls"]["offered"]
+    corner = next(i for i in busy_run.incidents.values()
+                  if busy_run.sim.network.link_ids[i.link].startswith("r0c0-"))
+    assert corner.area == "a"
 
 
 def test_seeded_runs_repeat_and_differ_by_seed() -> None:

@@ -27,6 +27,8 @@ def test_run_is_stored_and_saving_again_replaces_it(store: Store) -> None:
     want = model.kpis()["services"]["ambulance"]["total_response_s"]["p90"]
     assert k[("ambulance", "total_response_s.p90")] == want
     assert ("utilisation", "police") in k
+    assert k[("area:a", "incidents")] == len(model.incidents)
+    assert k[("shift:00.00-24.00h", "offered")] == len(model.calls)
     with store.engine.connect() as conn:
         n_inc = len(conn.execute(select(DispatchIncidentRow.incident_id)).all())
         rings = conn.execute(select(DispatchCallRow.t_ring_s)).scalars().all()

@@ -64,6 +64,8 @@ class Incident:
     priority: int = 3
     lanes_blocked: int = 1
     needs: tuple[str, ...] = ()
+    area: str = ""
+    """The station nearest by travel time when it occurred (KPIs per area)."""
     engine_incident: int | None = None
     """Id of the lane block in :class:`twin.simulation.Simulation`, while open."""
     t_ring: float | None = None

@@ -87,6 +87,8 @@ class DispatchModel(mesa.Model):
                 for k in range(n):
                     name = f"{st.id}-{kind}-{k}"
                     self.units[name] = Unit(self, name, kind, st.id, node)
+        self.station_nodes = {st.id: self._node(st.node, f"stations.{st.id}.node")
+                              for st in config.stations}
         self.hospitals = [self._node(h, "hospitals") for h in config.hospitals]
         for s in config.incidents:
             if s.link not in net.link_index:
@@ -263,8 +265,10 @@ class DispatchModel(mesa.Model):
                        injury=injury,  # type: ignore[arg-type]
                        priority=inc_rules.priority(incident_type, injury, medical_p1),
                        needs=inc_rules.needs(incident_type, injury))
+        self.sync()
+        inc.area = min(self.station_nodes, key=lambda sid: (self.travel.to_link_s(
+            self.travel.node_vertex(self.station_nodes[sid]), inc.link), sid))
         if inc.is_road:
-            self.sync()
             lanes = int(self.sim.network.link_lanes[inc.link])
             inc.lanes_blocked = min(lanes_blocked, lanes)
             inc.engine_incident = self.sim.open_incident(inc.link, inc.lanes_blocked,
@@ -434,7 +438,9 @@ class DispatchModel(mesa.Model):
 
     # ------------------------------------------------------------ KPIs
     def kpis(self) -> dict[str, Any]:
-        """KPIs of DOMAIN.md section 2.4 so far: calls, per service, overall, utilisation."""
+        """KPIs of DOMAIN.md section 2.4 so far: calls (overall and per band of the
+        call-taker shifts), incidents overall, per service and per area (nearest station),
+        unit utilisation, and the incidents still waiting for a unit."""
         tg = self.config.targets
         now = float(self.env.now)
         incs = list(self.incidents.values())
@@ -451,8 +457,20 @@ class DispatchModel(mesa.Model):
             us = [u for u in self.units.values() if u.kind == kind]
             util[kind] = sum(u.busy_until_now_s(now) for u in us) / (len(us) * now) \
                 if now > 0 else None
+        areas = {area: incident_kpis([incident_row(i) for i in incs if i.area == area],
+                                     call_processing_target_s=tg.call_processing_s,
+                                     turnout_target_s=None, response_target_s=None)
+                 for area in sorted({i.area for i in incs})}
+        cuts = sorted({0.0, 24.0} | {h for sh in self.config.call_centre.shifts
+                                      for h in (sh.from_hour, sh.to_hour)})
+        shifts = {}
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+            band = [c for c in self.calls if lo <= self.hour_of_day(c.t_ring) < hi]
+            shifts[f"{lo:05.2f}-{hi:05.2f}h"] = call_kpis(band, tg.answer_s)
         return {
             "horizon_s": now,
+            "areas": areas,
+            "shifts": shifts,
             "calls": call_kpis(self.calls, tg.answer_s),
             "overall": incident_kpis([incident_row(i) for i in incs],
                                      call_processing_target_s=tg.call_processing_s,

@@ -31,6 +31,10 @@ def flatten_kpis(kpis: Mapping[str, Any]) -> Iterator[tuple[str, str, float | No
     yield from walk("overall", "", kpis["overall"])
     for kind, values in kpis["services"].items():
         yield from walk(kind, "", values)
+    for area, values in kpis["areas"].items():
+        yield from walk(f"area:{area}", "", values)
+    for band, values in kpis["shifts"].items():
+        yield from walk(f"shift:{band}", "", values)
     yield from walk("utilisation", "", kpis["utilisation"])
     yield "overall", "waiting_at_end", float(len(kpis["waiting"]))
 
