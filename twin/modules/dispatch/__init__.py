@@ -4,6 +4,18 @@ Incidents (generated or scripted) block lanes in the traffic engine; their calls
 queue for call takers on shifts; dispatch sends units (Mesa agents) of each agency
 needed, chosen by a policy on the twin's current travel times; KPIs follow
 DOMAIN.md section 2.4. This module uses the twin's public API only.
+
+Simplifications of this first version (documented, not hidden):
+
+- Units are not driven as vehicles in the engine. A trip's duration is the shortest
+  path time over :meth:`twin.simulation.Simulation.link_travel_time_s` at the moment
+  the unit sets off (``t_enroute``), divided by ``emergency_speedup`` (default 1).
+- A unit is available only at its home station; returning units are not re-tasked.
+- Units are on duty all day (call takers have shifts); utilisation is busy time over
+  the simulated time.
+- The call queue is ordered by the caller's stated urgency (the incident's priority,
+  P3 for nuisance calls), as with an IVR choice, then first come first served.
+- Open incidents are not yet resumed from the store after a restart.
 """
 
 from .config import DispatchConfig, DispatchConfigError, parse_config
