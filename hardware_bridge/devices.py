@@ -219,8 +219,11 @@ class DeviceRegistry:
 
     def acl_text(self) -> str:
         """A Mosquitto ``acl_file``: each device writes only its own topics and reads only its
-        ``cmd`` topic; the bridge reads every device topic and writes only its own status."""
-        lines = [f"user {BRIDGE_USER}", "topic read city/#", f"topic write {BRIDGE_STATUS_TOPIC}", ""]
+        ``cmd`` topic; the bridge reads every device topic and writes only its own status and
+        the public ``info/#`` messages, which every account may read."""
+        lines = ["# public information (alerts): every account may read it", "pattern read info/#", "",
+                 f"user {BRIDGE_USER}", "topic read city/#", f"topic write {BRIDGE_STATUS_TOPIC}",
+                 "topic write info/#", ""]
         for d in self:
             lines += [f"user {d.device_id}", f"topic write {d.topic_root}",
                       f"topic read {d.topic_root[:-1]}cmd", ""]

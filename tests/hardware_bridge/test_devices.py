@@ -84,7 +84,9 @@ def test_acl_lets_each_device_write_only_its_own_topics() -> None:
     reg = DeviceRegistry.generate(["det-1", "det-2"], site="grid")
     acl = reg.acl_text().strip().split("\n\n")
     root = "city/jakarta-timur/traffic/grid"
-    assert acl == [f"user {BRIDGE_USER}\ntopic read city/#\ntopic write {BRIDGE_STATUS_TOPIC}",
+    assert acl == ["# public information (alerts): every account may read it\npattern read info/#",
+                   f"user {BRIDGE_USER}\ntopic read city/#\ntopic write {BRIDGE_STATUS_TOPIC}"
+                   "\ntopic write info/#",
                    f"user det-1\ntopic write {root}/det-1/#\ntopic read {root}/det-1/cmd",
                    f"user det-2\ntopic write {root}/det-2/#\ntopic read {root}/det-2/cmd"]
     assert len({d.secret for d in reg}) == 2
