@@ -8,17 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.modules.enforcement.conftest import SECRET, T0, speeding
+from tests.modules.enforcement.conftest import SECRET, T0, WIB, speeding
 from twin.cli import main
 from twin.modules.enforcement import CaseState, sign
 from twin.modules.quality import (
     INSUFFICIENT,
+    Measurement,
     compute,
     history,
     load_config,
     measure,
     publish,
+    publish_months,
+    register_query,
     rolling_window,
+    unregister_query,
 )
 from twin.observations import Observation, ObservationKind
 
@@ -147,3 +151,37 @@ def test_kota_quality_prints_exports_and_publishes(store, store_url, make_enforc
     printed = json.loads(capsys.readouterr().out)
     assert printed["services"][2]["service"] == "law" and printed["aai"]["status"] == INSUFFICIENT
     assert main(["quality", "--store", store_url, "--end", "2026-03-01T00:00"]) == 1
+
+
+def test_calendar_months_history(store, make_enforcement, registry) -> None:
+    """March (WIB) holds every capture and is scored; April has none: insufficient data."""
+    enf = make_enforcement()
+    fill_etle(enf, registry)
+    results = publish_months(store, load_config(), T0, T0 + timedelta(days=35), tz=WIB)
+    assert [r["window"]["start"] for r in results] == ["2026-03-01T00:00:00+07:00",
+                                                       "2026-04-01T00:00:00+07:00"]
+    trend = history(store, service="law", period_kind="month")
+    assert [r["status"] for r in trend] == ["ok", INSUFFICIENT]
+    assert trend[0]["score"] is not None and trend[1]["score"] is None
+
+
+def test_a_dispatch_source_plugs_in_by_query_id(store) -> None:
+    """Today the 112 KPIs have no source; a registered query (as the dispatch module will
+    provide) is used by id, and its excluded ghost/prank calls are reported, not hidden."""
+    cfg = load_config()
+    window = rolling_window(END, 30)
+    fire = "dispatch.fire_response_15min_share"
+    assert measure(fire, store, "all", window, cfg).note == "no source yet"
+
+    def fire_share(_store, _area, _window, _cfg) -> Measurement:
+        return Measurement(0.8, 60, ("dispatch_incidents",), excluded={"ghost_or_prank": 7})
+
+    register_query(fire, fire_share)
+    try:
+        safety = compute(store, cfg, window)["services"][1]
+    finally:
+        unregister_query(fire)
+    exp = safety["explanations"][0]
+    assert (exp["x"], exp["n_k"], exp["excluded"]) == (0.8, pytest.approx(0.75), {"ghost_or_prank": 7})
+    assert safety["coverage"] == pytest.approx(2 / 6) and safety["status"] == INSUFFICIENT
+    assert measure(fire, store, "all", window, cfg).x is None

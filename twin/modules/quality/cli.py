@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _end(store: Any, text: str) -> Any:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import func, select
 
@@ -54,17 +54,11 @@ def _end(store: Any, text: str) -> Any:
         known = [t for t in times if t is not None]
         if not known:
             raise ValueError("--end latest: the store holds no ETLE case or observation")
-        return max(known).replace(microsecond=0) + _second()
+        return max(known).replace(microsecond=0) + timedelta(seconds=1)
     end = datetime.fromisoformat(text)
     if end.tzinfo is None:
         raise ValueError(f"--end {text!r} needs a UTC offset")
     return end
-
-
-def _second() -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
 
 
 def _surveys(path: Path | None) -> dict[str, float]:

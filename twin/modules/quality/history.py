@@ -7,7 +7,7 @@ transaction, so a recomputation never doubles a point of the trend.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select
@@ -30,13 +30,14 @@ def rolling_window(end: datetime, days: float) -> Window:
     return Window(end - timedelta(days=days), end, "rolling")
 
 
-def month_windows(first: datetime, last: datetime) -> Iterator[Window]:
-    """The calendar months (UTC) from the one holding ``first`` to the one holding ``last``."""
-    y, m = first.astimezone(UTC).year, first.astimezone(UTC).month
-    stop = (last.astimezone(UTC).year, last.astimezone(UTC).month)
-    while (y, m) <= stop:
+def month_windows(first: datetime, last: datetime, tz: tzinfo = UTC) -> Iterator[Window]:
+    """The calendar months in ``tz`` (e.g. WIB) from the one holding ``first`` to the one
+    holding ``last``."""
+    a, b = first.astimezone(tz), last.astimezone(tz)
+    y, m = a.year, a.month
+    while (y, m) <= (b.year, b.month):
         ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
-        yield Window(datetime(y, m, 1, tzinfo=UTC), datetime(ny, nm, 1, tzinfo=UTC), "month")
+        yield Window(datetime(y, m, 1, tzinfo=tz), datetime(ny, nm, 1, tzinfo=tz), "month")
         y, m = ny, nm
 
 
@@ -77,9 +78,9 @@ def publish(store: Store, result: dict[str, Any], *, computed_at: datetime | Non
 
 
 def publish_months(store: Store, cfg: IndexConfig, first: datetime, last: datetime,
-                   area: str = "all") -> list[dict[str, Any]]:
+                   area: str = "all", tz: tzinfo = UTC) -> list[dict[str, Any]]:
     """Compute and store the index of every calendar month from ``first`` to ``last``."""
-    results = [compute(store, cfg, w, area) for w in month_windows(first, last)]
+    results = [compute(store, cfg, w, area) for w in month_windows(first, last, tz)]
     for r in results:
         publish(store, r)
     return results

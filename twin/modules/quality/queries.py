@@ -52,6 +52,11 @@ def register_query(query_id: str, query: Query) -> None:
     _REGISTRY[query_id] = query
 
 
+def unregister_query(query_id: str) -> Query | None:
+    """Remove the source of ``query_id`` (its KPIs report "no source yet" again)."""
+    return _REGISTRY.pop(query_id, None)
+
+
 def registered(query_id: str) -> Query | None:
     """The query registered under ``query_id``, if any."""
     return _REGISTRY.get(query_id)
