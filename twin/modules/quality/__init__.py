@@ -14,11 +14,12 @@ from .history import compute, history, month_windows, publish, publish_months, r
 from .ikm import ELEMENTS, element_means, grade, ikm_from_means, ikm_score
 from .index import INSUFFICIENT, Measurement, Window, compute_index, normalise, score_service
 from .queries import ALL_AREAS, measure, measure_all, register_query, unregister_query
+from .risk import LinkHourRisk, RiskMap, risk_map
 
 __all__ = [
-    "ALL_AREAS", "ELEMENTS", "INSUFFICIENT", "SERVICES", "IndexConfig", "KpiDef", "Measurement",
-    "Window", "compute", "compute_index", "config_from_dict", "element_means", "grade",
+    "ALL_AREAS", "ELEMENTS", "INSUFFICIENT", "SERVICES", "IndexConfig", "KpiDef", "LinkHourRisk",
+    "Measurement", "RiskMap", "Window", "compute", "compute_index", "config_from_dict", "element_means", "grade",
     "history", "ikm_from_means", "ikm_score", "load_config", "measure", "measure_all",
     "month_windows", "normalise", "publish", "publish_months", "recompute", "recompute_csv",
-    "register_query", "rolling_window", "score_service", "unregister_query", "write_export",
+    "register_query", "risk_map", "rolling_window", "score_service", "unregister_query", "write_export",
 ]
