@@ -18,8 +18,9 @@ from .risk import LinkHourRisk, RiskMap, risk_map
 
 __all__ = [
     "ALL_AREAS", "ELEMENTS", "INSUFFICIENT", "SERVICES", "IndexConfig", "KpiDef", "LinkHourRisk",
-    "Measurement", "RiskMap", "Window", "compute", "compute_index", "config_from_dict", "element_means", "grade",
-    "history", "ikm_from_means", "ikm_score", "load_config", "measure", "measure_all",
-    "month_windows", "normalise", "publish", "publish_months", "recompute", "recompute_csv",
-    "register_query", "risk_map", "rolling_window", "score_service", "unregister_query", "write_export",
+    "Measurement", "RiskMap", "Window", "compute", "compute_index", "config_from_dict",
+    "element_means", "grade", "history", "ikm_from_means", "ikm_score", "load_config", "measure",
+    "measure_all", "month_windows", "normalise", "publish", "publish_months", "recompute",
+    "recompute_csv", "register_query", "risk_map", "rolling_window", "score_service",
+    "unregister_query", "write_export",
 ]

@@ -65,11 +65,12 @@ def _events(store: Store, kind: str, start: datetime, end: datetime) -> list[tup
             rows = conn.execute(select(VIOLATIONS.c.link_id, VIOLATIONS.c.observed_at).where(
                 VIOLATIONS.c.observed_at >= start, VIOLATIONS.c.observed_at < end)).all()
             return [(link, at) for link, at in rows]
-        rows = conn.execute(select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
-                                   OBSERVATIONS.c.payload).where(
+        reports = conn.execute(select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
+                                      OBSERVATIONS.c.payload).where(
             OBSERVATIONS.c.kind == ObservationKind.INCIDENT_REPORT.value,
             OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)).all()
-        return [(link, at) for link, at, payload in rows if payload.get("status") != "cleared"]
+        return [(link, at) for link, at, payload in reports
+                if payload.get("status") != "cleared"]
 
 
 def risk_map(store: Store, kind: Literal["violation", "incident"], start: datetime,
