@@ -150,6 +150,7 @@ def test_kota_quality_prints_exports_and_publishes(store, store_url, make_enforc
     assert main(["quality", "--store", store_url, "--end", "latest", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["services"][2]["service"] == "law" and printed["aai"]["status"] == INSUFFICIENT
+    assert printed["services"][2]["status"] == "ok"  # latest = the last case change, not capture
     assert main(["quality", "--store", store_url, "--end", "2026-03-01T00:00"]) == 1
 
 

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--area", default="all", help="area (default %(default)s: the whole store)")
     p.add_argument("--end", default="now",
                    help="window end: ISO 8601 time with offset, 'now' (default) or 'latest' "
-                   "(the newest ETLE or observation record, for simulated runs)")
+                   "(the newest ETLE case change or observation, for simulated runs)")
     p.add_argument("--survey", type=Path, default=None,
                    help='IKM survey JSON: {"service": [[nine ratings 1-4], ...], ...}')
     p.add_argument("--export", metavar="DIR", type=Path, default=None,
@@ -43,14 +43,14 @@ def _end(store: Any, text: str) -> Any:
 
     from sqlalchemy import func, select
 
-    from .queries import CASES, OBSERVATIONS
+    from .queries import CASES, OBSERVATIONS, TRANSITIONS
 
     if text == "now":
         return datetime.now(UTC)
     if text == "latest":
         with store.engine.connect() as conn:
-            times = [conn.execute(select(func.max(t.c.observed_at))).scalar_one()
-                     for t in (CASES, OBSERVATIONS)]
+            times = [conn.execute(select(func.max(c))).scalar_one()
+                     for c in (CASES.c.observed_at, OBSERVATIONS.c.observed_at, TRANSITIONS.c.at)]
         known = [t for t in times if t is not None]
         if not known:
             raise ValueError("--end latest: the store holds no ETLE case or observation")
