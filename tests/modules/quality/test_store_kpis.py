@@ -186,3 +186,15 @@ def test_a_dispatch_source_plugs_in_by_query_id(store) -> None:
     assert (exp["x"], exp["n_k"], exp["excluded"]) == (0.8, pytest.approx(0.75), {"ghost_or_prank": 7})
     assert safety["coverage"] == pytest.approx(2 / 6) and safety["status"] == INSUFFICIENT
     assert measure(fire, store, "all", window, cfg).x is None
+
+
+def test_alert_latency_from_live_incident_reports(store) -> None:
+    """Reports issued 10..49 s before they reach the store: P90 (nearest rank of 40) is the
+    36th smallest delay, 45 s, plus the moments the write itself took."""
+    now = datetime.now(UTC)
+    reports = [Observation(ObservationKind.INCIDENT_REPORT, "warner", now - timedelta(seconds=s),
+                           {"incident_type": "congestion", "status": "raised"}) for s in range(10, 50)]
+    store.add_observations(reports)
+    m = measure("observations.alert_latency_p90_s", store, "all",
+                rolling_window(now + timedelta(minutes=5), 1), load_config())
+    assert m.samples == 40 and m.x is not None and 45.0 <= m.x < 45.0 + 30.0
