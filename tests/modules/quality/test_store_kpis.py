@@ -87,7 +87,10 @@ def test_law_kpis_from_etle_records(store, make_enforcement, registry) -> None:
     admin = next(s for s in result["services"] if s["service"] == "administration")
     assert admin["status"] == INSUFFICIENT
     assert "6 samples < 30" in admin["explanations"][1]["note"]
-    assert compute(store, cfg, window, area="Jakarta Timur")["services"][2]["status"] == INSUFFICIENT
+    polda = compute(store, cfg, window, area="metro_jaya")     # ETLE cases carry their Polda
+    assert polda["services"][2]["final"] == law["final"]
+    assert polda["services"][4]["explanations"][0]["note"].startswith("records carry no area")
+    assert compute(store, cfg, window, area="jatim")["services"][2]["status"] == INSUFFICIENT
     before = compute(store, cfg, rolling_window(T0, 30))       # a window before any capture
     assert before["services"][2]["status"] == INSUFFICIENT
 

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="database URL (default: $KOTA_DB_URL or sqlite:///var/kota.db)")
     p.add_argument("--window-days", type=float, default=None,
                    help="rolling window in days (default: the index config's, 30)")
-    p.add_argument("--area", default="all", help="area (default %(default)s: the whole store)")
+    p.add_argument("--area", default="all",
+                   help="area: 'all' (default, the whole store) or a Polda for the ETLE KPIs")
     p.add_argument("--end", default="now",
                    help="window end: ISO 8601 time with offset, 'now' (default) or 'latest' "
                    "(the newest ETLE case change or observation, for simulated runs)")

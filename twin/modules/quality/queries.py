@@ -5,8 +5,10 @@ value and the number of events behind it, never an invented number. A query id w
 registered function (the 112/dispatch KPIs until that module lands) measures nothing and
 its KPI reports "insufficient data"; :func:`register_query` plugs a source in later.
 
-ETLE records and observations carry no kab/kota or district, so their queries serve the one
-documented area ``"all"`` and answer "no area" for any other.
+ETLE cases carry no kab/kota or district, only their Polda (the regional police whose
+timers apply, e.g. ``metro_jaya``): ETLE queries serve the area ``"all"`` or a Polda name.
+Observations and the ingest gate carry no area at all: their queries serve ``"all"`` only
+and answer "no area" for any other.
 """
 
 from __future__ import annotations
@@ -93,19 +95,22 @@ def _share(hits: int, total: int, sources: tuple[str, ...], note: str) -> Measur
 _ETLE = ("etle_cases", "etle_transitions")
 
 
-def _etle_cases(store: Store, window: Window) -> list[tuple[Any, dict[str, datetime]]]:
-    """Cases captured in the window with the first time (before the window end) of each state."""
+def _etle_cases(store: Store, area: str,
+                window: Window) -> list[tuple[Any, dict[str, datetime]]]:
+    """Cases captured in the window (of the Polda ``area``, unless it is ``"all"``) with the
+    first time (before the window end) of each state they reached."""
+    where = [CASES.c.observed_at >= window.start, CASES.c.observed_at < window.end]
+    if area != ALL_AREAS:
+        where.append(CASES.c.polda == area)
     with store.engine.connect() as conn:
         cases = conn.execute(select(CASES.c.case_id, CASES.c.observed_at,
                                     CASES.c.confirmation_due_at, CASES.c.payment_due_at)
-                             .where(CASES.c.observed_at >= window.start,
-                                    CASES.c.observed_at < window.end)).all()
+                             .where(*where)).all()
         reached: dict[str, dict[str, datetime]] = defaultdict(dict)
         rows = conn.execute(
             select(TRANSITIONS.c.case_id, TRANSITIONS.c.to_state, TRANSITIONS.c.at)
             .join(CASES, CASES.c.case_id == TRANSITIONS.c.case_id)
-            .where(CASES.c.observed_at >= window.start, CASES.c.observed_at < window.end,
-                   TRANSITIONS.c.at < window.end)
+            .where(*where, TRANSITIONS.c.at < window.end)
             .order_by(TRANSITIONS.c.case_id, TRANSITIONS.c.seq))
         for case_id, state, at in rows:
             reached[case_id].setdefault(state, at)
@@ -115,10 +120,8 @@ def _etle_cases(store: Store, window: Window) -> list[tuple[Any, dict[str, datet
 def capture_to_verified_median_days(store: Store, area: str, window: Window,
                                     cfg: IndexConfig) -> Measurement:
     """Median days from capture to an officer's verification (winsorised at P99)."""
-    if (none := _no_area(area)) is not None:
-        return none
     days = [(states["VERIFIED"] - case.observed_at).total_seconds() / DAY_S
-            for case, states in _etle_cases(store, window) if "VERIFIED" in states]
+            for case, states in _etle_cases(store, area, window) if "VERIFIED" in states]
     if not days:
         return Measurement(None, 0, _ETLE, "no verified case in the window")
     return Measurement(median(winsorise(days, cfg.winsor_pct)), len(days), _ETLE,
@@ -132,10 +135,8 @@ def answered_by_h8_share(store: Store, area: str, window: Window,
     Only cases whose deadline passed before the window end count (a pending answer is
     neither a success nor a failure yet).
     """
-    if (none := _no_area(area)) is not None:
-        return none
     hits = total = 0
-    for case, states in _etle_cases(store, window):
+    for case, states in _etle_cases(store, area, window):
         due = case.confirmation_due_at
         if "NOTICE_SENT" not in states or due is None or due > window.end:
             continue
@@ -147,10 +148,8 @@ def answered_by_h8_share(store: Store, area: str, window: Window,
 
 def paid_by_h15_share(store: Store, area: str, window: Window, cfg: IndexConfig) -> Measurement:
     """Share of ticketed cases paid by the H+15 deadline (deadline passed in the window)."""
-    if (none := _no_area(area)) is not None:
-        return none
     hits = total = 0
-    for case, states in _etle_cases(store, window):
+    for case, states in _etle_cases(store, area, window):
         due = case.payment_due_at
         if "TICKET_ISSUED" not in states or due is None or due > window.end:
             continue
@@ -162,9 +161,7 @@ def paid_by_h15_share(store: Store, area: str, window: Window, cfg: IndexConfig)
 def disputed_or_overturned_share(store: Store, area: str, window: Window,
                                  cfg: IndexConfig) -> Measurement:
     """Share of noticed cases the owner disputed or an officer dismissed."""
-    if (none := _no_area(area)) is not None:
-        return none
-    noticed = [states for _case, states in _etle_cases(store, window) if "NOTICE_SENT" in states]
+    noticed = [states for _case, states in _etle_cases(store, area, window) if "NOTICE_SENT" in states]
     hits = sum(1 for s in noticed if "DISPUTED" in s or "DISMISSED" in s)
     return _share(hits, len(noticed), _ETLE, "DISPUTED or DISMISSED among NOTICE_SENT")
 
@@ -172,14 +169,15 @@ def disputed_or_overturned_share(store: Store, area: str, window: Window,
 def stnk_unblocked_within_1d_share(store: Store, area: str, window: Window,
                                    cfg: IndexConfig) -> Measurement:
     """Share of payments on blocked cases (paid in the window) whose block lifted <= 1 day."""
-    if (none := _no_area(area)) is not None:
-        return none
+    query = (select(TRANSITIONS.c.at, BLOCKS.c.blocked_at, BLOCKS.c.lifted_at)
+             .join(BLOCKS, BLOCKS.c.case_id == TRANSITIONS.c.case_id)
+             .join(CASES, CASES.c.case_id == TRANSITIONS.c.case_id)
+             .where(TRANSITIONS.c.to_state == "PAID", TRANSITIONS.c.at >= window.start,
+                    TRANSITIONS.c.at < window.end))
+    if area != ALL_AREAS:
+        query = query.where(CASES.c.polda == area)
     with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(TRANSITIONS.c.at, BLOCKS.c.blocked_at, BLOCKS.c.lifted_at)
-            .join(BLOCKS, BLOCKS.c.case_id == TRANSITIONS.c.case_id)
-            .where(TRANSITIONS.c.to_state == "PAID", TRANSITIONS.c.at >= window.start,
-                   TRANSITIONS.c.at < window.end)).all()
+        rows = conn.execute(query).all()
     paid_blocked = [(paid, lifted) for paid, blocked, lifted in rows if blocked <= paid]
     hits = sum(1 for paid, lifted in paid_blocked
                if lifted is not None and lifted - paid <= timedelta(days=1))
