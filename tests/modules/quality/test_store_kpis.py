@@ -187,6 +187,7 @@ def test_a_dispatch_source_plugs_in_by_query_id(store) -> None:
         unregister_query(fire)
     exp = safety["explanations"][0]
     assert (exp["x"], exp["n_k"], exp["excluded"]) == (0.8, pytest.approx(0.75), {"ghost_or_prank": 7})
+    assert exp["excluded_share"] == pytest.approx(7 / 67)
     assert safety["coverage"] == pytest.approx(2 / 6) and safety["status"] == INSUFFICIENT
     assert measure(fire, store, "all", window, cfg).x is None
 

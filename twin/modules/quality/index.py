@@ -60,7 +60,8 @@ def normalise(x: float, target: float, worst: float) -> float:
 
 def explain(kpi: KpiDef, m: Measurement, window: Window, cfg: IndexConfig) -> dict[str, Any]:
     """The explanation record of one KPI: ``{kpi, x, T, W, n_k, w_k, samples, window,
-    query_id, data_sources}`` plus ``service``, ``available``, ``note`` and ``excluded``."""
+    query_id, data_sources}`` plus ``service``, ``available``, ``note``, ``excluded`` (events
+    left out by reason, e.g. ghost/prank calls) and ``excluded_share`` (of all events)."""
     x = m.x if m.x is not None and math.isfinite(m.x) else None
     if x is None:
         note = m.note or "no value"
@@ -69,12 +70,14 @@ def explain(kpi: KpiDef, m: Measurement, window: Window, cfg: IndexConfig) -> di
     else:
         note = m.note
     available = x is not None and m.samples >= cfg.min_samples
+    left_out = sum(m.excluded.values())
     return {
         "kpi": kpi.id, "service": kpi.service, "x": x, "T": kpi.target, "W": kpi.worst,
         "n_k": normalise(x, kpi.target, kpi.worst) if available and x is not None else None,
         "w_k": kpi.weight, "samples": int(m.samples), "window": window.to_dict(),
         "query_id": kpi.query_id, "data_sources": list(m.data_sources),
         "available": available, "note": note, "excluded": dict(m.excluded),
+        "excluded_share": left_out / (left_out + m.samples) if left_out else 0.0,
     }
 
 
