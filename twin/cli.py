@@ -8,6 +8,7 @@
     kota evaluate-forecast [--data PATH] [--json]
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
     kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
+    kota quality [--store URL] [--window-days N] [--area A] [--export DIR] [--json]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
@@ -116,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.dispatch import cli as dispatch_cli
 
     dispatch_cli.add_parser(sub)
+    from twin.modules.quality import cli as quality_cli
+
+    quality_cli.add_parser(sub)
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
@@ -178,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.prediction import whatif_cli
 
             return whatif_cli.run(args)
+        if args.command == "quality":
+            from twin.modules.quality import cli as quality_cli
+
+            return quality_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)

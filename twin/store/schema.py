@@ -390,3 +390,38 @@ class DispatchKpiRow(Base):
     """``calls``, ``overall``, a unit kind (service), or ``utilisation``."""
     metric: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[float | None] = mapped_column(Double)
+# -- public-service quality index: twin/modules/quality, migration 0003 --------------------
+
+
+class QualityScoreRow(Base):
+    """One published score of a service (or ``AAI``) for one area and period, with its
+    KPI explanation records, so trends can be plotted and every number recomputed."""
+
+    __tablename__ = "quality_scores"
+    __table_args__ = (
+        UniqueConstraint("index_version", "area", "period_kind", "period_start", "period_end",
+                         "service"),
+        Index("ix_quality_scores_area_service_period_start", "area", "service", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    index_version: Mapped[str] = mapped_column(String)
+    area: Mapped[str] = mapped_column(String)
+    period_kind: Mapped[str] = mapped_column(String)
+    """``rolling`` (a window ending at publication) or ``month`` (a calendar month)."""
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    service: Mapped[str] = mapped_column(String)
+    """One of the six services, or ``AAI`` for the accountability index."""
+    status: Mapped[str] = mapped_column(String)
+    """``ok`` or ``insufficient data`` (then ``score`` and ``grade`` are NULL)."""
+    score: Mapped[float | None] = mapped_column(Double)
+    """The final score on the IKM 25-100 scale."""
+    grade: Mapped[str | None] = mapped_column(String)
+    coverage: Mapped[float] = mapped_column(Double)
+    objective: Mapped[float | None] = mapped_column(Double)
+    """S_s, the 0-100 objective score (NULL for the AAI)."""
+    ikm: Mapped[float | None] = mapped_column(Double)
+    explanation: Mapped[dict[str, Any]]
+    """``{"explanations": [...]}``: the KPI records the score was computed from."""
+    computed_at: Mapped[datetime]
