@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.alert_log import RecentAlerts
 from twin.assemble import build_network, build_trips, run_seeds
 from twin.bus import Bus
 from twin.cameras import VirtualCameras
@@ -126,6 +127,8 @@ class TwinRun:
             cctv_period_s=scenario.sensors.cctv_period_s,
         )
         self.store: Store = open_store(store_url or scenario.store.url)
+        # what the twin's own sensors report (a scenario's incident is the truth, not a report)
+        self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"))
         self._store_feed = self.bus.subscribe("#", name="store")
         self.view_every_s = view_every_s if view_every_s is not None else (
             1.0 if realtime else None)
@@ -202,6 +205,7 @@ class TwinRun:
             link_speed_mps=np.array(self.sim.link_speed_mps, dtype=np.float64),
             link_vehicle_count=np.array(self.sim.link_vehicle_count, dtype=np.int64),
             finished=finished,
+            alerts=self.alerts.recent(),
         )
 
     def stop(self) -> None:
