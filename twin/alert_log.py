@@ -49,15 +49,18 @@ class AlertRecord:
     status: str
 
     @classmethod
-    def from_observation(cls, obs: Observation) -> AlertRecord:
-        """The record of an ``incident_report`` observation."""
+    def from_observation(cls, obs: Observation,
+                         place: Callable[[str], str] | None = None) -> AlertRecord:
+        """The record of an ``incident_report`` observation; ``place(link_id)`` names the link
+        in a description made from the report's type (default: the link id)."""
         p = obs.payload
         status = "cleared" if p.get("status") == "cleared" else "raised"
         severity = p.get("severity")
         description = p.get("description")
         if not isinstance(description, str) or not description:
             kind = str(p.get("incident_type", "incident")).replace("_", " ")
-            where = f" on {obs.location.link_id}" if obs.location and obs.location.link_id else ""
+            link = obs.location.link_id if obs.location is not None else None
+            where = f" on {place(link) if place is not None else link}" if link else ""
             description = f"{kind}{where}" + (" cleared" if status == "cleared" else "")
         return cls(obs.observed_at, obs.source_id,
                    severity if isinstance(severity, str) and severity else UNRATED,
@@ -72,15 +75,18 @@ class RecentAlerts:
     bus : Bus
     max_alerts : int, how many to keep
     accept : callable or None, ``accept(obs)``: keep this report (default: all)
+    place : callable or None, ``place(link_id)``: the link's name in descriptions
     """
 
     def __init__(self, bus: Bus, *, max_alerts: int = DEFAULT_MAX_ALERTS,
-                 accept: Callable[[Observation], bool] | None = None) -> None:
+                 accept: Callable[[Observation], bool] | None = None,
+                 place: Callable[[str], str] | None = None) -> None:
         if max_alerts < 1:
             raise ValueError(f"max_alerts must be >= 1, got {max_alerts}")
         self._sub = bus.subscribe(f"{ObservationKind.INCIDENT_REPORT.value}/#",
                                   name="recent-alerts")
         self._accept = accept
+        self._place = place
         self._recent: deque[AlertRecord] = deque(maxlen=max_alerts)
         self.raised = 0
         self.cleared = 0
@@ -90,7 +96,7 @@ class RecentAlerts:
         for obs in self._sub.drain():
             if self._accept is not None and not self._accept(obs):
                 continue
-            record = AlertRecord.from_observation(obs)
+            record = AlertRecord.from_observation(obs, self._place)
             self._recent.append(record)
             if record.status == "cleared":
                 self.cleared += 1

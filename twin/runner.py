@@ -128,7 +128,8 @@ class TwinRun:
         )
         self.store: Store = open_store(store_url or scenario.store.url)
         # what the twin's own sensors report (a scenario's incident is the truth, not a report)
-        self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"))
+        self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"),
+                                   place=self._link_place)
         self._store_feed = self.bus.subscribe("#", name="store")
         self.view_every_s = view_every_s if view_every_s is not None else (
             1.0 if realtime else None)
@@ -188,6 +189,11 @@ class TwinRun:
         ))
         yield env.timeout(spec.duration_s)
         self.sim.clear_incident(handle)
+
+    def _link_place(self, link_id: str) -> str:
+        """A link's street name (its id when unnamed or unknown), for alert descriptions."""
+        i = self.network.link_index.get(link_id)
+        return (self.network.link_name[i] or link_id) if i is not None else link_id
 
     # ------------------------------------------------------------ running
     def view(self, finished: bool = False) -> TwinView:

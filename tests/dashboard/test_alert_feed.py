@@ -28,7 +28,8 @@ def _warnings() -> list[Observation]:
 
 def test_recent_alerts_keep_the_last_n_of_the_bus_and_skip_what_is_not_accepted():
     bus = Bus()
-    log = RecentAlerts(bus, max_alerts=2, accept=lambda o: not o.source_id.startswith("scenario/"))
+    log = RecentAlerts(bus, max_alerts=2, accept=lambda o: not o.source_id.startswith("scenario/"),
+                       place={"L7": "Jl. Bekasi Timur"}.__getitem__)
     bus.publish(Observation(ObservationKind.INCIDENT_REPORT, "scenario/crash-1", T0,
                             {"incident_type": "crash"}))
     for a in _warnings():
@@ -41,7 +42,7 @@ def test_recent_alerts_keep_the_last_n_of_the_bus_and_skip_what_is_not_accepted(
     assert [(r.source, r.severity, r.status) for r in recent] == [
         ("prediction-congestion-warning", "informational", "cleared"),
         ("cctv-3", UNRATED, "raised")]
-    assert recent[1].description == "stopped vehicle on L7"
+    assert recent[1].description == "stopped vehicle on Jl. Bekasi Timur"
     assert log.recent() == recent  # nothing new: the same tuple
 
 
