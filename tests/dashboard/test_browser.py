@@ -88,7 +88,7 @@ def test_operations_page_shows_the_cameras_alert(dash_duo, running_twin):
     until(lambda: len(dash_duo.find_elements(f"#{ids.OPS_ALERTS} li.alert-row")) >= 1,
           timeout=20)
     rows = [r.text for r in dash_duo.find_elements(f"#{ids.OPS_ALERTS} li.alert-row")]
-    stopped = [r for r in rows if "stopped vehicle on Jl." in r]  # the street's name
+    stopped = [r for r in rows if "stopped vehicle on Jalan Dokter KRT Radjiman" in r]
     assert stopped and "cctv-radjiman-north" in stopped[-1] and "unrated" in stopped[-1].lower()
     times = [r.split()[0] for r in rows]  # HH:MM:SS first
     assert times == sorted(times, reverse=True)
