@@ -16,6 +16,7 @@ OPS_INTERVAL = "ops-interval"
 OPS_LAST_TIME = "ops-last-time"  # dcc.Store: simulated time of the view last drawn
 OPS_SCENARIO = "ops-scenario"
 OPS_STATUS = "ops-status"
+OPS_ALERTS = "ops-alerts"  # the alert feed: one ``li.alert-row`` per alert, newest first
 
 # KPI tiles of the operations page; each value is shown in ``ops-kpi-<key>``.
 OPS_KPI_KEYS = ("clock", "vehicles", "arrived", "mean_speed", "progress")

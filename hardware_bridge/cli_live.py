@@ -1,6 +1,8 @@
 """``kota live``: run the twin on the wall clock, its traffic following a live source.
 
-    kota live metr-la [--speedup X] [--start WHEN] [--duration D] [common options]
+    kota live metr-la [--speedup X] [--start WHEN] [--duration D]
+                      [--warnings [--publish-alerts [--broker URL] [--ca FILE]
+                       [--password-file FILE] [--kab-kota NAME]]] [common options]
     kota live mqtt --scenario FILE --registry FILE [--broker URL] [--ca FILE]
                    [--password-file FILE] [--duration D] [common options]
     common options: [--no-mirror] [--dashboard [--host H] [--port P]] [--store URL] [--json]
@@ -12,6 +14,15 @@ is recording time. ``mqtt`` runs the MQTT bridge into the same gate and the
 twin in real time on a scenario's network and demand, its loop detectors being
 the devices that report (:mod:`hardware_bridge.live_feed`; ``kota emulate``
 publishes a scenario's detectors so).
+
+``--warnings`` (metr-la) fits the prediction module's forecaster on METR-LA's fit
+rows (0-1611, as ``kota evaluate-forecast``) and raises early congestion warnings
+from the readings as they are played (:mod:`hardware_bridge.live_warnings`); the
+replay then starts by default at the first held-out interval, 2012-03-06 14:20-14:25
+Los Angeles time (its reading at 14:25), so the warnings are forecasts of data the
+forecaster never saw. ``--publish-alerts`` also publishes them to the broker as
+NGSI-LD Alerts on ``info/{kab_kota}/alert/{severity}``
+(:mod:`hardware_bridge.alert_publisher`).
 
 The mirror nudges the twin's speeds towards each reading as it arrives; a status
 line shows the running error of the twin against the readings it is about to
@@ -40,6 +51,7 @@ from .cli_common import add_broker_args
 if TYPE_CHECKING:
     from twin.store import Store
 
+    from .alert_publisher import AlertPublisher
     from .live_feed import LiveFeed
     from .live_mode import LiveReplay
 
@@ -56,6 +68,9 @@ examples:
   kota live metr-la --start 6h --dashboard          LA from 06:05, one recorded minute per wall second
   kota live metr-la --start 7h --duration 1h --speedup 0 --json     as fast as possible, totals as JSON
   kota live metr-la --start 7h --no-mirror --speedup 0              the baseline: the twin not mirrored
+  kota live metr-la --warnings --dashboard       early warnings from 6 March 14:25 (held-out rows)
+  kota live metr-la --warnings --publish-alerts --broker mqtts://localhost:8883 --ca var/ca.pem \
+      --password-file var/bridge.pw                                  the warnings on info/.../alert/#
   kota live mqtt --scenario scenarios/grid_small.toml --registry var/devices.toml \\
       --broker mqtts://localhost:8883 --ca var/ca.pem --password-file var/bridge.pw --dashboard
 """
@@ -97,6 +112,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "(default: $KOTA_BRIDGE_PASSWORD)")
     p.add_argument("--client-id", default="kota-live",
                    help="mqtt: the bridge's MQTT client id (default %(default)s)")
+    p.add_argument("--warnings", action="store_true",
+                   help="metr-la: raise early congestion warnings from the forecaster fitted on "
+                   "the fit rows (0-1611); --start defaults to the first held-out interval, "
+                   "2012-03-06 14:20-14:25 LA time")
+    p.add_argument("--publish-alerts", action="store_true",
+                   help="with --warnings: publish them to the broker as NGSI-LD Alerts "
+                   "(--broker, --ca, --password-file)")
+    p.add_argument("--kab-kota", default="los-angeles", metavar="NAME",
+                   help="topic level of the published alerts (default %(default)s)")
     p.add_argument("--dashboard", action="store_true", help="serve the live dashboard")
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (default %(default)s)")
     p.add_argument("--port", type=int, default=8050, help="dashboard port (default %(default)s)")
@@ -122,10 +146,15 @@ def run(args: argparse.Namespace) -> int:
 
     store = open_store(args.store) if args.store else None
     status = 0
+    publisher: AlertPublisher | None = None
     try:
         live = _open_mqtt(args, store, progress) if args.source == "mqtt" \
             else _open_metr_la(args, store, progress)
-        if args.dashboard:
+        if args.publish_alerts:
+            publisher = _start_publisher(args, live)
+        if publisher is None and args.publish_alerts:
+            status = 1
+        elif args.dashboard:
             status = _run_with_dashboard(live, args)
         else:
             try:
@@ -138,9 +167,14 @@ def run(args: argparse.Namespace) -> int:
         if line is not None:
             line.show(_status(live), force=True)
     finally:
+        if publisher is not None:
+            publisher.stop()
         if store is not None:
             store.close()
     totals = live.totals()
+    if totals.get("alerts") is not None:
+        totals["alerts"]["published"] = None if publisher is None \
+            else publisher.counts().published
     if args.json:
         print(json.dumps(totals, sort_keys=True))
     else:
@@ -159,7 +193,13 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError("kota live mqtt runs in real time: --speedup must be 1 (or left out)")
         if args.start is not None:
             raise ValueError("--start is for a replayed source (metr-la); devices report now")
+        if args.warnings or args.publish_alerts:
+            raise ValueError("--warnings and --publish-alerts: only for kota live metr-la")
     else:
+        if args.publish_alerts:
+            if not args.warnings:
+                raise ValueError("--publish-alerts publishes the early warnings: give --warnings")
+            mqtt_only = {k: v for k, v in mqtt_only.items() if k in ("--scenario", "--registry")}
         given = [name for name, value in mqtt_only.items() if value is not None]
         if given:
             raise ValueError(f"{', '.join(given)}: only for kota live mqtt")
@@ -179,15 +219,55 @@ def _duration_s(text: str) -> float:
 def _open_metr_la(args: argparse.Namespace, store: Store | None, progress: Any) -> LiveReplay:
     from .live_mode import open_live
     from .live_sources import LIVE_SOURCES
+    from .live_warnings import HELD_OUT_START
     from .replay import parse_start
 
     duration_s = _duration_s(args.duration or DEFAULT_DURATION)
-    start = parse_start(args.start) if args.start is not None else None
+    start_text = args.start
+    if start_text is None and args.warnings:
+        start_text = HELD_OUT_START
+    start = parse_start(start_text) if start_text is not None else None
     source = LIVE_SOURCES[args.source](duration_s, trips_per_hour=args.trips_per_hour,
                                        seed=args.seed)
     speedup = DEFAULT_SPEEDUP if args.speedup is None else args.speedup
-    return open_live(source, store=store, mirror=not args.no_mirror, gain=args.gain,
+    live = open_live(source, store=store, mirror=not args.no_mirror, gain=args.gain,
                      speedup=speedup, start=start, duration_s=duration_s, progress=progress)
+    if args.warnings:
+        _attach_warnings(live)
+    return live
+
+
+def _attach_warnings(live: LiveReplay) -> None:
+    from .live_warnings import metr_la_warnings
+    from .replay_datasets import MetrLa
+
+    recording = live.twin.source.recording
+    if not isinstance(recording, MetrLa):
+        raise ValueError("--warnings needs the METR-LA recording")
+    first = live.replayer.since or recording.start_time
+    live.warnings = metr_la_warnings(live.ingest.bus, recording, start=first,
+                                     event_scope=live.run_id)
+    held_out = live.warnings.first_held_out
+    if first < held_out:
+        print(f"kota live: warning: --start {first.isoformat()} is inside the forecaster's fit "
+              f"rows; warnings are raised only from the first held-out reading, "
+              f"{held_out.isoformat()} (the default start with --warnings)",
+              file=sys.stderr, flush=True)
+
+
+def _start_publisher(args: argparse.Namespace, live: LiveRun) -> AlertPublisher | None:
+    from .alert_publisher import AlertPublisher
+    from .cli_common import bridge_password, broker_config
+    from .devices import BRIDGE_USER
+
+    broker = broker_config(args).with_account(BRIDGE_USER, bridge_password(args.password_file))
+    publisher = AlertPublisher(broker, live.ingest.bus, kab_kota=args.kab_kota,
+                               client_id=f"{args.client_id}-alerts")
+    try:
+        return publisher.start()
+    except ConnectionError as exc:
+        print(f"kota live: error: {exc}", file=sys.stderr)
+        return None
 
 
 def _open_mqtt(args: argparse.Namespace, store: Store | None, progress: Any) -> LiveFeed:
@@ -269,6 +349,11 @@ def _print(totals: dict[str, Any]) -> None:
         ("clock skew", f"{totals['clock_skew_max_s']:.3g} s (twin's clock vs reading time)"),
         ("stopped early", "yes" if totals["stopped"] else "no"),
     ]
+    alerts = totals.get("alerts")
+    if alerts is not None:
+        published = "" if alerts["published"] is None else f", {alerts['published']:,} published"
+        rows.insert(-2, ("early warnings", f"{alerts['raised']:,} raised, {alerts['cleared']:,} "
+                                           f"cleared, {alerts['active']:,} still active{published}"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

@@ -22,7 +22,9 @@ observed at ``T`` is assimilated when the simulation stands at exactly
 3. the simulation is advanced to the tick's time (the rest of the way, or all
    of it when the replay runs as fast as possible), and only then the score and
    the mirror drain the bus and take the readings: between two steps, never
-   inside one.
+   inside one;
+4. with early warnings (:attr:`LiveReplay.warnings`), the warning feed takes the
+   tick's readings and publishes the alerts they complete on the bus.
 
 When the simulation cannot keep up with ``speedup`` the replay runs late
 (``max_late_s``) rather than skipping anything.
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from twin.alert_log import RecentAlerts
 from twin.bus import Bus
 from twin.live import LiveTwin, TwinView
 from twin.observations import Observation
@@ -62,6 +65,8 @@ from .replay_records import Gap, Recording, ReplayItem, Tick
 
 if TYPE_CHECKING:
     from twin.store import Store
+
+    from .live_warnings import LiveWarnings
 
 __all__ = ["AssimilateHook", "LiveReplay", "MirroredTwin", "open_live"]
 
@@ -98,6 +103,8 @@ class MirroredTwin:
             self.mirror.attach(bus)
         self.score = SpeedScore(self.sim, source.sensor_links, warmup_s=warmup_s)
         self.score.attach(bus)
+        self.alerts = RecentAlerts(bus)
+        """The recent incident reports on the bus (the early warnings), for the view."""
         self.origin: datetime | None = None
         """The time the twin's clock shows at simulated time 0 (set by the driver)."""
         self.assimilations = 0
@@ -162,7 +169,7 @@ class MirroredTwin:
             n_arrived=int(sim.n_arrived), n_total=len(self.source.trips),
             link_speed_mps=np.array(sim.link_speed_mps, dtype=np.float64),
             link_vehicle_count=np.array(sim.link_vehicle_count, dtype=np.int64),
-            finished=finished)
+            finished=finished, alerts=self.alerts.recent())
 
 
 class LiveReplay:
@@ -202,6 +209,8 @@ class LiveReplay:
         self.clock = clock
         self._stop = threading.Event()
         self._ticks_seen = 0
+        self.warnings: LiveWarnings | None = None
+        """Early warnings polled after every tick the twin took (see :mod:`.live_warnings`)."""
         self.replayer = Replayer(
             ingest, _LiveRecording(recording, self.run_id, self.duration_s),
             speedup=speedup, start=start, progress=self._on_submit, batch_size=1,
@@ -274,6 +283,8 @@ class LiveReplay:
         twin.origin = stats.first_time
         twin.advance_to((stats.last_time - stats.first_time).total_seconds())
         twin.assimilate(self.on_assimilate, stats.last_time)
+        if self.warnings is not None and self.warnings.poll():
+            twin.live.publish_view(twin.view())
         if self.progress is not None:
             self.progress(self)
 
@@ -295,6 +306,7 @@ class LiveReplay:
                              "missing": stats.missing, "taken_by_twin": twin.observations_taken},
             "ticks": stats.ticks,
             "stored": self.ingest.store is not None,
+            "alerts": None if self.warnings is None else self.warnings.totals(),
         }
 
 

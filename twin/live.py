@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from twin.alert_log import AlertRecord
 from twin.network import Network
 
 
@@ -31,6 +32,7 @@ class TwinView:
     link_speed_mps : float64 array (n_links,), a copy
     link_vehicle_count : int array (n_links,), a copy
     finished : bool, the run has ended
+    alerts : tuple of AlertRecord, the recent alerts, oldest first (see :mod:`twin.alert_log`)
     """
 
     scenario_name: str
@@ -44,6 +46,7 @@ class TwinView:
     link_speed_mps: NDArray[np.float64]
     link_vehicle_count: NDArray[np.int64]
     finished: bool = False
+    alerts: tuple[AlertRecord, ...] = ()
 
 
 class LiveTwin:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.alert_log import RecentAlerts
 from twin.assemble import build_network, build_trips, run_seeds
 from twin.bus import Bus
 from twin.cameras import VirtualCameras
@@ -126,6 +127,9 @@ class TwinRun:
             cctv_period_s=scenario.sensors.cctv_period_s,
         )
         self.store: Store = open_store(store_url or scenario.store.url)
+        # what the twin's own sensors report (a scenario's incident is the truth, not a report)
+        self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"),
+                                   place=self._link_place)
         self._store_feed = self.bus.subscribe("#", name="store")
         self.view_every_s = view_every_s if view_every_s is not None else (
             1.0 if realtime else None)
@@ -186,6 +190,11 @@ class TwinRun:
         yield env.timeout(spec.duration_s)
         self.sim.clear_incident(handle)
 
+    def _link_place(self, link_id: str) -> str:
+        """A link's street name (its id when unnamed or unknown), for alert descriptions."""
+        i = self.network.link_index.get(link_id)
+        return (self.network.link_name[i] or link_id) if i is not None else link_id
+
     # ------------------------------------------------------------ running
     def view(self, finished: bool = False) -> TwinView:
         """A fresh :class:`TwinView` of the current state."""
@@ -202,6 +211,7 @@ class TwinRun:
             link_speed_mps=np.array(self.sim.link_speed_mps, dtype=np.float64),
             link_vehicle_count=np.array(self.sim.link_vehicle_count, dtype=np.int64),
             finished=finished,
+            alerts=self.alerts.recent(),
         )
 
     def stop(self) -> None:

@@ -1,9 +1,10 @@
-"""Operations: the live network map and the run's key figures.
+"""Operations: the live network map, the run's key figures and the alert feed.
 
 Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
 :class:`~twin.live.TwinView` and sends only the band traces' data (a
-``dash.Patch``) and the tile texts; the figure layout is sent once, with the
-page.
+``dash.Patch``), the tile texts and the alert feed (the view's recent alerts,
+newest first, coloured by severity: :mod:`dashboard.alert_feed`); the figure
+layout is sent once, with the page.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import figures, ids
+from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
 
 dash.register_page(__name__, path="/", name="Operations", order=0)
@@ -38,10 +40,16 @@ def layout(**_kwargs: Any) -> html.Div:
     return html.Div(className="ops-page", children=[
         html.Div(figures.status_text(view), id=ids.OPS_STATUS, className="ops-status"),
         html.Div(className="kpi-row", children=[_tile(key, kpis[key]) for key in ids.OPS_KPI_KEYS]),
-        html.Div(className="map-card", children=dcc.Graph(
-            id=ids.OPS_MAP, figure=figure, className="ops-map",
-            config={"scrollZoom": True, "displaylogo": False, "responsive": True},
-        )),
+        html.Div(className="ops-body", children=[
+            html.Div(className="map-card", children=dcc.Graph(
+                id=ids.OPS_MAP, figure=figure, className="ops-map",
+                config={"scrollZoom": True, "displaylogo": False, "responsive": True},
+            )),
+            html.Aside(className="alert-card", children=[
+                html.Div("Alerts", className="kpi-label"),
+                html.Ul(feed_items(view), id=ids.OPS_ALERTS, className="alert-feed"),
+            ]),
+        ]),
         dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
         dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
     ])
@@ -51,6 +59,7 @@ def layout(**_kwargs: Any) -> html.Div:
     Output(ids.OPS_MAP, "figure"),
     Output(ids.OPS_LAST_TIME, "data"),
     Output(ids.OPS_STATUS, "children"),
+    Output(ids.OPS_ALERTS, "children"),
     *[Output(ids.ops_kpi(key), "children") for key in ids.OPS_KPI_KEYS],
     Input(ids.OPS_INTERVAL, "n_intervals"),
     State(ids.OPS_LAST_TIME, "data"),
@@ -64,8 +73,29 @@ def refresh(_n_intervals: int, last_key: list[Any] | None) -> tuple[Any, ...]:
         raise PreventUpdate
     traces = figures.speed_band_traces(live.network, view.link_speed_mps, view.link_vehicle_count)
     kpis = figures.kpi_values(view)
-    return (band_patch(traces), _view_key(view), figures.status_text(view),
+    return (band_patch(traces), _view_key(view), figures.status_text(view), feed_items(view),
             *(kpis[key] for key in ids.OPS_KPI_KEYS))
+
+
+def feed_items(view: Any) -> list[html.Li]:
+    """The alert feed's list items (a placeholder item when there is no alert)."""
+    rows = alert_feed_rows(view.alerts)
+    if not rows:
+        return [html.Li("No alerts", className="alert-empty")]
+    return [_alert_item(row) for row in rows]
+
+
+def _alert_item(row: AlertRow) -> html.Li:
+    return html.Li(className=f"alert-row alert-{row.status}",
+                   style={"borderLeftColor": row.colour}, children=[
+        html.Div(className="alert-head", children=[
+            html.Span(row.time, className="alert-time"),
+            html.Span(row.severity, className="alert-severity", style={"color": row.colour}),
+            html.Span(row.status, className="alert-status"),
+        ]),
+        html.Div(row.description, className="alert-description"),
+        html.Div(row.source, className="alert-source"),
+    ])
 
 
 def band_patch(traces: list[dict[str, list[Any]]]) -> Patch:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from twin.alert_log import AlertRecord
 from twin.live import TwinView
 from twin.network import Network
 
@@ -79,6 +80,7 @@ def make_view(
     n_arrived: int = 0,
     n_total: int = 0,
     finished: bool = False,
+    alerts: tuple[AlertRecord, ...] = (),
 ) -> TwinView:
     """A :class:`TwinView` of ``network`` (free flow, no vehicles by default)."""
     speed = network.link_speed_limit_mps.copy() if speed_mps is None else speed_mps
@@ -87,7 +89,7 @@ def make_view(
         scenario_name=network.name, time_s=time_s, clock_time=START + timedelta(seconds=time_s),
         duration_s=duration_s, n_waiting=n_waiting, n_active=n_active, n_arrived=n_arrived,
         n_total=n_total, link_speed_mps=np.asarray(speed, np.float64),
-        link_vehicle_count=np.asarray(veh, np.int64), finished=finished,
+        link_vehicle_count=np.asarray(veh, np.int64), finished=finished, alerts=alerts,
     )
 
 

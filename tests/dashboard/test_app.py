@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from dashboard import ids
 from dashboard.app import create_app, serve
 from dashboard.figures import SPEED_BANDS
 from dashboard.state import LIVE_CONFIG_KEY, current_live
+from twin.alert_log import UNRATED, AlertRecord
 from twin.live import LiveTwin
 
 
@@ -64,10 +66,13 @@ def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_
         with pytest.raises(PreventUpdate):
             page.refresh(1, first_key)
         speed = tiny_network.link_speed_limit_mps * np.array([1.0, 0.6, 0.3, 0.1])
+        alert = AlertRecord(live.latest().clock_time + timedelta(seconds=60), "cctv-1", UNRATED,
+                            "congestion on bc", "raised")
         live.publish_view(view_factory(
             tiny_network, speed, np.ones(4, np.int64), time_s=65.0, n_active=4, n_total=10,
+            alerts=(alert,),
         ))
-        patch, key, status, *tiles = page.refresh(2, first_key)
+        patch, key, status, feed, *tiles = page.refresh(2, first_key)
     assert isinstance(patch, Patch)
     ops = patch.to_plotly_json()["operations"]
     patched = {(op["location"][1], op["location"][2]) for op in ops}
@@ -76,6 +81,8 @@ def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_
     assert tiles[0] == "07:01:05"
     assert tiles[1] == "4"
     assert "tiny" in status
+    (item,) = feed
+    assert "alert-raised" in item.className and "congestion on bc" in str(item.to_plotly_json())
 
 
 def test_serve_hands_the_flask_app_to_waitress(monkeypatch, tiny_network, view_factory):

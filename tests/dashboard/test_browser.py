@@ -3,7 +3,9 @@
 Run with ``pytest -m browser``. The twin is the demo scenario run exactly as
 ``kota run scenarios/jakarta_jatinegara.toml --dashboard`` runs it: a
 :class:`~twin.runner.TwinRun` on a wall-paced clock in a background thread,
-publishing views to the :class:`~twin.live.LiveTwin` the page reads.
+publishing views to the :class:`~twin.live.LiveTwin` the page reads; with one
+CCTV camera added on Jl. Radjiman, where a vehicle breaks down (both lanes blocked)
+a minute in, so the camera reports a stopped vehicle for the alert feed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dashboard import ids
 from dashboard.app import create_app
 from dashboard.figures import SPEED_BANDS
 from twin.runner import TwinRun
-from twin.scenario import load_scenario
+from twin.scenario import CameraSpec, IncidentSpec, load_scenario
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,12 +30,21 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "scenarios" / "jakarta_jatinegara.toml"
 SCREENSHOT = Path("/tmp/kota_dashboard.png")
+RADJIMAN_NORTH = "1336960567-1709501112-0"  # two lanes
 
 
 @pytest.fixture
 def running_twin(tmp_path):
-    """The demo scenario running at 120x real time in a background thread."""
-    run = TwinRun(load_scenario(DEMO), realtime=True, speedup=120.0,
+    """The demo scenario running at 120x real time in a background thread, plus a CCTV
+    camera that sees a breakdown at 06:00:30."""
+    demo = load_scenario(DEMO)
+    cctv = CameraSpec(id="cctv-radjiman-north", type="cctv", link=RADJIMAN_NORTH, pos_m=50.0,
+                      stopped_after_s=20.0)
+    stall = IncidentSpec(id="breakdown-radjiman", type="breakdown", link=RADJIMAN_NORTH,
+                         start_s=30.0, duration_s=900.0, lanes_blocked=2)
+    scenario = demo.model_copy(update={"cameras": [*demo.cameras, cctv],
+                                       "incidents": [*demo.incidents, stall]})
+    run = TwinRun(scenario, realtime=True, speedup=120.0,
                   store_url=f"sqlite:///{tmp_path / 'kota.db'}")
     worker = threading.Thread(target=run.run, kwargs={"chunk_s": 5.0}, daemon=True)
     worker.start()
@@ -65,4 +76,20 @@ def test_operations_page_shows_the_live_twin(dash_duo, running_twin):
     assert len(dash_duo.find_elements(f"#{ids.OPS_MAP} .scatterlayer .trace")) == len(SPEED_BANDS)
 
     dash_duo.driver.save_screenshot(str(SCREENSHOT))
+    assert dash_duo.get_logs() == []
+
+
+def test_operations_page_shows_the_cameras_alert(dash_duo, running_twin):
+    """The CCTV camera's stopped-vehicle report appears in the alert feed, newest first."""
+    app = create_app(running_twin)
+    dash_duo.driver.set_window_size(1400, 940)
+    dash_duo.start_server(app)
+    dash_duo.wait_for_element(f"#{ids.OPS_ALERTS}", timeout=20)
+    until(lambda: len(dash_duo.find_elements(f"#{ids.OPS_ALERTS} li.alert-row")) >= 1,
+          timeout=20)
+    rows = [r.text for r in dash_duo.find_elements(f"#{ids.OPS_ALERTS} li.alert-row")]
+    stopped = [r for r in rows if "stopped vehicle on Jalan Dokter KRT Radjiman" in r]
+    assert stopped and "cctv-radjiman-north" in stopped[-1] and "unrated" in stopped[-1].lower()
+    times = [r.split()[0] for r in rows]  # HH:MM:SS first
+    assert times == sorted(times, reverse=True)
     assert dash_duo.get_logs() == []
