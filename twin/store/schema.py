@@ -345,6 +345,8 @@ class DispatchIncidentRow(Base):
     priority: Mapped[int] = mapped_column(Integer)
     link_id: Mapped[str] = mapped_column(String)
     n_calls: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str | None] = mapped_column(String)
+    """The station nearest by travel time when it occurred (NULL before migration 0005)."""
     t_occurred_s: Mapped[float] = mapped_column(Double)
     t_ring_s: Mapped[float | None] = mapped_column(Double)
     t_answer_s: Mapped[float | None] = mapped_column(Double)

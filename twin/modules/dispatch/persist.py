@@ -47,6 +47,7 @@ def save_run(store: Store, run_id: str, model: DispatchModel) -> dict[str, int]:
         row: dict[str, Any] = {"run_id": run_id, "incident_id": inc.id, "type": inc.type,
                                "injury": inc.injury, "priority": inc.priority,
                                "link_id": links[inc.link], "n_calls": inc.n_calls,
+                               "area": inc.area or None,
                                "units": {k: {"unit": inc.units[k], **inc.kind_times.get(k, {})}
                                          for k in inc.units}}
         for name in _T:

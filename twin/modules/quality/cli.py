@@ -26,10 +26,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--window-days", type=float, default=None,
                    help="rolling window in days (default: the index config's, 30)")
     p.add_argument("--area", default="all",
-                   help="area: 'all' (default, the whole store) or a Polda for the ETLE KPIs")
+                   help="area: 'all' (default, the whole store), a Polda for the ETLE KPIs or "
+                   "a dispatch station id for the 112 KPIs")
     p.add_argument("--end", default="now",
                    help="window end: ISO 8601 time with offset, 'now' (default) or 'latest' "
-                   "(the newest ETLE case change or observation, for simulated runs)")
+                   "(the newest ETLE case change or observation, or the end of the newest "
+                   "dispatch run, for simulated runs)")
     p.add_argument("--survey", type=Path, default=None,
                    help='IKM survey JSON: {"service": [[nine ratings 1-4], ...], ...}')
     p.add_argument("--export", metavar="DIR", type=Path, default=None,
@@ -45,6 +47,7 @@ def _end(store: Any, text: str) -> Any:
     from sqlalchemy import func, select
 
     from .queries import CASES, OBSERVATIONS, TRANSITIONS
+    from .queries_dispatch import latest_time
 
     if text == "now":
         return datetime.now(UTC)
@@ -52,9 +55,10 @@ def _end(store: Any, text: str) -> Any:
         with store.engine.connect() as conn:
             times = [conn.execute(select(func.max(c))).scalar_one()
                      for c in (CASES.c.observed_at, OBSERVATIONS.c.observed_at, TRANSITIONS.c.at)]
-        known = [t for t in times if t is not None]
+        known = [t for t in (*times, latest_time(store)) if t is not None]
         if not known:
-            raise ValueError("--end latest: the store holds no ETLE case or observation")
+            raise ValueError("--end latest: the store holds no ETLE case, observation or "
+                             "dispatch run")
         return max(known).replace(microsecond=0) + timedelta(seconds=1)
     end = datetime.fromisoformat(text)
     if end.tzinfo is None:

@@ -2,8 +2,9 @@
 
 Every query reads ``(store, area, window, cfg)`` and returns a :class:`Measurement`: the
 value and the number of events behind it, never an invented number. A query id with no
-registered function (the 112/dispatch KPIs until that module lands) measures nothing and
-its KPI reports "insufficient data"; :func:`register_query` plugs a source in later.
+registered function measures nothing and its KPI reports "insufficient data";
+:func:`register_query` plugs a source in later. The 112/dispatch queries live in
+:mod:`.queries_dispatch` and are registered here.
 
 ETLE cases carry no kab/kota or district, only their Polda (the regional police whose
 timers apply, e.g. ``metro_jaya``): ETLE queries serve the area ``"all"`` or a Polda name.
@@ -32,6 +33,7 @@ from twin.store.schema import (
 
 from .config import IndexConfig
 from .index import Measurement, Window
+from .queries_dispatch import DISPATCH_QUERIES
 from .stats import median, nearest_rank, winsorise
 
 ALL_AREAS = "all"
@@ -265,5 +267,6 @@ for _id, _query in {
     "observations.detector_fresh_share": detector_fresh_share,
     "observations.alert_latency_p90_s": alert_latency_p90_s,
     "store.quarantine_share": quarantine_share,
+    **DISPATCH_QUERIES,
 }.items():
     register_query(_id, _query)
