@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hardware_bridge.devices import DeviceRegistry
 from hardware_bridge.ingest import Ingest
 from hardware_bridge.mqtt_adapter import MqttBridge
+from hardware_bridge.mqtt_client import new_client
 from hardware_bridge.mqtt_device import DevicePublisher
 from tests.mqtt_broker import MosquittoBroker
 from twin.bus import Bus, Subscription
@@ -77,3 +80,19 @@ def settle(bridge: MqttBridge, *, taken: int, timeout_s: float = 30.0, quiet_s: 
     c = bridge.counts()
     assert c.accepted + c.quarantined >= taken, f"the bridge took only {c} of {taken}"
     assert bridge.wait_idle(timeout_s, quiet_s=quiet_s)
+
+
+def listener(broker: MosquittoBroker, device_id: str, secret: str,
+             topic: str = "info/#") -> tuple[Any, list[tuple[str, bytes]]]:
+    """A connected paho client of ``device_id`` subscribed to ``topic``, and the list of
+    ``(topic, payload)`` it receives; disconnect it with ``client.disconnect(); client.loop_stop()``."""
+    client = new_client(broker.config(device_id, secret), f"listener-{device_id}", persistent=False)
+    got: list[tuple[str, bytes]] = []
+    subscribed = threading.Event()
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = lambda c, u, msg: got.append((msg.topic, msg.payload))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    assert subscribed.wait(10)
+    return client, got

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ import numpy as np
 from hardware_bridge.alert_publisher import AlertPublisher, alert_topic, is_public_alert
 from hardware_bridge.mqtt_client import new_client
 from hardware_bridge.ngsi_ld import from_entity
-from tests.hardware_bridge.mqtt_setup import registry_of
+from tests.hardware_bridge.mqtt_setup import listener, registry_of
 from twin.bus import Bus
 from twin.modules.prediction.alerts import CongestionWarner, WarningConfig
 from twin.observations import Location, Observation, ObservationKind
@@ -29,20 +28,6 @@ def _warning_alerts() -> list[Observation]:
     return warner.update(T0, np.array([FREE]), forecasts)
 
 
-def _listener(broker, account, topic: str):
-    dev_id, secret = account
-    client = new_client(broker.config(dev_id, secret), f"listener-{dev_id}", persistent=False)
-    got: list[tuple[str, bytes]] = []
-    subscribed = threading.Event()
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.on_message = lambda c, u, msg: got.append((msg.topic, msg.payload))
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    assert subscribed.wait(10)
-    return client, got
-
-
 def _wait_for(got: list, n: int, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while len(got) < n and time.monotonic() < deadline:
@@ -54,7 +39,7 @@ def test_a_congestion_warning_reaches_public_subscribers_as_an_ngsi_ld_alert(mos
     broker = mosquitto(registry)
     dev = registry.get("loop-a")
     assert dev is not None
-    listener, got = _listener(broker, (dev.device_id, dev.secret), "info/#")
+    client, got = listener(broker, dev.device_id, dev.secret)
     bus = Bus()
     publisher = AlertPublisher(broker.bridge_config(), bus, kab_kota="jakarta-timur").start()
     try:
@@ -74,8 +59,8 @@ def test_a_congestion_warning_reaches_public_subscribers_as_an_ngsi_ld_alert(mos
         assert from_entity(entity) == alert  # nothing lost on the way
     finally:
         publisher.stop()
-        listener.disconnect()
-        listener.loop_stop()
+        client.disconnect()
+        client.loop_stop()
 
 
 def test_a_device_cannot_publish_public_information(mosquitto):
@@ -83,7 +68,7 @@ def test_a_device_cannot_publish_public_information(mosquitto):
     broker = mosquitto(registry)
     a, b = registry.get("loop-a"), registry.get("loop-b")
     assert a is not None and b is not None
-    listener, got = _listener(broker, (b.device_id, b.secret), "info/#")
+    client, got = listener(broker, b.device_id, b.secret)
     forger = new_client(broker.config(a.device_id, a.secret), "forger", persistent=False)
     forger.connect("127.0.0.1", broker.port)
     forger.loop_start()
@@ -95,6 +80,6 @@ def test_a_device_cannot_publish_public_information(mosquitto):
     finally:
         forger.disconnect()
         forger.loop_stop()
-        listener.disconnect()
-        listener.loop_stop()
+        client.disconnect()
+        client.loop_stop()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,11 +20,10 @@ from hardware_bridge import cli_live
 from hardware_bridge.live_mode import open_live
 from hardware_bridge.live_sources import metr_la_source
 from hardware_bridge.live_warnings import HELD_OUT_START, held_out_start, metr_la_warnings
-from hardware_bridge.mqtt_client import new_client
 from hardware_bridge.ngsi_ld import from_entity
 from hardware_bridge.replay_sources import MetrLa
 from hardware_bridge.sensor_network import metr_la_network
-from tests.hardware_bridge.mqtt_setup import registry_of
+from tests.hardware_bridge.mqtt_setup import listener, registry_of
 from twin.modules.prediction.warning_feed import MPS_PER_MPH
 from twin.observations import Observation
 
@@ -82,20 +80,6 @@ def test_live_warnings_are_forecasts_of_intervals_not_yet_played(metr_la) -> Non
     assert [r.time for r in view.alerts] == sorted(a.observed_at for a, _ in seen)[-len(view.alerts):]
 
 
-def _listener(broker, device_id: str, secret: str):
-    client = new_client(broker.config(device_id, secret), f"listener-{device_id}",
-                        persistent=False)
-    got: list[tuple[str, bytes]] = []
-    subscribed = threading.Event()
-    client.on_connect = lambda c, *_: c.subscribe("info/#", qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.on_message = lambda c, u, msg: got.append((msg.topic, msg.payload))
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
-    assert subscribed.wait(10)
-    return client, got
-
-
 def test_kota_live_warnings_publish_ngsi_ld_alerts_to_the_broker(metr_la, mosquitto,
                                                                 tmp_path: Path, capsys) -> None:
     """``kota live metr-la --warnings --publish-alerts`` for an hour from the default start:
@@ -105,7 +89,7 @@ def test_kota_live_warnings_publish_ngsi_ld_alerts_to_the_broker(metr_la, mosqui
     broker = mosquitto(registry)
     dev = registry.get("display-1")
     assert dev is not None
-    listener, got = _listener(broker, dev.device_id, dev.secret)
+    client, got = listener(broker, dev.device_id, dev.secret)
     password = tmp_path / "bridge.pw"
     password.write_text(broker.bridge_password)
     parser = argparse.ArgumentParser()
@@ -124,8 +108,8 @@ def test_kota_live_warnings_publish_ngsi_ld_alerts_to_the_broker(metr_la, mosqui
         while len(got) < n and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        listener.disconnect()
-        listener.loop_stop()
+        client.disconnect()
+        client.loop_stop()
     assert totals["first_time"] == HELD_OUT_START
     assert alerts["raised"] >= 1 and alerts["published"] == n == len(got)
     for topic, payload in got:
