@@ -170,6 +170,10 @@ class DispatchConfig(StrictModel):
     """A reported position farther than this from every road is refused, not guessed."""
     emergency_speedup: float = Field(default=1.0, gt=0.0)
     """Divides the path's current travel time (1: units drive at the traffic's speed)."""
+    units_in_traffic: bool = True
+    """Drive each dispatched unit to the incident as a vehicle in the traffic engine
+    (an ordinary car on the fastest route on current times; see
+    :mod:`twin.modules.dispatch.drive`); false: the path's current travel time."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
 
     @model_validator(mode="after")
