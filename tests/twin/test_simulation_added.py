@@ -9,7 +9,7 @@ import pytest
 from twin.demand import random_trips
 from twin.importers.grid import grid_network
 from twin.network import Network
-from twin.simulation import VEH_ARRIVED, Simulation
+from twin.simulation import VEH_ARRIVED, EngineConfig, Simulation
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,17 @@ def test_snapshot_and_restore_with_added_vehicles(grid):
     fresh.reroute(1.0)  # re-planning knows the destinations of the restored additions
     fresh.run(1200.0)
     assert fresh.n_arrived == 122
+
+
+def test_reference_backend_drives_added_vehicles_the_same(grid):
+    out = []
+    for backend in ("numba", "reference"):
+        trips = random_trips(grid, n_trips=30, duration_s=300.0, rng=np.random.default_rng(2),
+                             vehicle_mix={"car": 1.0})
+        sim = Simulation(grid, trips, seed=2, config=EngineConfig(backend=backend))
+        sim.run(50.0)
+        v = sim.add_vehicle(_route(grid, "r0c0", "r0c1", "r1c1"), 50.0)
+        sim.run(600.0)
+        assert sim.vehicle_state[v] == VEH_ARRIVED
+        out.append(sim.arrive_s.copy())
+    npt.assert_array_equal(out[0], out[1])
