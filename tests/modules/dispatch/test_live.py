@@ -74,7 +74,7 @@ def position(unit_id: str, status: str, loc: Location | None) -> Observation:
 
 
 def test_unit_position_moves_and_restates_a_unit_or_is_refused() -> None:
-    env, model = make_model({**CFG, "calls": {"patience_mean_s": 1e6}})
+    env, model = make_model({**CFG, "calls": {"patience_mean_s": 1e6}, "units_in_traffic": True})
     net = model.sim.network
     police = model.units["a-police-0"]
     a, b = net.node_index["r2c1"], net.node_index["r2c2"]

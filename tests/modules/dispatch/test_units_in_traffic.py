@@ -73,6 +73,7 @@ def test_a_congested_corridor_lengthens_the_response() -> None:
 
 
 def test_switched_off_the_travel_time_is_computed_and_no_vehicle_is_added() -> None:
+    assert parse_config({"stations": [{"id": "a", "node": "r0c0"}]}).units_in_traffic is False
     model = _corridor_run(0, in_traffic=False)
     times = model.incidents["c"].kind_times["police"]
     assert model.sim.n_added == 0 and model.drives.drives == []
@@ -83,7 +84,8 @@ def test_switched_off_the_travel_time_is_computed_and_no_vehicle_is_added() -> N
 def test_units_in_traffic_runs_repeat() -> None:
     def fingerprint() -> list[Any]:
         env, model = make_model({
-            "seed": 4, "rates": [{"type": t, "per_hour": 6.0} for t in ("crash", "medical")],
+            "seed": 4, "units_in_traffic": True,
+            "rates": [{"type": t, "per_hour": 6.0} for t in ("crash", "medical")],
             "stations": [{"id": "a", "node": "r0c0", "units": {"police": 1, "ambulance": 1,
                                                                 "tow": 1}}],
             "hospitals": ["r1c1"]})
