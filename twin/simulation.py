@@ -39,7 +39,8 @@ from core_ext import _micro_nb, micro
 from core_ext import config as core_config
 from core_ext.micro import DEFAULT_CLASS_PARAMS, ClassParams, MicroParams, MicroState
 from core_ext.micro_reference import advance_reference
-from twin.demand import VEHICLE_CLASSES, Trips
+from twin.added_vehicles import append_vehicles, check_routes
+from twin.demand import CLASS_CODE, VEHICLE_CLASSES, Trips
 from twin.junctions import Movements, build_movements
 from twin.network import Network
 from twin.routing import LineGraph, build_line_graph
@@ -556,6 +557,69 @@ class Simulation:
         s.ins_veh = np.ascontiguousarray(np.concatenate(parts).astype(np.int32))
         s.ins_off = off
         s.ins_ptr = np.ascontiguousarray(off[:-1] + done)
+
+    # ------------------------------------------------------- added vehicles
+    def add_vehicle(self, route_links: Sequence[int] | NDArray[np.integer[Any]],
+                    depart_s: float, vehicle_class: str | int = "car") -> int:
+        """Add one vehicle during the run; see :meth:`add_vehicles`. Returns its index."""
+        return int(self.add_vehicles([route_links], [depart_s], [vehicle_class])[0])
+
+    def add_vehicles(self, routes: Sequence[Sequence[int] | NDArray[np.integer[Any]]],
+                     depart_s: Sequence[float], vehicle_class: Sequence[str | int],
+                     ) -> NDArray[np.int64]:
+        """Add vehicles during the run, each queued to enter the first link of its route.
+
+        A vehicle waits until ``depart_s`` and until its first link has room, then
+        drives its route like every other vehicle (the same kernels, car-following
+        and junction rules); :attr:`arrive_s` and :attr:`travel_time_s` of its index
+        tell when it arrived (NaN until then). The per-vehicle columns are
+        reallocated once per call, so adding many at once costs one copy.
+
+        Parameters
+        ----------
+        routes : sequence of link-index sequences, each drivable along lane connections
+        depart_s : sequence of float, departure times, not before :attr:`time_s`
+        vehicle_class : sequence of class names (``"car"``) or class indices
+
+        Returns
+        -------
+        ndarray of int64, the new vehicle indices (after every existing vehicle)
+
+        Raises
+        ------
+        ValueError
+            On an empty or undrivable route, a departure in the past or not finite,
+            an unknown class, or arguments of different lengths. Nothing is added then.
+        """
+        n = len(routes)
+        if len(depart_s) != n or len(vehicle_class) != n:
+            raise ValueError(f"{n} routes but {len(depart_s)} departures and "
+                             f"{len(vehicle_class)} classes")
+        rs = [np.asarray(r, dtype=np.int64) for r in routes]
+        check_routes(self._state, rs, self.network.conn_from_link, self.network.conn_to_link)
+        dep = np.asarray(depart_s, dtype=np.float64).reshape(n)
+        bad = np.flatnonzero(~np.isfinite(dep) | (dep < self._time_s - _TIME_EPS_S))
+        if bad.size:
+            raise ValueError(f"depart_s {dep[bad[0]]!r} is not finite or before the current "
+                             f"time {self._time_s} s")
+        n_classes = len(self.config.class_params)
+        codes = np.empty(n, np.int8)
+        for j, c in enumerate(vehicle_class):
+            code = CLASS_CODE.get(c) if isinstance(c, str) else int(c)
+            if code is None or not 0 <= code < n_classes:
+                raise ValueError(f"unknown vehicle class {c!r} (expected one of "
+                                 f"{', '.join(VEHICLE_CLASSES)} or 0..{n_classes - 1})")
+            codes[j] = code
+        first = append_vehicles(self._state, rs, dep, codes)
+        dest = np.array([self.network.link_to[int(r[-1])] for r in rs], np.int64)
+        self._dest_node = np.concatenate([self._dest_node, dest])
+        self._rebuild_insertion_queues()
+        return np.arange(first, first + n, dtype=np.int64)
+
+    @property
+    def n_added(self) -> int:
+        """Vehicles added by :meth:`add_vehicles` (indices ``len(trips)`` onwards)."""
+        return self._state.n_vehicles - len(self.trips)
 
     # ----------------------------------------------------------- state views
     def _on_link(self) -> NDArray[np.int64]:
@@ -1149,20 +1213,29 @@ class Simulation:
         Raises
         ------
         ValueError
-            When the snapshot has a different number of links or vehicles, or
-            its columns are malformed.
+            When the snapshot has a different number of links or fewer vehicles than
+            this simulation's trips, or its columns are malformed. Vehicles added by
+            :meth:`add_vehicles` are part of the snapshot: restoring brings back exactly
+            those added before it was taken.
         """
         m = state.model
-        if m.n_links != self._state.n_links or m.n_vehicles != self._state.n_vehicles:
+        base = len(self.trips)
+        if m.n_links != self._state.n_links or m.n_vehicles < base:
             raise ValueError(
                 f"snapshot has {m.n_links} links and {m.n_vehicles} vehicles; this simulation "
-                f"has {self._state.n_links} and {self._state.n_vehicles}"
+                f"has {self._state.n_links} links and {base} trips"
             )
         micro.check_state(m)
         if len(state.detector_parts) != len(state.detector_ids):
             raise ValueError(f"snapshot names {len(state.detector_ids)} detectors but has "
                              f"{len(state.detector_parts)} detector part lists")
         self._state.load(m)
+        if m.n_vehicles != self._dest_node.shape[0]:  # vehicles added before or after it
+            r_off, r_links = self._state.route_offsets, self._state.route_links
+            added = np.arange(base, m.n_vehicles)
+            self._dest_node = np.concatenate([
+                self._dest_node[:base],
+                self.network.link_to[r_links[r_off[added + 1] - 1]].astype(np.int64)])
         self._time_s = state.time_s
         self._detector_ids = list(state.detector_ids)
         self._detector_lane = list(state.detector_lane)

@@ -66,3 +66,45 @@ def test_repeat_and_nuisance_calls() -> None:
     kinds = sorted(c.kind for c in model.calls)
     assert kinds == ["normal", "normal", "prank"]
     assert sum(c.duplicate for c in model.calls) == 1
+
+
+def position(unit_id: str, status: str, loc: Location | None) -> Observation:
+    return Observation(ObservationKind.UNIT_POSITION, "avl-1", T,
+                       {"unit_id": unit_id, "status": status}, location=loc)
+
+
+def test_unit_position_moves_and_restates_a_unit_or_is_refused() -> None:
+    env, model = make_model({**CFG, "calls": {"patience_mean_s": 1e6}, "units_in_traffic": True})
+    net = model.sim.network
+    police = model.units["a-police-0"]
+    a, b = net.node_index["r2c1"], net.node_index["r2c2"]
+    beside = at_xy(model, (net.node_x_m[a] + net.node_x_m[b]) / 2, net.node_y_m[a] + 15.0)
+    assert model.receive(position("a-police-0", "out_of_service", beside)) == "a-police-0"
+    assert set(net.link_ids[police.link].split("-")) == {"r2c1", "r2c2"}
+    assert police.status == "out_of_service" and police.position_t_s == 0.0
+    far = at_xy(model, net.node_x_m.max() + 500.0, net.node_y_m.max() + 500.0)
+    assert model.receive(position("a-police-9", "available", beside)) is None
+    assert model.receive(position("a-police-0", "napping", beside)) is None
+    assert model.receive(position("a-police-0", "available", None)) is None
+    assert model.receive(position("a-police-0", "available", far)) is None
+    reasons = [r for _, r in model.refused]
+    assert reasons[:3] == ["unknown unit 'a-police-9'", "unknown unit status 'napping'",
+                           "no location"]
+    assert "from the nearest road (limit 50 m)" in reasons[3]
+    assert police.status == "out_of_service"  # nothing refused changed it
+    # out of service: a crime waits for it; back in service it goes, from where it is
+    iid = model.receive(call(Location(0.0, 0.0, link_id="r2c2-r1c2"), incident_type="crime"))
+    env.run(until=600)
+    assert model.waiting == [model.incidents[iid]] and police.status == "out_of_service"
+    here = Location(0.0, 0.0, link_id="r2c1-r2c2")
+    assert model.receive(position("a-police-0", "available", here)) == "a-police-0"
+    assert model.incidents[iid].units == {"police": "a-police-0"}
+    assert police.status == "dispatched"
+    assert model.receive(position("a-police-0", "available", here)) == "a-police-0"
+    assert police.status == "dispatched"  # its trip holds it until it is back
+    env.run(until=3600)
+    (drive,) = model.drives.drives
+    assert drive.unit == "a-police-0" and drive.vehicle is not None
+    assert [net.link_ids[k] for k in model.sim.route_of(drive.vehicle)] == ["r2c1-r2c2"]
+    assert model.incidents[iid].t_onscene is not None
+    assert police.status == "available" and police.link is None  # back at its station

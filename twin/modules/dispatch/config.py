@@ -170,6 +170,13 @@ class DispatchConfig(StrictModel):
     """A reported position farther than this from every road is refused, not guessed."""
     emergency_speedup: float = Field(default=1.0, gt=0.0)
     """Divides the path's current travel time (1: units drive at the traffic's speed)."""
+    units_in_traffic: bool = False
+    """Drive each dispatched unit to the incident as a vehicle in the traffic engine
+    (an ordinary car on the fastest route on current times; see
+    :mod:`twin.modules.dispatch.drive`); false: the path's current travel time.
+    Off by default: without emergency privileges in the kernel a unit waits in a
+    standing queue like everyone else; on the Jatinegara peak scenario several units
+    sat in queues stopped for over an hour and hit the one-hour drive cap."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
 
     @model_validator(mode="after")

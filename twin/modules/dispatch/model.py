@@ -7,6 +7,12 @@ the shifts); a caller hangs up after a patience time. The first genuine call
 classified hands the incident to dispatch, which picks a unit of each kind needed
 with the configured policy on the current travel times. The tow truck (or Dishub
 for a flood) reopens the lanes after its work, once every unit has arrived.
+
+With ``units_in_traffic`` (off by default) a unit drives to the incident as a vehicle
+in the engine (:mod:`.drive`) and is on scene at the engine's arrival; the
+ambulance's transport leg and every return to the station stay computed: the
+path's current travel time when the leg starts. Live ``unit_position`` reports
+move a unit and set its status (:meth:`DispatchModel.receive`).
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from twin.simulation import Simulation
 
 from . import incidents as inc_rules
 from .config import DispatchConfig
+from .drive import UnitDrives
 from .incidents import Call, Incident
 from .kpi import call_kpis, incident_kpis, incident_row
 from .locate import place
 from .policies import CoverageAware, DispatchPolicy, NearestEta, OperatorOverride
 from .travel import TravelTimes
-from .units import Unit
+from .units import STATUSES, Unit
 
 Proc = Generator[simpy.Event, Any, None]
 
@@ -79,6 +86,8 @@ class DispatchModel(mesa.Model):
         """Turnout and work times of units."""
         self.travel = TravelTimes(sim, emergency_speedup=config.emergency_speedup)
         self.policy = policy if policy is not None else build_policy(config)
+        self.drives = UnitDrives(env, sim, self.travel)
+        """The units' drives to incidents as engine vehicles (``units_in_traffic``)."""
         net = sim.network
         self.units: dict[str, Unit] = {}
         for st in config.stations:
@@ -105,6 +114,8 @@ class DispatchModel(mesa.Model):
         """Incidents handed to dispatch with a unit kind still unassigned, in queue order."""
         self._pending: dict[str, list[str]] = {}
         self._arrived: dict[str, simpy.Event] = {}
+        self._on_trip: set[str] = set()
+        """Names of the units a simulated trip (:meth:`_trip`) holds."""
         self._next_incident = 0
         self.refused: list[tuple[str, str]] = []
         """(event id, reason) of each reported call or incident refused by :meth:`receive`."""
@@ -140,6 +151,7 @@ class DispatchModel(mesa.Model):
             t0 = time.perf_counter()
             self.sim.run(float(self.env.now))
             self.engine_wall_s += time.perf_counter() - t0
+        self.drives.poll()
 
     def _exp(self, mean: float) -> float:
         return float(self.draw.exponential(mean))
@@ -196,7 +208,8 @@ class DispatchModel(mesa.Model):
 
     # ------------------------------------------------------------ live reports
     def receive(self, obs: Observation) -> str | None:
-        """Take an ``emergency_call`` or ``incident_report`` Observation (live mode).
+        """Take an ``emergency_call``, ``incident_report`` or ``unit_position``
+        Observation (live mode).
 
         The call rings now. A genuine call (``call_type`` ``normal``) about a new
         incident opens one (``incident_type``, optional ``injury``) at the reported
@@ -204,14 +217,18 @@ class DispatchModel(mesa.Model):
         a call with the ``incident_id`` of an open incident is a repeat call about it.
         ``ghost``, ``prank`` and ``info`` calls only occupy a call taker. An
         incident report (CCTV, patrol) opens an incident whose first call rings now.
+        A unit position (see :meth:`_unit_position`) moves and re-states a unit.
 
         Returns
         -------
         str or None
-            The incident id, or None for a nuisance call or a refusal; each refusal is
-            kept in :attr:`refused` with its reason, so nothing vanishes silently.
+            The incident id (the unit id for a unit position), or None for a nuisance
+            call or a refusal; each refusal is kept in :attr:`refused` with its reason,
+            so nothing vanishes silently.
         """
         p = obs.payload
+        if obs.kind == ObservationKind.UNIT_POSITION:
+            return self._unit_position(obs)
         if obs.kind not in (ObservationKind.EMERGENCY_CALL, ObservationKind.INCIDENT_REPORT):
             return self._refuse(obs, f"not a call or incident report: {obs.kind.value}")
         call_type = str(p.get("call_type", "normal"))
@@ -247,6 +264,42 @@ class DispatchModel(mesa.Model):
         inc.n_calls = inc.calls_open = 1
         self.env.process(self._ring_later(inc, 0.0))
         return inc.id
+
+    def _unit_position(self, obs: Observation) -> str | None:
+        """A unit's reported position and status (payload ``unit_id``, ``status``).
+
+        The position is snapped to the network like an incident's (a known
+        ``link_id``, or the nearest link within ``max_snap_m``) and kept in
+        :attr:`Unit.link`; an available unit's ETA is then counted from there, not
+        from its station. The status (one of :data:`units.STATUSES`) is taken as
+        reported, with one exception: a unit on a simulated trip stays busy (a report
+        of ``available`` moves it but does not release it; the trip's own stages set
+        its status). A unit reported available while no trip holds it is offered to
+        the incidents waiting for one. Unknown unit, unknown status, no location or
+        a position off the roads is refused.
+        """
+        p = obs.payload
+        unit = self.units.get(str(p.get("unit_id", "")))
+        if unit is None:
+            return self._refuse(obs, f"unknown unit {p.get('unit_id')!r}")
+        status = str(p.get("status", ""))
+        if status not in STATUSES:
+            return self._refuse(obs, f"unknown unit status {status!r}")
+        loc = obs.location
+        if loc is None:
+            return self._refuse(obs, "no location")
+        spot = place(self.sim.network, loc.lon, loc.lat, loc.link_id, self.config.max_snap_m)
+        if spot.link is None:
+            return self._refuse(obs, spot.reason)
+        now = float(self.env.now)
+        unit.link = spot.link
+        unit.position_t_s = now
+        on_trip = unit.name in self._on_trip
+        if not (on_trip and status == "available"):
+            unit.set_status(status, now)
+        if status == "available" and not on_trip:
+            self._serve_waiting()
+        return unit.name
 
     def _refuse(self, obs: Observation, reason: str) -> str | None:
         self.refused.append((obs.event_id, reason))
@@ -353,10 +406,14 @@ class DispatchModel(mesa.Model):
         return [u for u in self.units.values()
                 if u.status == "available" and (kind is None or u.kind == kind)]
 
+    def origin_vertex(self, unit: Unit) -> int:
+        """Search vertex a unit sets off from: its last reported link, else its station."""
+        return unit.link if unit.link is not None else self.travel.node_vertex(unit.home_node)
+
     def eta_s(self, unit: Unit, link: int) -> float:
-        """Travel seconds of an available unit from its station to ``link`` right now."""
+        """Travel seconds of an available unit from where it is to ``link`` right now."""
         self.sync()
-        return self.travel.to_link_s(self.travel.node_vertex(unit.home_node), link)
+        return self.travel.to_link_s(self.origin_vertex(unit), link)
 
     def _serve_waiting(self) -> None:
         """Assign units to queued incidents, P1 first, then in order of hand-over."""
@@ -384,6 +441,7 @@ class DispatchModel(mesa.Model):
         inc.kind_times[unit.kind] = {"t_dispatch": now}
         if inc.t_dispatch is None:
             inc.t_dispatch = now
+        self._on_trip.add(unit.name)
         self.env.process(self._trip(unit, inc))
 
     def _trip(self, unit: Unit, inc: Incident) -> Proc:
@@ -394,20 +452,28 @@ class DispatchModel(mesa.Model):
         times["t_enroute"] = float(env.now)
         if inc.t_enroute is None:
             inc.t_enroute = times["t_enroute"]
-        travel = self.eta_s(unit, inc.link)
-        yield env.timeout(travel if math.isfinite(travel) else 3600.0)
-        now = float(env.now)
+        if self.config.units_in_traffic:
+            self.sync()
+            drive = yield from self.drives.drive(inc.id, unit.name, self.origin_vertex(unit),
+                                                 inc.link)
+            now = drive.depart_s + drive.travel_s  # the engine's arrival, not the poll time
+        else:
+            travel = self.eta_s(unit, inc.link)
+            yield env.timeout(travel if math.isfinite(travel) else 3600.0)
+            now = float(env.now)
+        unit.link = inc.link
         unit.set_status("on_scene", now)
         times["t_onscene"] = now
         inc.arrivals[unit.kind] = now
-        if inc.t_onscene is None:
+        if inc.t_onscene is None or now < inc.t_onscene:  # engine arrivals polled together
             inc.t_onscene = now
         if len(inc.arrivals) == len(inc.needs):
             self._arrived[inc.id].succeed()
         if unit.kind == "ambulance":
             inc.t_patient_contact = now + PATIENT_CONTACT_S
-        yield env.timeout(inc_rules.ON_SCENE_S[inc.type] * float(self.draw_units.uniform(0.5, 1.5))
-                          / max(len(inc.needs), 1))
+        work_s = inc_rules.ON_SCENE_S[inc.type] * float(self.draw_units.uniform(0.5, 1.5)) \
+            / max(len(inc.needs), 1)
+        yield env.timeout(max(now + work_s - float(env.now), 0.0))
         if unit.kind == inc_rules.clearing_kind(inc.type):
             if not self._arrived[inc.id].triggered:
                 yield self._arrived[inc.id]
@@ -429,6 +495,8 @@ class DispatchModel(mesa.Model):
         src = self.travel.node_vertex(at_node) if at_node is not None else origin
         back = self.travel.to_node_s(src, unit.home_node)
         yield env.timeout(back if math.isfinite(back) else 3600.0)
+        unit.link = None  # back at its station
+        self._on_trip.discard(unit.name)
         unit.set_status("available", float(env.now))
         inc.units_done += 1
         if inc.units_done == len(inc.needs):

@@ -3,8 +3,10 @@
 Each query runs the engine's turn-aware Dijkstra (:class:`twin.routing.LineGraph`)
 with the link costs of :meth:`twin.simulation.Simulation.link_travel_time_s` at that
 moment, so a congested or blocked road slows a unit exactly as it slows traffic.
-A unit's travel time is the path time at the moment it sets off, divided by the
-configured emergency speed-up; units are not (yet) driven as vehicles in the engine.
+Without units in traffic a unit's travel time is the path time at the moment it sets
+off, divided by the configured emergency speed-up. With ``units_in_traffic`` the same
+query gives the route (:meth:`TravelTimes.route_to_link`) the unit then drives as a
+vehicle in the engine (see :mod:`twin.modules.dispatch.model`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
+from core_ext.shortest_path import paths_from_tree
 from twin.simulation import Simulation
 
 FloatArray = NDArray[np.float64]
@@ -34,7 +37,7 @@ class TravelTimes:
         self.sim = sim
         self.graph = sim.line_graph
         self.speedup = float(emergency_speedup)
-        self._cache: dict[int, FloatArray] = {}
+        self._cache: dict[int, tuple[FloatArray, NDArray[np.int32]]] = {}
         self._cache_time_s = -math.inf
         self._cost_s: FloatArray = np.zeros(0)
         self.queries = 0
@@ -46,20 +49,51 @@ class TravelTimes:
         """Search vertex of a network node."""
         return self.graph.n_links + int(node)
 
-    def _dist(self, vertex: int) -> FloatArray:
+    def _refresh(self) -> None:
         now = self.sim.time_s
         if now != self._cache_time_s:
             self._cache.clear()
             self._cache_time_s = now
             self._cost_s = np.asarray(self.sim.link_travel_time_s(), dtype=np.float64)
-        dist = self._cache.get(vertex)
-        if dist is None:
+
+    def _tree(self, vertex: int) -> tuple[FloatArray, NDArray[np.int32]]:
+        self._refresh()
+        tree = self._cache.get(vertex)
+        if tree is None:
             self.queries += 1
             t0 = time.perf_counter()
-            dist, _pred = self.graph.tree(vertex, self.graph.edge_cost(self._cost_s))
+            tree = self.graph.tree(vertex, self.graph.edge_cost(self._cost_s))
             self.wall_s += time.perf_counter() - t0
-            self._cache[vertex] = dist
-        return dist
+            self._cache[vertex] = tree
+        return tree
+
+    def _dist(self, vertex: int) -> FloatArray:
+        return self._tree(vertex)[0]
+
+    def link_time_s(self, link: int) -> float:
+        """Current travel time of ``link`` (seconds, not divided by the speed-up)."""
+        self._refresh()
+        return float(self._cost_s[link])
+
+    def route_to_link(self, vertex: int, link: int) -> NDArray[np.int32] | None:
+        """Fastest current route from ``vertex`` that ends on ``link`` (None: unreachable).
+
+        From a link vertex the route starts on that link; from a node vertex on a
+        link leaving the node. The route is drivable along lane connections.
+        """
+        if vertex == link:
+            return np.array([link], np.int32)
+        dist, pred = self._tree(vertex)
+        if not math.isfinite(float(dist[link])):
+            return None
+        off, edges, reach = paths_from_tree(pred, self.graph.edge_from,
+                                            np.array([link], np.int32), int(vertex))
+        if not reach[0]:
+            return None
+        path = self.graph.edge_link[edges[off[0]:off[1]]].astype(np.int32)
+        if vertex < self.graph.n_links:
+            path = np.concatenate([np.array([vertex], np.int32), path])
+        return path
 
     def to_link_s(self, vertex: int, link: int) -> float:
         """Seconds from ``vertex`` to the middle of ``link`` (inf when unreachable)."""

@@ -9,7 +9,11 @@ import mesa
 if TYPE_CHECKING:
     from .model import DispatchModel
 
-STATUSES = ("available", "dispatched", "en_route", "on_scene", "transporting", "returning")
+STATUSES = ("available", "dispatched", "en_route", "on_scene", "transporting", "returning",
+            "out_of_service", "broken")
+"""Statuses of a unit; the last two come only from live reports (the bridge maps the
+Smart Data Model's ``outOfService``/``broken``) and, like every status but ``available``,
+keep a unit from being dispatched."""
 
 
 class Unit(mesa.Agent):
@@ -24,6 +28,9 @@ class Unit(mesa.Agent):
     status : str, one of :data:`STATUSES`
     incident_id : str or None, the incident it serves
     busy_s : float, seconds spent away from ``available`` so far
+    link : int or None, link of the last live position report (None: at its station)
+    position_t_s : float or None, clock time of that report
+    vehicle : int or None, the engine vehicle of its current drive (units in traffic)
     """
 
     model: DispatchModel
@@ -38,6 +45,9 @@ class Unit(mesa.Agent):
         self.status = "available"
         self.incident_id: str | None = None
         self.busy_s = 0.0
+        self.link: int | None = None
+        self.position_t_s: float | None = None
+        self.vehicle: int | None = None
         self._busy_since: float | None = None
 
     def set_status(self, status: str, now_s: float) -> None:
