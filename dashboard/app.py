@@ -35,7 +35,8 @@ ASSETS_DIR = PACKAGE_DIR / "assets"
 
 
 def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountStore | None = None,
-               idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, **auth_options: Any) -> dash.Dash:
+               idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
+               **auth_options: Any) -> dash.Dash:
     """Build the dashboard for one live twin.
 
     Parameters
@@ -48,8 +49,10 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
         Put the app behind login against these accounts; without, demo mode (no login).
     idle_timeout_s : float
         With ``accounts``: sessions idle this long expire.
+    secure_cookie : bool
+        With ``accounts``: mark the session cookie ``Secure`` (served over HTTPS).
     **auth_options
-        Passed to :func:`dashboard.auth.install` (``clock``, ``secure_cookie``).
+        Passed to :func:`dashboard.auth.install` (``clock``).
 
     Returns
     -------
@@ -74,14 +77,15 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
     app.server.config[LIVE_CONFIG_KEY] = live
     app.server.config["KOTA_TITLE"] = title
     if accounts is not None:
-        auth.install(app, accounts, idle_timeout_s=idle_timeout_s, **auth_options)
+        auth.install(app, accounts, idle_timeout_s=idle_timeout_s, secure_cookie=secure_cookie,
+                     **auth_options)
     app.layout = lambda: _shell(title)
     return app
 
 
 def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8,
           accounts: AccountStore | None = None,
-          idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S) -> None:
+          idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False) -> None:
     """Serve the dashboard until interrupted (blocking).
 
     Uses waitress (a production WSGI server) when it is installed and falls
@@ -96,7 +100,8 @@ def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads:
     if accounts is None and not _is_loopback(host):
         raise ValueError(f"the demo dashboard has no login and serves 127.0.0.1 only, not {host}; "
                          "use 'kota serve' (login required) to serve it on the network")
-    app = create_app(live, accounts=accounts, idle_timeout_s=idle_timeout_s)
+    app = create_app(live, accounts=accounts, idle_timeout_s=idle_timeout_s,
+                     secure_cookie=secure_cookie)
     try:
         from waitress import serve as waitress_serve
     except ImportError:

@@ -44,6 +44,7 @@ class Auth:
     accounts: AccountStore
     sessions: SessionTable
     secure_cookie: bool = False
+    dash_app: Any = None
 
 
 def install(app: Any, accounts: AccountStore, *, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
@@ -63,7 +64,7 @@ def install(app: Any, accounts: AccountStore, *, idle_timeout_s: float = DEFAULT
         Mark the session cookie ``Secure`` (set it when served over HTTPS).
     """
     server: flask.Flask = app.server
-    auth = Auth(accounts, SessionTable(idle_timeout_s, clock), secure_cookie)
+    auth = Auth(accounts, SessionTable(idle_timeout_s, clock), secure_cookie, app)
     server.config[AUTH_CONFIG_KEY] = auth
     server.before_request(_guard)
     server.add_url_rule("/login", "kota_login", _login, methods=["GET", "POST"])
@@ -158,23 +159,40 @@ def _guard() -> Any:
     flask.g.kota_session = session
     if path == "/logout":
         return None
-    permission = _requested_page(path)
+    permission = _requested_page(auth, path)
     if permission is not None and permission in _KNOWN_PAGES and not allows(session.role, permission):
         _deny(auth, session, permission)
     return None
 
 
-def _requested_page(path: str) -> str | None:
-    """The page permission a request asks for: a page URL, or Dash's page router callback."""
+def _requested_page(auth: Auth, path: str) -> str | None:
+    """The page permission a request needs: a page URL's; for a callback, that of the page
+    module that registered it (a page's callbacks need the page's permission even if the
+    callback forgets :func:`require`), or of the page Dash's page router is asked for."""
     if not path.startswith("/_"):
         return page_permission(path)
     if path == "/_dash-update-component":
         body = flask.request.get_json(silent=True) or {}
+        owner = _callback_page(auth, str(body.get("output", "")))
+        if owner is not None:
+            return owner
         if "_pages_content" in str(body.get("output", "")):
             for item in body.get("inputs", []):
                 if isinstance(item, dict) and item.get("id") == "_pages_location" \
                         and item.get("property") == "pathname":
                     return page_permission(str(item.get("value") or "/"))
+    return None
+
+
+def _callback_page(auth: Auth, output: str) -> str | None:
+    """The permission of the page whose module registered the callback of ``output``."""
+    import dash
+
+    entry = getattr(auth.dash_app, "callback_map", {}).get(output) or {}
+    module = getattr(entry.get("callback"), "__module__", None)
+    for page in dash.page_registry.values():
+        if page.get("module") == module:
+            return page_permission(str(page["path"]))
     return None
 
 

@@ -142,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
                      "(default: $KOTA_DB_URL or sqlite:///var/kota.db)")
     srv.add_argument("--idle-timeout-min", type=float, default=15.0,
                      help="log out sessions idle this many minutes (default %(default)s)")
+    srv.add_argument("--secure-cookie", action="store_true",
+                     help="mark the session cookie Secure (when served over HTTPS via a proxy)")
     srv.add_argument("--speedup", type=float, default=1.0,
                      help="simulated seconds per wall second (default %(default)s)")
     for name, command in plugin_commands().items():
@@ -354,7 +356,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                   store_url=args.store)
     try:
         return _run_with_dashboard(run, args, accounts=accounts,
-                                   idle_timeout_s=args.idle_timeout_min * 60.0)
+                                   idle_timeout_s=args.idle_timeout_min * 60.0,
+                                   secure_cookie=args.secure_cookie)
     finally:
         run.close()
         store.close()

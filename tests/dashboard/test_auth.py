@@ -34,7 +34,7 @@ def secured(tmp_path, tiny_network, view_factory):
         accounts.add_user(name, role, PASSWORD)
     clock = FakeClock()
     live = LiveTwin(tiny_network, view_factory(tiny_network))
-    app = create_app(live, accounts=accounts, idle_timeout_s=60.0, clock=clock)
+    app = create_app(live, accounts=accounts, idle_timeout_s=60.0, clock=clock, secure_cookie=True)
     client = app.server.test_client()
     assert client.get("/").status_code == 302  # first request sets Dash up; not logged in
     yield app, accounts, clock
@@ -96,7 +96,7 @@ def test_login_opens_the_operations_page_and_logout_ends_the_session(secured):
     client, response = _login(app, "dan")
     assert response.status_code == 302 and response.location == "/"
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
     assert client.get("/").status_code == 200
     layout = client.get("/_dash-layout").get_data(as_text=True)
     assert "Operations" in layout and "dan (dispatcher)" in layout and ids.DEMO_BANNER not in layout
@@ -133,6 +133,18 @@ def test_role_without_permission_gets_403_on_page_and_callbacks(secured):
     assert "Operations" not in client.get("/_dash-layout").get_data(as_text=True)
     denied = [e for e in accounts.access_entries("pia") if e.action == "denied"]
     assert len(denied) == 3 and {e.subject for e in denied} == {"page:/"}
+
+
+def test_page_callbacks_are_guarded_even_without_their_own_check(secured, monkeypatch):
+    """The guard maps a callback to the page module that registered it: a page callback that
+    forgot ``auth.require`` is still refused to a role without the page."""
+    app, _, _ = secured
+    monkeypatch.setattr(auth, "require", lambda permission: None)  # a forgetful callback
+    admin, _ = _login(app, "ana")
+    body = _refresh_body(admin)
+    client, _ = _login(app, "pia")
+    assert client.post("/_dash-update-component", json=body).status_code == 403
+    assert admin.post("/_dash-update-component", json=body).status_code == 200
 
 
 def test_disabled_account_loses_its_session(secured):
@@ -187,6 +199,7 @@ def test_demo_mode_is_refused_beyond_loopback(tiny_network, view_factory):
 
 def test_login_and_refusal_over_real_http_under_waitress(secured):
     """The same guard behind a real WSGI server: cookies, redirects and 403 over HTTP."""
+    import contextlib
     import http.client
     import threading
     from urllib.parse import urlencode
@@ -194,7 +207,12 @@ def test_login_and_refusal_over_real_http_under_waitress(secured):
     waitress = pytest.importorskip("waitress")
     app, _, _ = secured
     server = waitress.create_server(app.server, host="127.0.0.1", port=0, threads=2)
-    worker = threading.Thread(target=server.run, daemon=True)
+
+    def run() -> None:
+        with contextlib.suppress(OSError):  # close() from this thread ends its select loop: EBADF
+            server.run()
+
+    worker = threading.Thread(target=run, daemon=True)
     worker.start()
     port = server.effective_port
 
