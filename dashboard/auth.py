@@ -5,6 +5,7 @@
 ``before_request`` guard that refuses every request without a live session (pages are
 redirected to the login form, ``/_dash-*`` requests get 401) and every page the role
 may not see (403, also when Dash's page router is asked for it by a client-side link).
+Five wrong passwords for a name block it for five minutes (:class:`~dashboard.sessions.LoginThrottle`).
 Callbacks check their own permission with :func:`require`; views of personal data go
 through :func:`view_personal_data`, which writes the access log.
 
@@ -18,14 +19,14 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import flask
 from werkzeug.exceptions import Forbidden
 
-from dashboard.sessions import Session, SessionTable
+from dashboard.sessions import LoginThrottle, Session, SessionTable
 from twin.accounts import AccessEntry, AccountStore, allows, page_permission
 from twin.accounts.roles import PERMISSIONS, PERSONAL_DATA
 
@@ -45,6 +46,7 @@ class Auth:
     sessions: SessionTable
     secure_cookie: bool = False
     dash_app: Any = None
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def install(app: Any, accounts: AccountStore, *, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
@@ -64,7 +66,8 @@ def install(app: Any, accounts: AccountStore, *, idle_timeout_s: float = DEFAULT
         Mark the session cookie ``Secure`` (set it when served over HTTPS).
     """
     server: flask.Flask = app.server
-    auth = Auth(accounts, SessionTable(idle_timeout_s, clock), secure_cookie, app)
+    auth = Auth(accounts, SessionTable(idle_timeout_s, clock), secure_cookie, app,
+                LoginThrottle(clock=clock))
     server.config[AUTH_CONFIG_KEY] = auth
     server.before_request(_guard)
     server.add_url_rule("/login", "kota_login", _login, methods=["GET", "POST"])
@@ -209,9 +212,15 @@ def _login() -> Any:
         return _login_page(note, _safe_next(request.args.get("next")))
     name = request.form.get("username", "").strip()
     target = _safe_next(request.form.get("next"))
+    if auth.throttle.blocked(name):
+        auth.accounts.record(AccessEntry(name, "", "login.throttled", None,
+                                         "too many wrong passwords"))
+        return _login_page("Too many wrong passwords; try again in a few minutes.", target), 429
     user = auth.accounts.authenticate(name, request.form.get("password", ""))
     if user is None:
+        auth.throttle.failed(name)
         return _login_page("Wrong name or password.", target), 401
+    auth.throttle.succeeded(name)
     response = flask.redirect(target)
     response.set_cookie(COOKIE, auth.sessions.open(user.name, user.role), httponly=True,
                         samesite="Strict", secure=auth.secure_cookie, path="/")

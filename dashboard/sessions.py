@@ -77,3 +77,37 @@ class SessionTable:
             for sid in gone:
                 del self._sessions[sid]
         return len(gone)
+
+
+class LoginThrottle:
+    """Refuse logins to a name after ``max_failures`` wrong passwords within ``window_s``,
+    for ``window_s`` from the last failure (slows password guessing; in memory)."""
+
+    def __init__(self, max_failures: int = 5, window_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, name: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(name, []) if now - t <= self.window_s]
+        self._failures[name] = recent
+        return recent
+
+    def blocked(self, name: str) -> bool:
+        """True while ``name`` has too many recent failures."""
+        with self._lock:
+            return len(self._recent(name, self._clock())) >= self.max_failures
+
+    def failed(self, name: str) -> None:
+        """Count one wrong password for ``name``."""
+        with self._lock:
+            now = self._clock()
+            self._recent(name, now).append(now)
+
+    def succeeded(self, name: str) -> None:
+        """Forget ``name``'s failures."""
+        with self._lock:
+            self._failures.pop(name, None)

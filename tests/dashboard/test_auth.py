@@ -91,6 +91,18 @@ def test_wrong_password_is_refused_and_logged(secured):
     assert accounts.access_entries("ana")[-1].action == "login.refused"
 
 
+def test_repeated_wrong_passwords_are_throttled(secured):
+    """After five wrong passwords even the right one is refused for five minutes."""
+    app, accounts, clock = secured
+    for _ in range(5):
+        assert _login(app, "dan", "guess number n")[1].status_code == 401
+    assert _login(app, "dan")[1].status_code == 429
+    assert _login(app, "ana")[1].status_code == 302  # other names are not affected
+    clock.now_s += 301.0
+    assert _login(app, "dan")[1].status_code == 302
+    assert "login.throttled" in [e.action for e in accounts.access_entries("dan")]
+
+
 def test_login_opens_the_operations_page_and_logout_ends_the_session(secured):
     app, accounts, _ = secured
     client, response = _login(app, "dan")
