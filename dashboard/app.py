@@ -4,21 +4,27 @@ Pages live in ``dashboard/pages`` and register themselves with
 ``dash.register_page``; this module only builds the app around them and serves
 it. The :class:`~twin.live.LiveTwin` to show is kept in the Flask config (see
 :mod:`dashboard.state`), never in a module global.
+
+Two modes: with ``accounts`` the app is behind login (:mod:`dashboard.auth`; what
+``kota serve`` runs); without, it is the local demo (``kota run --dashboard``): no login,
+a "demo mode: no login" banner, and :func:`serve` refuses to expose it beyond loopback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dash
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import auth, ids
 from dashboard.state import LIVE_CONFIG_KEY
 
 if TYPE_CHECKING:
+    from twin.accounts import AccountStore
     from twin.live import LiveTwin
 
 log = logging.getLogger(__name__)
@@ -28,7 +34,9 @@ PAGES_DIR = PACKAGE_DIR / "pages"
 ASSETS_DIR = PACKAGE_DIR / "assets"
 
 
-def create_app(live: LiveTwin, *, title: str = "Kota Twin") -> dash.Dash:
+def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountStore | None = None,
+               idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
+               **auth_options: Any) -> dash.Dash:
     """Build the dashboard for one live twin.
 
     Parameters
@@ -37,6 +45,14 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin") -> dash.Dash:
         The twin to show; pages read it with :func:`dashboard.state.current_live`.
     title : str
         Browser title and header brand.
+    accounts : AccountStore, optional
+        Put the app behind login against these accounts; without, demo mode (no login).
+    idle_timeout_s : float
+        With ``accounts``: sessions idle this long expire.
+    secure_cookie : bool
+        With ``accounts``: mark the session cookie ``Secure`` (served over HTTPS).
+    **auth_options
+        Passed to :func:`dashboard.auth.install` (``clock``).
 
     Returns
     -------
@@ -59,17 +75,33 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin") -> dash.Dash:
         serve_locally=True,
     )
     app.server.config[LIVE_CONFIG_KEY] = live
-    app.layout = _shell(title)
+    app.server.config["KOTA_TITLE"] = title
+    if accounts is not None:
+        auth.install(app, accounts, idle_timeout_s=idle_timeout_s, secure_cookie=secure_cookie,
+                     **auth_options)
+    app.layout = lambda: _shell(title)
     return app
 
 
-def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8) -> None:
+def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8,
+          accounts: AccountStore | None = None,
+          idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False) -> None:
     """Serve the dashboard until interrupted (blocking).
 
     Uses waitress (a production WSGI server) when it is installed and falls
-    back to Dash's development server otherwise.
+    back to Dash's development server otherwise. Without ``accounts`` this is the
+    demo mode, allowed on a loopback address only.
+
+    Raises
+    ------
+    ValueError
+        Demo mode (no ``accounts``) asked for on a non-loopback ``host``.
     """
-    app = create_app(live)
+    if accounts is None and not _is_loopback(host):
+        raise ValueError(f"the demo dashboard has no login and serves 127.0.0.1 only, not {host}; "
+                         "use 'kota serve' (login required) to serve it on the network")
+    app = create_app(live, accounts=accounts, idle_timeout_s=idle_timeout_s,
+                     secure_cookie=secure_cookie)
     try:
         from waitress import serve as waitress_serve
     except ImportError:
@@ -80,11 +112,29 @@ def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads:
     waitress_serve(app.server, host=host, port=port, threads=threads)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _shell(title: str) -> html.Div:
-    links = [
+    """The shell, with only the pages this request's role may see."""
+    links: list[Any] = [
         dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
         for page in dash.page_registry.values()
+        if auth.visible(auth.page_permission(page["path"]))
     ]
+    session = auth.current_session()
+    if auth.current_auth() is None:
+        links.append(html.Span("demo mode: no login", id=ids.DEMO_BANNER, className="demo-banner"))
+    elif session is not None:
+        links += [html.Span(f"{session.user} ({session.role})", id=ids.USER_BADGE,
+                            className="user-badge"),
+                  html.A("Log out", href="/logout", id=ids.LOGOUT, className="nav-link")]
     return html.Div(className="shell", children=[
         html.Header(id=ids.NAVBAR, className="navbar", children=[
             html.Div(className="brand", children=[

@@ -9,6 +9,9 @@ from __future__ import annotations
 # shell (app.py)
 NAVBAR = "shell-navbar"
 NAV_LINKS = "shell-nav-links"
+DEMO_BANNER = "demo-banner"
+USER_BADGE = "user-badge"
+LOGOUT = "logout-link"
 
 # operations page
 OPS_MAP = "ops-map"

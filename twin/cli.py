@@ -9,6 +9,8 @@
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
     kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
     kota quality [--store URL] [--window-days N] [--area A] [--export DIR] [--json]
+    kota user add NAME --role ROLE [--password-file F] | kota user list | kota user disable NAME
+    kota serve [SCENARIO] [--host H] [--port P] [--store URL] [--idle-timeout-min M]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
 
 Every command exits 0 on success, 1 on a user error (a broken scenario or
@@ -42,6 +44,8 @@ examples:
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
   kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
   kota dispatch scenarios/jakarta_jatinegara_dispatch.toml  112 calls and units, response KPIs
+  kota user add ana --role admin                            the first admin (asks for a password)
+  kota serve --host 0.0.0.0                                the dashboard with login, under waitress
   kota quarantine --limit 5                                what the bridge refused, and why
   kota replay metr-la --speedup 300 --start 7h             a real recording through the ingest gate
   kota evaluate-forecast                                   forecasts vs baselines on METR-LA
@@ -120,6 +124,28 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.quality import cli as quality_cli
 
     quality_cli.add_parser(sub)
+    from twin.accounts import cli as user_cli
+
+    user_cli.add_parser(sub)
+    srv = sub.add_parser(
+        "serve", help="serve the live dashboard with login (waitress)",
+        description="Run a scenario on the wall clock and serve the dashboard with login and "
+        "roles under waitress. Accounts come from the store (create the first admin with "
+        "'kota user add NAME --role admin'); there is no default account.",
+    )
+    srv.add_argument("scenario", type=Path, nargs="?", default=Path("scenarios/jakarta_jatinegara.toml"),
+                     help="scenario TOML file (default %(default)s)")
+    srv.add_argument("--host", default="127.0.0.1", help="address (default %(default)s)")
+    srv.add_argument("--port", type=int, default=8050, help="port (default %(default)s)")
+    srv.add_argument("--store", metavar="URL", default=None,
+                     help="database URL for accounts and the run "
+                     "(default: $KOTA_DB_URL or sqlite:///var/kota.db)")
+    srv.add_argument("--idle-timeout-min", type=float, default=15.0,
+                     help="log out sessions idle this many minutes (default %(default)s)")
+    srv.add_argument("--secure-cookie", action="store_true",
+                     help="mark the session cookie Secure (when served over HTTPS via a proxy)")
+    srv.add_argument("--speedup", type=float, default=1.0,
+                     help="simulated seconds per wall second (default %(default)s)")
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
@@ -182,6 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.prediction import whatif_cli
 
             return whatif_cli.run(args)
+        if args.command == "user":
+            from twin.accounts import cli as user_cli
+
+            return user_cli.run(args)
+        if args.command == "serve":
+            return _cmd_serve(args)
         if args.command == "quality":
             from twin.modules.quality import cli as quality_cli
 
@@ -284,7 +316,7 @@ def _run_with_progress(run: TwinRun, show: bool) -> RunResult:
         return run.run(progress=progress)
 
 
-def _run_with_dashboard(run: TwinRun, args: argparse.Namespace) -> int:
+def _run_with_dashboard(run: TwinRun, args: argparse.Namespace, **serve_options: Any) -> int:
     from twin.plugins import FRONTENDS, load_plugin
 
     serve = load_plugin(FRONTENDS, "dashboard")
@@ -293,9 +325,10 @@ def _run_with_dashboard(run: TwinRun, args: argparse.Namespace) -> int:
                               name="kota-simulation", daemon=True)
     worker.start()
     print(f"Kota Twin: {run.network.summary()}")
-    print(f"dashboard on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    mode = "login required" if serve_options.get("accounts") else "demo mode: no login"
+    print(f"dashboard on http://{args.host}:{args.port}/  ({mode}; Ctrl-C to stop)", flush=True)
     try:
-        serve(run.live, host=args.host, port=args.port)
+        serve(run.live, host=args.host, port=args.port, **serve_options)
     except OSError as exc:
         print(f"kota run: error: cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); "
               f"is another dashboard running? Choose another port with --port", file=sys.stderr)
@@ -304,6 +337,30 @@ def _run_with_dashboard(run: TwinRun, args: argparse.Namespace) -> int:
         run.stop()
         worker.join(timeout=10)
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from twin.accounts import AccountStore
+    from twin.runner import TwinRun
+    from twin.scenario import load_scenario
+    from twin.store import open_store
+
+    store = open_store(args.store)
+    accounts = AccountStore.of(store)
+    if not any(not u.disabled for u in accounts.users()):
+        store.close()
+        print("kota serve: error: no active account in the store; create the first admin with "
+              "'kota user add NAME --role admin'", file=sys.stderr)
+        return 1
+    run = TwinRun(load_scenario(args.scenario), realtime=True, speedup=args.speedup,
+                  store_url=args.store)
+    try:
+        return _run_with_dashboard(run, args, accounts=accounts,
+                                   idle_timeout_s=args.idle_timeout_min * 60.0,
+                                   secure_cookie=args.secure_cookie)
+    finally:
+        run.close()
+        store.close()
 
 
 def _seconds(value: float | None) -> str:

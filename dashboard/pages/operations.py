@@ -15,12 +15,14 @@ import dash
 from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids
+from dashboard import auth, figures, ids
 from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
 
 dash.register_page(__name__, path="/", name="Operations", order=0)
 
+PERMISSION = "page:/"
+"""Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_OPERATIONS`)."""
 REFRESH_MS = 1000
 KPI_LABELS = {
     "clock": "Simulation clock",
@@ -67,6 +69,7 @@ def layout(**_kwargs: Any) -> html.Div:
 )
 def refresh(_n_intervals: int, last_key: list[Any] | None) -> tuple[Any, ...]:
     """Patch the map's band traces and the tiles when the view has moved on."""
+    auth.require(PERMISSION)
     live = current_live()
     view = live.latest()
     if last_key == _view_key(view):

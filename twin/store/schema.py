@@ -427,3 +427,40 @@ class QualityScoreRow(Base):
     explanation: Mapped[dict[str, Any]]
     """``{"explanations": [...]}``: the KPI records the score was computed from."""
     computed_at: Mapped[datetime]
+
+
+# -- dashboard accounts: twin/accounts, migration 0006 ------------------------------------
+
+
+class UserRow(Base):
+    """One dashboard account: a name, one role and a salted password hash (never the password)."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    role: Mapped[str] = mapped_column(String)
+    password_hash: Mapped[str] = mapped_column(String)
+    """``scrypt$n$r$p$salt$digest`` (base64 salt and digest): :mod:`twin.accounts.passwords`."""
+    disabled: Mapped[int] = mapped_column(Integer)
+    """1 when the account may no longer log in (accounts are disabled, never deleted)."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccessAuditRow(Base):
+    """One entry of the append-only, hash-chained access log: who saw or did what, when, why."""
+
+    __tablename__ = "access_audit"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String, index=True)
+    role: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    """``login``, ``login.refused``, ``logout``, ``denied``, ``personal_data.view`` ..."""
+    subject: Mapped[str | None] = mapped_column(String)
+    """What was seen or refused: a page path, a case or driver id."""
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String)
+    hash: Mapped[str] = mapped_column(String, unique=True)
