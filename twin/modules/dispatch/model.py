@@ -252,18 +252,24 @@ class DispatchModel(mesa.Model):
             return self._refuse(obs, f"unknown incident_type {itype!r}")
         if injury not in ("none", "minor", "serious"):
             return self._refuse(obs, f"unknown injury {injury!r}")
-        loc = obs.location
-        if loc is None:
-            return self._refuse(obs, "no location")
-        spot = place(self.sim.network, loc.lon, loc.lat, loc.link_id, self.config.max_snap_m)
-        if spot.link is None:
-            return self._refuse(obs, spot.reason)
-        inc = self.start_incident(itype, spot.link, injury=injury, n_calls=0,
+        link, why = self._snap(obs)
+        if link is None:
+            return self._refuse(obs, why)
+        inc = self.start_incident(itype, link, injury=injury, n_calls=0,
                                   incident_id=str(p.get("incident_id") or obs.event_id),
                                   unreported=False)
         inc.n_calls = inc.calls_open = 1
         self.env.process(self._ring_later(inc, 0.0))
         return inc.id
+
+    def _snap(self, obs: Observation) -> tuple[int | None, str]:
+        """The link ``obs`` was made on (its ``link_id``, or the nearest within
+        ``max_snap_m``), or None and the reason it cannot be placed."""
+        loc = obs.location
+        if loc is None:
+            return None, "no location"
+        spot = place(self.sim.network, loc.lon, loc.lat, loc.link_id, self.config.max_snap_m)
+        return spot.link, spot.reason
 
     def _unit_position(self, obs: Observation) -> str | None:
         """A unit's reported position and status (payload ``unit_id``, ``status``).
@@ -285,14 +291,11 @@ class DispatchModel(mesa.Model):
         status = str(p.get("status", ""))
         if status not in STATUSES:
             return self._refuse(obs, f"unknown unit status {status!r}")
-        loc = obs.location
-        if loc is None:
-            return self._refuse(obs, "no location")
-        spot = place(self.sim.network, loc.lon, loc.lat, loc.link_id, self.config.max_snap_m)
-        if spot.link is None:
-            return self._refuse(obs, spot.reason)
+        link, why = self._snap(obs)
+        if link is None:
+            return self._refuse(obs, why)
         now = float(self.env.now)
-        unit.link = spot.link
+        unit.link = link
         unit.position_t_s = now
         on_trip = unit.name in self._on_trip
         if not (on_trip and status == "available"):
