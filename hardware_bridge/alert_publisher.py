@@ -82,6 +82,7 @@ class AlertPublisher:
         self._published = 0
         self._skipped = 0
         self._inflight: dict[int, str] = {}
+        self._early_acks: set[int] = set()
         self._busy = False
         self._client.on_publish = self._on_publish
         self._client.on_connect = self._on_connect
@@ -170,12 +171,21 @@ class AlertPublisher:
                 self._skipped += 1
             return
         topic = alert_topic(self.kab_kota, str(obs.payload["severity"]))
-        with self._lock:  # the mid is known before on_publish can fire for it
-            info = self._client.publish(topic, json.dumps(entity, ensure_ascii=False), qos=1)
-            self._inflight[info.mid] = obs.event_id
+        # Not under self._lock: paho calls on_publish holding its own message lock, which
+        # publish() also takes, so holding ours across publish() can deadlock. A PUBACK that
+        # comes before we record the mid is parked in _early_acks.
+        info = self._client.publish(topic, json.dumps(entity, ensure_ascii=False), qos=1)
+        with self._lock:
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+                self._published += 1
+            else:
+                self._inflight[info.mid] = obs.event_id
 
     def _on_publish(self, client: object, userdata: object, mid: int, reason_code: object,
                     properties: object) -> None:
         with self._lock:
             if self._inflight.pop(mid, None) is not None:
                 self._published += 1
+            else:
+                self._early_acks.add(mid)
