@@ -62,7 +62,12 @@ def sorted_sources(health: SensorHealth, sort_by: str = "status") -> list[Source
 
 
 def source_rows(health: SensorHealth, sort_by: str = "status") -> list[dict[str, str]]:
-    """One dict per source, keyed by the :data:`SOURCE_COLUMNS` keys, in display order."""
+    """One dict per source, keyed by the :data:`SOURCE_COLUMNS` keys, in display order.
+
+    On the data clock the lag columns show an en dash: ``observed_at`` is simulated or
+    replayed time there, so ``received_at - observed_at`` measures nothing.
+    """
+    lag = format_seconds if health.clock == "wall" else (lambda _value: "–")
     return [{
         "source_id": s.source_id,
         "status": s.status,
@@ -71,8 +76,8 @@ def source_rows(health: SensorHealth, sort_by: str = "status") -> list[dict[str,
         "age": format_seconds(s.age_s),
         "messages": str(s.messages),
         "rate": f"{s.rate_per_min:.1f}",
-        "lag_median": format_seconds(s.lag_median_s),
-        "lag_p95": format_seconds(s.lag_p95_s),
+        "lag_median": lag(s.lag_median_s),
+        "lag_p95": lag(s.lag_p95_s),
         "quarantined": str(s.quarantined),
     } for s in sorted_sources(health, sort_by)]
 
@@ -93,7 +98,7 @@ def rejected_rows(health: SensorHealth) -> list[dict[str, str]]:
 def window_text(health: SensorHealth) -> str:
     """The line under the tiles saying which window and clock the figures use."""
     clock = ("wall clock" if health.clock == "wall"
-             else "data clock: ends at the newest observation")
+             else "data clock: ends at the newest observation; no lag on simulated time")
     return (f"Window: {format_seconds(health.window_s)} ending {format_time(health.window_end)} "
             f"UTC ({clock})")
 

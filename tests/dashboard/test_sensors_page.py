@@ -68,6 +68,13 @@ def test_row_texts_tiles_and_rejected():
     assert format_seconds(7200.0) == "2.0 h" and format_seconds(math.nan) == "–"
 
 
+def test_data_clock_hides_the_lag():
+    """On simulated time received_at - observed_at measures nothing: the lag shows a dash."""
+    data = SensorHealth(END, 300.0, "data", HEALTH.sources, HEALTH.rejected)
+    assert {(r["lag_median"], r["lag_p95"]) for r in source_rows(data)} == {("–", "–")}
+    assert "no lag" in window_text(data)
+
+
 def test_table_rows_carry_the_status_class():
     rows = sensors.table_rows(HEALTH, "status")
     assert [r.className for r in rows] == ["sensor-row status-offline"] * 2 + [
