@@ -33,6 +33,7 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "scenarios" / "jakarta_jatinegara.toml"
 SCREENSHOT = Path("/tmp/kota_dashboard.png")
+SENSORS_SCREENSHOT = Path("/tmp/kota_sensors.png")
 RADJIMAN_NORTH = "1336960567-1709501112-0"  # two lanes
 
 
@@ -144,4 +145,5 @@ def test_sensors_page_shows_sources_and_a_rejected_payload(dash_duo, running_run
     until(lambda: dash_duo.find_element(f"#{ids.sensors_tile('online')}").text not in ("", "0"),
           timeout=20)
     assert "Sensors" in dash_duo.find_element(f"#{ids.NAV_LINKS}").text
+    dash_duo.driver.save_screenshot(str(SENSORS_SCREENSHOT))
     assert dash_duo.get_logs() == []
