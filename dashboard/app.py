@@ -21,11 +21,13 @@ import dash
 from dash import dcc, html
 
 from dashboard import auth, ids
-from dashboard.state import LIVE_CONFIG_KEY
+from dashboard.state import LIVE_CONFIG_KEY, SENSORS_CLOCK_CONFIG_KEY, STORE_CONFIG_KEY
 
 if TYPE_CHECKING:
     from twin.accounts import AccountStore
     from twin.live import LiveTwin
+    from twin.sensor_health import Clock
+    from twin.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ ASSETS_DIR = PACKAGE_DIR / "assets"
 
 def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountStore | None = None,
                idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
+               store: Store | None = None, sensors_clock: Clock = "wall",
                **auth_options: Any) -> dash.Dash:
     """Build the dashboard for one live twin.
 
@@ -51,6 +54,11 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
         With ``accounts``: sessions idle this long expire.
     secure_cookie : bool
         With ``accounts``: mark the session cookie ``Secure`` (served over HTTPS).
+    store : Store, optional
+        The store the Sensors page reads (:func:`dashboard.state.current_store`).
+    sensors_clock : ``"wall"`` or ``"data"``
+        The Sensors page's clock (:mod:`twin.sensor_health`): ``data`` for a
+        simulated run, whose observations carry simulated time.
     **auth_options
         Passed to :func:`dashboard.auth.install` (``clock``).
 
@@ -76,6 +84,8 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
     )
     app.server.config[LIVE_CONFIG_KEY] = live
     app.server.config["KOTA_TITLE"] = title
+    app.server.config[STORE_CONFIG_KEY] = store
+    app.server.config[SENSORS_CLOCK_CONFIG_KEY] = sensors_clock
     if accounts is not None:
         auth.install(app, accounts, idle_timeout_s=idle_timeout_s, secure_cookie=secure_cookie,
                      **auth_options)
@@ -85,12 +95,14 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
 
 def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8,
           accounts: AccountStore | None = None,
-          idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False) -> None:
+          idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
+          store: Store | None = None, sensors_clock: Clock = "wall") -> None:
     """Serve the dashboard until interrupted (blocking).
 
     Uses waitress (a production WSGI server) when it is installed and falls
     back to Dash's development server otherwise. Without ``accounts`` this is the
-    demo mode, allowed on a loopback address only.
+    demo mode, allowed on a loopback address only. ``store`` and ``sensors_clock``
+    go to :func:`create_app` (the Sensors page).
 
     Raises
     ------
@@ -101,7 +113,7 @@ def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads:
         raise ValueError(f"the demo dashboard has no login and serves 127.0.0.1 only, not {host}; "
                          "use 'kota serve' (login required) to serve it on the network")
     app = create_app(live, accounts=accounts, idle_timeout_s=idle_timeout_s,
-                     secure_cookie=secure_cookie)
+                     secure_cookie=secure_cookie, store=store, sensors_clock=sensors_clock)
     try:
         from waitress import serve as waitress_serve
     except ImportError:

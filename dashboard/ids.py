@@ -30,3 +30,18 @@ def ops_kpi(key: str) -> str:
     if key not in OPS_KPI_KEYS:
         raise ValueError(f"unknown KPI tile {key!r}; expected one of {OPS_KPI_KEYS}")
     return f"ops-kpi-{key}"
+
+# sensors page
+SENSORS_INTERVAL = "sensors-interval"
+SENSORS_SORT = "sensors-sort"  # dcc.RadioItems: dashboard.sensor_table.SORT_KEYS
+SENSORS_WINDOW = "sensors-window"  # which window and clock the figures use
+SENSORS_TABLE = "sensors-table"  # tbody: one ``tr.sensor-row`` per source
+SENSORS_REJECTED = "sensors-rejected"  # one ``li.rejected-row`` per payload, newest first
+SENSORS_TILE_KEYS = ("online", "stale", "offline", "quarantined")
+
+
+def sensors_tile(key: str) -> str:
+    """The id of the value element of the sensors tile ``key``."""
+    if key not in SENSORS_TILE_KEYS:
+        raise ValueError(f"unknown sensors tile {key!r}; expected one of {SENSORS_TILE_KEYS}")
+    return f"sensors-tile-{key}"

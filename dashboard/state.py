@@ -13,6 +13,8 @@ import flask
 
 if TYPE_CHECKING:
     from twin.live import LiveTwin
+    from twin.sensor_health import Clock
+    from twin.store import Store
 
 LIVE_CONFIG_KEY = "KOTA_LIVE"
 
@@ -38,3 +40,21 @@ def current_live() -> LiveTwin:
             "build the app with dashboard.app.create_app(live)"
         )
     return live
+
+
+STORE_CONFIG_KEY = "KOTA_STORE"
+SENSORS_CLOCK_CONFIG_KEY = "KOTA_SENSORS_CLOCK"
+
+
+def current_store() -> Store | None:
+    """The :class:`~twin.store.Store` the app was given (None: pages show they have none).
+
+    Pages only read it; it is the store of the run the dashboard serves (or any
+    store the bridge, a replay or a simulated run writes to).
+    """
+    return flask.current_app.config.get(STORE_CONFIG_KEY)
+
+
+def sensors_clock() -> Clock:
+    """Which clock the Sensors page judges by (:mod:`twin.sensor_health`); default ``wall``."""
+    return flask.current_app.config.get(SENSORS_CLOCK_CONFIG_KEY, "wall")

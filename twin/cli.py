@@ -328,7 +328,9 @@ def _run_with_dashboard(run: TwinRun, args: argparse.Namespace, **serve_options:
     mode = "login required" if serve_options.get("accounts") else "demo mode: no login"
     print(f"dashboard on http://{args.host}:{args.port}/  ({mode}; Ctrl-C to stop)", flush=True)
     try:
-        serve(run.live, host=args.host, port=args.port, **serve_options)
+        # the run's own store, for the Sensors page; simulated time, so the data clock
+        serve(run.live, host=args.host, port=args.port, store=run.store, sensors_clock="data",
+              **serve_options)
     except OSError as exc:
         print(f"kota run: error: cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); "
               f"is another dashboard running? Choose another port with --port", file=sys.stderr)

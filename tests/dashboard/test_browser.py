@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from dash.testing.wait import until
 
-from dashboard import ids
+from dashboard import ids, sensor_table
 from dashboard.app import create_app
 from dashboard.figures import SPEED_BANDS
 from twin.accounts import AccountStore
@@ -33,13 +33,14 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "scenarios" / "jakarta_jatinegara.toml"
 SCREENSHOT = Path("/tmp/kota_dashboard.png")
+SENSORS_SCREENSHOT = Path("/tmp/kota_sensors.png")
 RADJIMAN_NORTH = "1336960567-1709501112-0"  # two lanes
 
 
 @pytest.fixture
-def running_twin(tmp_path):
+def running_run(tmp_path):
     """The demo scenario running at 120x real time in a background thread, plus a CCTV
-    camera that sees a breakdown at 06:00:30."""
+    camera that sees a breakdown at 06:00:30; its store is a SQLite file."""
     demo = load_scenario(DEMO)
     cctv = CameraSpec(id="cctv-radjiman-north", type="cctv", link=RADJIMAN_NORTH, pos_m=50.0,
                       stopped_after_s=20.0)
@@ -51,10 +52,16 @@ def running_twin(tmp_path):
                   store_url=f"sqlite:///{tmp_path / 'kota.db'}")
     worker = threading.Thread(target=run.run, kwargs={"chunk_s": 5.0}, daemon=True)
     worker.start()
-    yield run.live
+    yield run
     run.stop()
     worker.join(timeout=30)
     run.close()
+
+
+@pytest.fixture
+def running_twin(running_run):
+    """The running demo's :class:`~twin.live.LiveTwin`."""
+    return running_run.live
 
 
 def test_operations_page_shows_the_live_twin(dash_duo, running_twin):
@@ -117,3 +124,26 @@ def test_login_then_operations_page(dash_duo, tmp_path, tiny_network, view_facto
         "Operations", "Log out"]
     assert dash_duo.get_logs() == []
     store.close()
+
+
+def test_sensors_page_shows_sources_and_a_rejected_payload(dash_duo, running_run):
+    """The run's store, as ``kota run --dashboard`` hands it over: the loop detectors appear
+    as source rows, and a payload quarantined in the same store is listed as rejected."""
+    running_run.store.quarantine("cam-broken", "mqtt: not JSON", b"{oops")
+    app = create_app(running_run.live, store=running_run.store, sensors_clock="data")
+    dash_duo.driver.set_window_size(1400, 940)
+    dash_duo.start_server(app)
+    dash_duo.driver.get(f"{dash_duo.server_url}/sensors")
+    dash_duo.wait_for_element(f"#{ids.SENSORS_TABLE}", timeout=20)
+    until(lambda: len(dash_duo.find_elements(f"#{ids.SENSORS_TABLE} tr.sensor-row")) >= 2,
+          timeout=20)
+    headers = [th.text for th in dash_duo.find_elements(".sensors-table th")]
+    assert headers == [label for _, label in sensor_table.SOURCE_COLUMNS]
+    rejected = dash_duo.find_elements(f"#{ids.SENSORS_REJECTED} li.rejected-row")
+    assert len(rejected) == 1 and "cam-broken" in rejected[0].text and "{oops" in rejected[0].text
+    assert dash_duo.find_element(f"#{ids.sensors_tile('quarantined')}").text == "1"
+    until(lambda: dash_duo.find_element(f"#{ids.sensors_tile('online')}").text not in ("", "0"),
+          timeout=20)
+    assert "Sensors" in dash_duo.find_element(f"#{ids.NAV_LINKS}").text
+    dash_duo.driver.save_screenshot(str(SENSORS_SCREENSHOT))
+    assert dash_duo.get_logs() == []
