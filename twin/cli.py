@@ -237,6 +237,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             scenario = load_scenario(path)
             network = build_network(scenario)
             check_against_network(scenario, network)
+            _check_module_sections(scenario, network)
             trips = build_trips(scenario, network, run_seeds(scenario.scenario.seed)[0])
         except ValueError as exc:
             failed += 1
@@ -244,6 +245,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"ok   {path}: {scenario.scenario.name}; {network.summary()}; {len(trips)} trips")
     return 1 if failed else 0
+
+
+def _check_module_sections(scenario: Any, network: Any) -> None:
+    """Validate the scenario's service-module sections that are present (ETLE, dispatch)."""
+    if "enforcement" in scenario.modules:
+        from twin.modules.enforcement.scenario_run import enforcement_settings
+
+        enforcement_settings(scenario)
+    if "dispatch" in scenario.modules:
+        from twin.modules.dispatch.scenario_run import check_dispatch
+
+        check_dispatch(scenario, network)
 
 
 def _cmd_quarantine(args: argparse.Namespace) -> int:

@@ -96,3 +96,16 @@ def test_layouts_face_the_same_day_and_more_ambulances_help(tmp_path: Path) -> N
     amb = result["layouts"]["more"]["services"]["ambulance"]
     assert amb["p90_change_s"] is not None and amb["p90_change_s"] < 0
     assert result["layouts"]["stations"]["services"]["ambulance"]["p90_change_s"] == 0
+
+
+def test_kota_validate_checks_the_dispatch_section_against_the_network(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(write(tmp_path))]) == 0
+    capsys.readouterr()
+    bad = write(tmp_path).read_text().replace('hospitals = ["r1c1"]', 'hospitals = ["r9c9"]')
+    path = tmp_path / "bad.toml"
+    path.write_text(bad)
+    assert main(["validate", str(path)]) == 1
+    assert "modules.dispatch.hospitals: unknown node 'r9c9'" in capsys.readouterr().err
+    assert main(["validate", str(write(tmp_path, 'policy = "fastest"'))]) == 1
+    assert "modules.dispatch.policy" in capsys.readouterr().err

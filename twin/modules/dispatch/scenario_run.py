@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from twin.assemble import build_network, build_trips, run_seeds
+from twin.network import Network
 from twin.scenario import Scenario, ScenarioError, check_against_network
 from twin.simulation import Simulation
 from twin.store import open_store
@@ -38,6 +39,36 @@ def dispatch_config(scenario: Scenario) -> DispatchConfig:
         return parse_config(raw)
     except ValueError as exc:
         raise ScenarioError(f"{scenario.path}: {exc}") from None
+
+
+def check_dispatch(scenario: Scenario, network: Network) -> DispatchConfig:
+    """``[modules.dispatch]`` validated and checked against ``network`` (for ``kota validate``).
+
+    Every station, layout station and hospital must name a node of the network, every
+    scripted incident a link, and some call taker must be on duty at some hour.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the key and what is wrong.
+    """
+    config = dispatch_config(scenario)
+    problems = []
+    stations = [(f"stations.{st.id}.node", st.node) for st in config.stations]
+    stations += [(f"layouts.{name}.{st.id}.node", st.node)
+                 for name, layout in config.layouts.items() for st in layout]
+    for key, node in [*stations, *(("hospitals", h) for h in config.hospitals)]:
+        if node not in network.node_index:
+            problems.append(f"  modules.dispatch.{key}: unknown node {node!r}")
+    for inc in config.incidents:
+        if inc.link not in network.link_index:
+            problems.append(f"  modules.dispatch.incidents.{inc.id}.link: unknown link {inc.link!r}")
+    if not any(sh.count > 0 for sh in config.call_centre.shifts):
+        problems.append("  modules.dispatch.call_centre.shifts: no call taker is ever on duty")
+    if problems:
+        raise ScenarioError(f"{scenario.path}: dispatch section does not fit the network\n"
+                            + "\n".join(problems))
+    return config
 
 
 def run_scenario(scenario: Scenario, *, store_url: str | None = None,
