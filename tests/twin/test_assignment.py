@@ -163,3 +163,21 @@ def test_bad_input_rejected(tmp_path: Path) -> None:
         read_tntp_flows(bad)
     with pytest.raises(ValueError, match="net.tntp"):
         assign_tntp(tmp_path)
+
+
+def test_kota_assign_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from twin.cli import main
+
+    assert main(["assign", str(SIOUX), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["converged"] and out["relative_gap"] < 1e-4
+    assert out["iterations"] == len(out["gap_history"])
+    assert abs(out["objective"] - SIOUX_OBJECTIVE) / SIOUX_OBJECTIVE < 2e-5
+    assert out["max_rel_flow_diff_vs_best_known"] < 0.01
+    assert len(out["links"]) == 76
+    # Too few iterations: reported, exit code 2.
+    assert main(["assign", str(SIOUX), "--max-iterations", "3"]) == 2
+    text = capsys.readouterr().out
+    assert "iter     3" in text and "NOT converged" in text
