@@ -6,6 +6,7 @@
     kota enforce SCENARIO [--store URL] [--json] | kota enforce --verify-audit [--store URL]
     kota quarantine [--store URL] [--device ID] [--limit N] [--json]
     kota evaluate-forecast [--data PATH] [--json]
+    kota assign NETWORK_DIR [--gap 1e-4] [--json]
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
     kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
     kota quality [--store URL] [--window-days N] [--area A] [--export DIR] [--json]
@@ -115,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.prediction import cli as forecast_cli
 
     forecast_cli.add_parser(sub)
+    from twin.assignment import cli as assign_cli
+
+    assign_cli.add_parser(sub)
     from twin.modules.prediction import whatif_cli
 
     whatif_cli.add_parser(sub)
@@ -204,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.prediction import cli as forecast_cli
 
             return forecast_cli.run(args)
+        if args.command == "assign":
+            from twin.assignment import cli as assign_cli
+
+            return assign_cli.run(args)
         if args.command == "what-if":
             from twin.modules.prediction import whatif_cli
 
