@@ -75,14 +75,18 @@ class LineGraph:
             k = int(ins[np.argmin(dist[ins])])
             ok[j] = bool(np.isfinite(dist[k])) and k != source_vertex
             targets[j] = k if ok[j] else source_vertex
-        off, edges, reach = paths_from_tree(pred, self.edge_from, targets, int(source_vertex))
-        out: list[NDArray[np.int32] | None] = []
-        for j in range(dest_nodes.shape[0]):
-            if not (ok[j] and reach[j]):
-                out.append(None)
-            else:
-                out.append(self.edge_link[edges[off[j]:off[j + 1]]].astype(np.int32))
-        return out
+        paths = self.links_to(pred, source_vertex, targets)
+        return [p if ok[j] else None for j, p in enumerate(paths)]
+
+    def links_to(self, pred: NDArray[np.int32], source_vertex: int,
+                 target_links: NDArray[np.int32]) -> list[NDArray[np.int32] | None]:
+        """The links driven from ``source_vertex`` to each of ``target_links`` along the tree
+        ``pred`` (the target included, the source's own link not), None when not reached."""
+        off, edges, reach = paths_from_tree(pred, self.edge_from,
+                                            np.ascontiguousarray(target_links, np.int32),
+                                            int(source_vertex))
+        return [self.edge_link[edges[off[j]:off[j + 1]]].astype(np.int32) if reach[j] else None
+                for j in range(target_links.shape[0])]
 
 
 def build_line_graph(network: Network, movements: Movements) -> LineGraph:

@@ -17,7 +17,6 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from core_ext.shortest_path import paths_from_tree
 from twin.simulation import Simulation
 
 FloatArray = NDArray[np.float64]
@@ -86,11 +85,9 @@ class TravelTimes:
         dist, pred = self._tree(vertex)
         if not math.isfinite(float(dist[link])):
             return None
-        off, edges, reach = paths_from_tree(pred, self.graph.edge_from,
-                                            np.array([link], np.int32), int(vertex))
-        if not reach[0]:
+        (path,) = self.graph.links_to(pred, int(vertex), np.array([link], np.int32))
+        if path is None:
             return None
-        path = self.graph.edge_link[edges[off[0]:off[1]]].astype(np.int32)
         if vertex < self.graph.n_links:
             path = np.concatenate([np.array([vertex], np.int32), path])
         return path
