@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select
 
+import twin.stats as twin_stats
 from twin.store.schema import ObservationRow, QuarantineRow
 
 if TYPE_CHECKING:
@@ -135,11 +136,7 @@ def nearest_rank(sorted_values: NDArray[np.float64], pct: float) -> float:
 
     The value at rank ``ceil(pct / 100 * n)`` (1-based), at least rank 1.
     """
-    n = sorted_values.shape[0]
-    if n == 0:
-        return math.nan
-    rank = max(1, math.ceil(pct / 100.0 * n))
-    return float(sorted_values[rank - 1])
+    return float(twin_stats.nearest_rank(sorted_values, pct)) if sorted_values.shape[0] else math.nan
 
 
 def sensor_health(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import twin.stats as twin_stats
 
 from .incidents import Call, Incident
 
@@ -21,11 +22,7 @@ def nearest_rank(values: Sequence[float], pct: float) -> float | None:
     """
     if not 0 < pct <= 100:
         raise ValueError(f"pct must be in (0, 100], got {pct!r}")
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+    return twin_stats.nearest_rank(values, pct) if values else None
 
 
 def _fractiles(values: Sequence[float]) -> dict[str, Any]:

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-
-def nearest_rank(values: Sequence[float], pct: float) -> float:
-    """The ``pct``-th percentile by the nearest-rank method (a value of the sample).
-
-    >>> nearest_rank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90)
-    9
-    """
-    if not values:
-        raise ValueError("a fractile of no values")
-    if not 0.0 <= pct <= 100.0:
-        raise ValueError(f"percentile {pct} outside [0, 100]")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+from twin.stats import nearest_rank
 
 
 def winsorise(values: Sequence[float], pct: float = 99.0) -> list[float]:
