@@ -421,13 +421,10 @@ class Ingest:
             new.append(o)
         if self.store is not None and new:
             try:
-                known = self.store.known_event_ids([o.event_id for o in new])
-                new = [o for o in new if o.event_id not in known]
-                stored = self.store.add_observations(new, run_id=self.run_id) if new else None
-                if stored is not None and stored.quarantined:
-                    # the store refused some as unstorable and quarantined them itself
-                    kept = self.store.known_event_ids([o.event_id for o in new])
-                    new = [o for o in new if o.event_id in kept]
+                # one transaction; already stored ids (an earlier run of the bridge) and rows
+                # the store refuses as unstorable (it quarantines them) are not in inserted_ids
+                written = self.store.add_observations(new, run_id=self.run_id).inserted_ids
+                new = [o for o in new if o.event_id in written]
             except Exception as exc:  # the store is down: take nothing, let the sender retry
                 log.warning("store unavailable, message from %s not taken: %s", who, exc)
                 raise IngestUnavailable(f"the store could not be written: {exc}") from exc

@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from numbers import Integral, Real
 from typing import Any, TypeVar, cast
@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     func,
     insert,
-    literal_column,
     select,
     update,
 )
@@ -89,11 +88,13 @@ class InsertResult:
         (a NaN or non-JSON value in the payload, a non-finite ``pos_m``, a NUL
         character or an unpaired surrogate in a text field); they were written
         to the quarantine table instead, in the same transaction
+    inserted_ids : frozenset of str, the ``event_id`` of each row newly written
     """
 
     inserted: int
     duplicates: int
     quarantined: int = 0
+    inserted_ids: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +180,9 @@ def upsert_insert(conn: Connection,
 
 def _bulk_insert(
     conn: Connection, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]
-) -> int:
-    """Insert ``rows`` skipping conflicts on ``conflict``; return how many were inserted.
+) -> list[Any]:
+    """Insert ``rows`` skipping conflicts on ``conflict``; return the first conflict column's
+    value of each row inserted (so the caller knows which were new).
 
     PostgreSQL: one ``INSERT ... SELECT FROM unnest(array, ...) ON CONFLICT DO
     NOTHING`` with one array parameter per column (psycopg would otherwise spend
@@ -189,7 +191,8 @@ def _bulk_insert(
     order, so writers that sort their rows lock keys in the same order.
     """
     if not rows:
-        return 0
+        return []
+    key = conflict[0]
     if conn.dialect.name == "postgresql":
         names = list(rows[0])
         arrays: dict[str, list[Any]] = {}
@@ -203,11 +206,11 @@ def _bulk_insert(
             casts.append(f"%(c{i})s::{column.type.compile(dialect=conn.dialect)}[]")
         sql = (
             f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest("
-            f"{', '.join(casts)}) ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING 1"
+            f"{', '.join(casts)}) ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {key}"
         )
-        return len(conn.exec_driver_sql(sql, arrays).all())
+        return [r[0] for r in conn.exec_driver_sql(sql, arrays).all()]
     stmt = upsert_insert(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
-    return len(conn.execute(stmt.returning(literal_column("1")), rows).all())
+    return [r[0] for r in conn.execute(stmt.returning(table.c[key]), rows).all()]
 
 
 def _dumps(value: Any) -> str:
@@ -659,7 +662,7 @@ class Store:
         # Sorted keys: concurrent writers lock overlapping keys in the same order.
         ordered = [rows[k] for k in sorted(rows)]
 
-        def work(conn: Connection, maybe_committed: bool) -> int:
+        def work(conn: Connection, maybe_committed: bool) -> list[str]:
             if run_id is not None:
                 _require_run(conn, run_id)
             inserted = _bulk_insert(conn, _OBSERVATIONS, ordered, ["event_id"])
@@ -668,10 +671,9 @@ class Store:
                 conn.execute(insert(QuarantineRow), new_bad)
             return inserted
 
-        inserted = self._write(work) if ordered or bad else 0
-        return InsertResult(
-            inserted=inserted, duplicates=total - len(bad) - inserted, quarantined=len(bad)
-        )
+        ids = self._write(work) if ordered or bad else []
+        return InsertResult(inserted=len(ids), duplicates=total - len(bad) - len(ids),
+                            quarantined=len(bad), inserted_ids=frozenset(ids))
 
     def observations(
         self,
@@ -873,8 +875,8 @@ class Store:
 
         def work(conn: Connection, _maybe_committed: bool) -> int:  # ON CONFLICT: idempotent
             _require_run(conn, run_id)
-            return _bulk_insert(conn, _LINK_INTERVALS, rows,
-                                ["run_id", "link_id", "interval_start_s"])
+            return len(_bulk_insert(conn, _LINK_INTERVALS, rows,
+                                    ["run_id", "link_id", "interval_start_s"]))
 
         return self._write(work)
 
