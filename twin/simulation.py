@@ -475,8 +475,8 @@ class Simulation:
         pick = cand[self.rng.random(cand.shape[0]) < share]
         return self._replan(pick)
 
-    def _route_cost_s(self) -> FloatArray:
-        """Per-link cost of re-planning: current travel times, ``inf`` on closed links."""
+    def route_cost_s(self) -> FloatArray:
+        """Per-link cost of planning a route now: current travel times, ``inf`` on closed links."""
         cost = self.link_travel_time_s()
         cost[self._closed] = np.inf
         return cost
@@ -494,7 +494,7 @@ class Simulation:
             return 0
         s = self._state
         net = self.network
-        cost = self.line_graph.edge_cost(self._route_cost_s())
+        cost = self.line_graph.edge_cost(self.route_cost_s())
         current = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
         sources = (self.line_graph.n_links + net.link_from[current]).astype(np.int64) \
             if from_origin else current.astype(np.int64)

@@ -171,3 +171,23 @@ def test_coverage_policy_keeps_a_lone_station_covered_and_override_wins() -> Non
     env, model = make_model({**raw, "overrides": {"x": {"ambulance": "b-ambulance-1"}}})
     env.run(until=300)
     assert model.incidents["x"].units == {"ambulance": "b-ambulance-1"}
+
+
+def test_unit_routes_avoid_a_closed_link() -> None:
+    """A road the twin closed (Simulation.close_link) is not on any unit's route."""
+    from tests.modules.dispatch.conftest import make_sim
+    from twin.modules.dispatch.travel import TravelTimes
+
+    sim = make_sim()
+    travel = TravelTimes(sim)
+    net = sim.network
+    src = travel.node_vertex(int(net.node_index["r0c0"]))
+    target = int(net.link_index["r0c2-r1c2"])
+    open_route = travel.route_to_link(src, target)
+    assert open_route is not None
+    on_route = [int(k) for k in open_route if int(k) != target]
+    sim.close_link(net.link_ids[on_route[0]])
+    sim.step()  # a new instant: the travel cache refreshes
+    detour = travel.route_to_link(src, target)
+    assert detour is not None and on_route[0] not in detour.tolist()
+    assert travel.to_link_s(src, target) > 0

@@ -39,6 +39,7 @@ class TravelTimes:
         self._cache: dict[int, tuple[FloatArray, NDArray[np.int32]]] = {}
         self._cache_time_s = -math.inf
         self._cost_s: FloatArray = np.zeros(0)
+        self._edge_cost: FloatArray = np.zeros(0)
         self.queries = 0
         """Shortest-path trees computed."""
         self.wall_s = 0.0
@@ -54,6 +55,8 @@ class TravelTimes:
             self._cache.clear()
             self._cache_time_s = now
             self._cost_s = np.asarray(self.sim.link_travel_time_s(), dtype=np.float64)
+            # routes avoid closed links (Simulation.close_link); edge costs once per instant
+            self._edge_cost = self.graph.edge_cost(self.sim.route_cost_s())
 
     def _tree(self, vertex: int) -> tuple[FloatArray, NDArray[np.int32]]:
         self._refresh()
@@ -61,7 +64,7 @@ class TravelTimes:
         if tree is None:
             self.queries += 1
             t0 = time.perf_counter()
-            tree = self.graph.tree(vertex, self.graph.edge_cost(self._cost_s))
+            tree = self.graph.tree(vertex, self._edge_cost)
             self.wall_s += time.perf_counter() - t0
             self._cache[vertex] = tree
         return tree
