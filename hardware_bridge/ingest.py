@@ -248,10 +248,8 @@ class Ingest:
             who = device_id or UNKNOWN_DEVICE
             try:
                 envelope = parse_envelope(raw, self.max_message_bytes)
-                who, items = self._open_envelope(envelope, device_id, place, max_age_s)
-            except _Refused as exc:
-                return self._quarantine_message(who, transport, str(exc), raw)
-            except ValueError as exc:
+                who, items, sent = self._open_envelope(envelope, device_id, place, max_age_s)
+            except (_Refused, ValueError) as exc:
                 return self._quarantine_message(who, transport, str(exc), raw)
             seq = envelope.get("seq")
             verdict = SeqVerdict.NEW if seq is None else self._seq.check(who, seq)
@@ -273,7 +271,7 @@ class Ingest:
                     label = f"observation {i}: {exc}" if len(items) > 1 else str(exc)
                     refused.append((label, json.dumps(item, default=repr).encode("utf-8")))
             outcome = self._take(observations, who, transport, refused,
-                                 sent_at=envelope.get("sent_at"))
+                                 sent_at=sent)
             if seq is not None:
                 self._seq.record(who, seq)
                 self._device(who).gaps = self._seq.gaps.get(who, 0)
@@ -335,7 +333,8 @@ class Ingest:
         return stats
 
     def _open_envelope(self, env: Mapping[str, Any], device_id: str | None,
-                       place: Sequence[str] | None, max_age_s: float | None) -> tuple[str, list[Any]]:
+                       place: Sequence[str] | None, max_age_s: float | None,
+                       ) -> tuple[str, list[Any], datetime | None]:
         claimed = env.get("device_id")
         if claimed is not None and not isinstance(claimed, str):
             raise _Refused(f"device_id must be a string, got {claimed!r}")
@@ -370,11 +369,12 @@ class Ingest:
             raise _Refused("message must carry 'seq' and 'sent_at' (replay protection)")
         if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63):
             raise _Refused(f"seq must be a non-negative integer, got {seq!r}")
-        if sent_at is not None:
-            self._check_skew(sent_at, self.max_skew_s if max_age_s is None else max_age_s)
-        return who, items
+        sent = None if sent_at is None else self._check_skew(
+            sent_at, self.max_skew_s if max_age_s is None else max_age_s)
+        return who, items, sent
 
-    def _check_skew(self, sent_at: Any, max_age_s: float) -> None:
+    def _check_skew(self, sent_at: Any, max_age_s: float) -> datetime:
+        """``sent_at`` parsed, or :class:`_Refused` when it is malformed, stale or ahead."""
         if not isinstance(sent_at, str):
             raise _Refused(f"sent_at must be an ISO 8601 string, got {sent_at!r}")
         try:
@@ -388,6 +388,7 @@ class Ingest:
             raise _Refused(f"stale message: sent {skew:.1f} s ago (at most {max_age_s:g} s)")
         if skew < -self.max_skew_s:
             raise _Refused(f"message from the future: sent_at is {-skew:.1f} s ahead of the bridge's clock")
+        return when
 
     def _observation(self, item: Any, who: str) -> Observation:
         obs = Observation.from_dict(item)
@@ -410,7 +411,7 @@ class Ingest:
             raise _Refused("event_id is longer than 200 characters")
 
     def _take(self, observations: list[Observation], who: str, transport: str,
-              refused: list[tuple[str, bytes]], sent_at: Any) -> IngestOutcome:
+              refused: list[tuple[str, bytes]], sent_at: datetime | None) -> IngestOutcome:
         received_at = self.now()
         new: list[Observation] = []
         batch_ids: set[str] = set()
@@ -448,8 +449,8 @@ class Ingest:
         stats.duplicates += len(observations) - len(new)
         stats.quarantined += len(refused)
         stats.last_seen = received_at
-        if isinstance(sent_at, str):
-            lag = (received_at - datetime.fromisoformat(sent_at)).total_seconds()
+        if sent_at is not None:
+            lag = (received_at - sent_at).total_seconds()
             stats.last_lag_s = lag
             stats.max_lag_s = max(stats.max_lag_s, lag)
             stats.lag_sum_s += lag
