@@ -59,6 +59,8 @@ INSTALL_HINT = ("install the Debian packages 'mosquitto' (the broker and mosquit
                 "'mosquitto-clients' (mosquitto_pub/sub): sudo apt-get install mosquitto mosquitto-clients")
 _SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 _RUNNING = re.compile(r"mosquitto version \S+ running")
+# brokers started in the background by this process, by pid, so that stopping one reaps it
+_BACKGROUND: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class MosquittoError(RuntimeError):
@@ -313,8 +315,9 @@ def stop_daemon(pid_file: Path, timeout_s: float = 10.0) -> int | None:
         pid_file.unlink(missing_ok=True)
         return None
     os.kill(pid, signal.SIGTERM)
+    child = _BACKGROUND.pop(pid, None)
     deadline = time.monotonic() + timeout_s
-    while _pid_alive(pid):
+    while _pid_alive(pid) and (child is None or child.poll() is None):
         if time.monotonic() > deadline:
             raise MosquittoError(f"mosquitto (pid {pid}) did not stop within {timeout_s:g} s "
                                  f"after SIGTERM; kill -9 {pid}")
@@ -487,10 +490,19 @@ class MosquittoBroker:
                 raise self._timeout(timeout_s, offset)
             time.sleep(0.02)
 
-    def start_daemon(self, timeout_s: float = 10.0) -> int:
-        """Start the broker in the background (``mosquitto -d``); its pid once its listener is open.
+    @property
+    def stderr_file(self) -> Path:
+        """What a background broker printed to stderr (errors from before its log is open)."""
+        return self.directory / "mosquitto.stderr"
 
-        Stop it with :func:`stop_daemon` on :attr:`pid_file`.
+    def start_daemon(self, timeout_s: float = 10.0) -> int:
+        """Start the broker in the background, in its own session; its pid once its listener is open.
+
+        It is not started with ``mosquitto -d``: a daemonised Mosquitto sends stderr to
+        ``/dev/null``, and errors from before its log file is open (a persistence file it
+        cannot restore, for one) would leave nothing to show. Here stderr goes to
+        :attr:`stderr_file`, and the pid is the child's own. Stop it with
+        :func:`stop_daemon` on :attr:`pid_file`.
 
         Raises
         ------
@@ -500,22 +512,23 @@ class MosquittoBroker:
         self._check_port()
         self.pid_file.unlink(missing_ok=True)
         offset = self._log_offset()
-        proc = subprocess.run([binary, "-c", str(self.conf_file), "-d"], capture_output=True,
-                              text=True, timeout=timeout_s, check=False)
-        if proc.returncode != 0:
-            raise self._failure(proc.returncode, proc.stderr, offset)
+        with open(self.stderr_file, "wb") as err:
+            proc = subprocess.Popen([binary, "-c", str(self.conf_file)], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        _BACKGROUND[proc.pid] = proc  # reaped by stop_daemon when it runs in this process
         deadline = time.monotonic() + timeout_s
-        while True:
-            pid = daemon_pid(self.pid_file)
-            if pid is not None and self._listening(offset):
-                return pid
-            if pid is None and (_pid_in(self.pid_file) is not None  # it started, then died
-                                or "Error" in self._log_since(offset)):  # it died at start-up
-                raise self._failure(None, "", offset)
+        while not (self._listening(offset) and daemon_pid(self.pid_file) == proc.pid):
+            if proc.poll() is not None:
+                _BACKGROUND.pop(proc.pid, None)
+                raise self._failure(proc.returncode, self.stderr_file.read_text(errors="replace"), offset)
             if time.monotonic() > deadline:
                 stop_daemon(self.pid_file)
+                proc.kill()
+                proc.wait()
+                _BACKGROUND.pop(proc.pid, None)
                 raise self._timeout(timeout_s, offset)
             time.sleep(0.02)
+        return proc.pid
 
     def wait(self) -> int:
         """Wait until the child process started by :meth:`start` exits; its exit status."""
