@@ -118,16 +118,22 @@ class SignalPrograms:
         a, b = self.phase_offsets[program], self.phase_offsets[program + 1]
         return float(self.phase_duration_s[a:b].sum())
 
+    def phase_at(self, program: int, time_s: float) -> tuple[int, float]:
+        """``(phase index, start time in seconds)`` of the phase of ``program`` running at
+        ``time_s`` (an index into :attr:`phase_state`; the start may lie before 0)."""
+        a, b = int(self.phase_offsets[program]), int(self.phase_offsets[program + 1])
+        into = (time_s + float(self.offset_s[program])) % self.cycle_s(program)
+        before = 0.0
+        for i in range(a, b):
+            dur = float(self.phase_duration_s[i])
+            if into < before + dur:
+                return i, time_s - (into - before)
+            before += dur
+        return b - 1, time_s - (into - before + float(self.phase_duration_s[b - 1]))
+
     def state_at(self, program: int, time_s: float) -> str:
         """The phase state string of ``program`` at simulation time ``time_s``."""
-        a, b = int(self.phase_offsets[program]), int(self.phase_offsets[program + 1])
-        cycle = self.cycle_s(program)
-        t = (time_s + float(self.offset_s[program])) % cycle
-        for i in range(a, b):
-            t -= float(self.phase_duration_s[i])
-            if t < 0:
-                return self.phase_state[i]
-        return self.phase_state[b - 1]
+        return self.phase_state[self.phase_at(program, time_s)[0]]
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,7 +42,7 @@ from core_ext.micro_reference import advance_reference
 from twin.added_vehicles import append_vehicles, check_routes
 from twin.demand import CLASS_CODE, VEHICLE_CLASSES, Trips
 from twin.junctions import Movements, build_movements
-from twin.network import Network
+from twin.network import Network, SignalPrograms
 from twin.routing import LineGraph, build_line_graph
 
 FloatArray = NDArray[np.float64]
@@ -1061,6 +1061,16 @@ class Simulation:
         s = self._state
         a, b = int(s.prog_phase_off[p]), int(s.prog_phase_off[p + 1])
         return s.phase_dur_s[a:b].copy(), float(s.prog_offset_s[p])
+
+    def signal_programs(self) -> SignalPrograms:
+        """The signal programs with the timing in effect (after :meth:`set_signal_timing`).
+
+        ``network.signals`` keeps the timing the network was built with; this is a copy
+        with the current phase durations and offsets.
+        """
+        s = self._state
+        return dataclasses.replace(self.network.signals, offset_s=s.prog_offset_s.copy(),
+                                   phase_duration_s=s.phase_dur_s.copy())
 
     def set_signal_timing(
         self, program: str | int, phase_duration_s: Sequence[float] | FloatArray,

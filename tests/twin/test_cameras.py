@@ -283,3 +283,43 @@ def test_cameras_refuse_a_simulation_restored_to_before_they_stood_there():
     sim.restore(before)
     with pytest.raises(RuntimeError, match="no longer has the cameras' loops"):
         cams.sample()
+
+
+def test_a_new_signal_timing_is_what_the_red_light_camera_and_the_controller_report():
+    """After ``set_signal_timing`` the camera judges by the new plan, as the engine
+    drives by it; ``network.signals`` keeps the old plan and would be wrong."""
+    w = world([CameraSpec(id="red", type="red_light", link="r1c0-r1c1")], headway_s=3.0,
+              until_s=1500.0, trace=True)
+    program = w.net.signals.program_ids.index("r1c1")
+    w.run(600.0)
+    old_durations, offset = w.sim.signal_timing("r1c1")
+    new_durations = np.where(old_durations > 5.0, 47.0, old_durations)  # greens 30 -> 47 s
+    w.sim.set_signal_timing("r1c1", new_durations)
+    switched_at = len(w.seen)
+    w.run(1700.0)
+    traj = w.sim.take_trajectories()
+    now = w.sim.signal_programs()
+    assert np.array_equal(now.phase_duration_s[now.phase_offsets[program]:
+                                               now.phase_offsets[program + 1]], new_durations)
+    assert now.offset_s[program] == offset
+    after = w.seen[switched_at:]
+    states = [o for o in after if o.kind is ObservationKind.SIGNAL_STATE]
+    starts = [sim_s(o) for o in states]
+    assert starts[0] == 600.0  # the switch, seen at the first sample after it
+    assert np.allclose(np.diff(starts[1:]), np.resize([3.0, 47.0], len(starts) - 2)) or \
+        np.allclose(np.diff(starts[1:]), np.resize([47.0, 3.0], len(starts) - 2))
+    for o in states:
+        assert o.payload["state"] == now.state_at(program, sim_s(o) + 1e-6)
+    a, b = w.net.link_index["r1c0-r1c1"], w.net.link_index["r1c1-r1c2"]
+    reads = [o for o in after if o.source_id == "red"]
+    assert len(reads) > 100
+    differs = 0
+    for obs in reads:
+        v = w.fleet.vehicle_of(obs.payload["plate"])
+        rows = np.flatnonzero(traj.vehicle == v)
+        j = next(int(r) for r, q in zip(rows[1:], rows[:-1], strict=True)
+                 if traj.link[q] == a and traj.link[r] == b)
+        step_start = float(traj.time_s[j]) - 1.0
+        assert obs.payload["signal_state"] == now.state_at(program, step_start)
+        differs += obs.payload["signal_state"] != w.net.signals.state_at(program, step_start)
+    assert differs > 0  # the old plan would have given other states

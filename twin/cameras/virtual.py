@@ -196,7 +196,7 @@ class VirtualCameras:
                     network, (cam.link, cam.pos_m), (other.link, other.pos_m))
                 assert length is not None  # checked by camera_problems
                 cam.section = other.exit_of = _Section(f"{cam.spec.id}>{other.spec.id}", length)
-        self.signals = SignalWatch(network.signals,
+        self.signals = SignalWatch(sim.signal_programs,
                                    [c.program for c in self.cameras if c.program >= 0])
         self._signal_seq = {p: 0 for p in self.signals.programs}
         self._cctv = [c for c in self.cameras if c.cctv is not None]
@@ -284,6 +284,7 @@ class VirtualCameras:
             raise RuntimeError("the simulation no longer has the cameras' loops (restored to "
                                "a snapshot taken before the cameras were placed?)")
         out: list[tuple[float, Observation]] = []
+        self.signals.refresh()  # a new signal timing counts from this sample's window on
         for start_s, program, state in self.signals.changes_until(t):
             out.append((start_s, self._signal_state(start_s, program, state)))
         crossings = self.sim.take_crossings()
