@@ -10,6 +10,7 @@
     kota what-if SCENARIO [--at S] [--horizon S] [--intervention SPEC]... [--json]
     kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
     kota quality [--store URL] [--window-days N] [--area A] [--export DIR] [--json]
+    kota sweep SCENARIO [--param NAME=V1,V2]... [--replications N] [--scheduler ADDRESS]
     kota user add NAME --role ROLE [--password-file F] | kota user list | kota user disable NAME
     kota serve [SCENARIO] [--host H] [--port P] [--store URL] [--idle-timeout-min M]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
@@ -45,6 +46,8 @@ examples:
   kota import data/jakarta/jatinegara_drive.graphml.gz var/jatinegara.npz
   kota enforce scenarios/jakarta_jatinegara_etle.toml        ETLE end to end, with a summary
   kota dispatch scenarios/jakarta_jatinegara_dispatch.toml  112 calls and units, response KPIs
+  kota sweep scenarios/grid_small.toml --param demand.scale=0.5,1 --replications 5
+                                                           a grid with seeds on Dask, with CIs
   kota user add ana --role admin                            the first admin (asks for a password)
   kota serve --host 0.0.0.0                                the dashboard with login, under waitress
   kota quarantine --limit 5                                what the bridge refused, and why
@@ -128,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.modules.quality import cli as quality_cli
 
     quality_cli.add_parser(sub)
+    from twin.planning import cli as sweep_cli
+
+    sweep_cli.add_parser(sub)
     from twin.accounts import cli as user_cli
 
     user_cli.add_parser(sub)
@@ -226,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.modules.quality import cli as quality_cli
 
             return quality_cli.run(args)
+        if args.command == "sweep":
+            from twin.planning import cli as sweep_cli
+
+            return sweep_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)

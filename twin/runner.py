@@ -137,6 +137,8 @@ class TwinRun:
         self.observations_stored = 0
         self.observations_duplicate = 0
         self._stop = False
+        self._wall0: float | None = None
+        self._reached_s = 0.0
 
     # ------------------------------------------------------------ processes
     def _traffic(self) -> ProcessGenerator:
@@ -224,21 +226,12 @@ class TwinRun:
         ``progress(done_s)`` is called after each chunk of simulated time.
         """
         meta = self.scenario.scenario
-        self.store.start_run(
-            meta.name, run_id=self.run_id, scenario_hash=self.scenario.sha256, seed=meta.seed,
-        )
-        self.clock.process(self._traffic())
-        for spec in self.scenario.incidents:
-            self.clock.process(self._incident(spec))
-        wall0 = time.perf_counter()
+        self.start()
         status = "finished"
-        t = 0.0
+        t = self.time_s
         try:
             while t < meta.duration_s and not self._stop:
-                t = min(meta.duration_s, t + chunk_s)
-                self.clock.run(until_s=t + 1e-9)
-                if self.view_every_s is None:
-                    self.live.publish_view(self.view())
+                t = self.advance(min(meta.duration_s, t + chunk_s))
                 if progress is not None:
                     progress(t)
             if self._stop and t < meta.duration_s:
@@ -247,11 +240,49 @@ class TwinRun:
             status = "failed"
             raise
         finally:
-            self._flush_store()
-            summary = self.summary(time.perf_counter() - wall0)
-            self.store.finish_run(self.run_id, status=status, summary=summary)
-            self.live.publish_view(self.view(finished=True))
+            summary = self.finish(status)
         return RunResult(self.run_id, meta.name, summary)
+
+    @property
+    def time_s(self) -> float:
+        """Simulated seconds since the scenario's start that the twin has run to."""
+        return self._reached_s
+
+    def start(self) -> None:
+        """Record the run in the store and start its processes (once; :meth:`advance` calls it)."""
+        if self._wall0 is not None:
+            return
+        meta = self.scenario.scenario
+        self.store.start_run(
+            meta.name, run_id=self.run_id, scenario_hash=self.scenario.sha256, seed=meta.seed,
+        )
+        self.clock.process(self._traffic())
+        for spec in self.scenario.incidents:
+            self.clock.process(self._incident(spec))
+        self._wall0 = time.perf_counter()
+
+    def advance(self, until_s: float) -> float:
+        """Run the twin up to simulated second ``until_s`` (at most the scenario's end);
+        the time reached."""
+        self.start()
+        until = min(float(until_s), self.scenario.scenario.duration_s)
+        if until > self._reached_s:
+            self.clock.run(until_s=until + 1e-9)  # the processes due at ``until`` act too
+            self._reached_s = until
+            if self.view_every_s is None:
+                self.live.publish_view(self.view())
+        return self._reached_s
+
+    def finish(self, status: str = "finished") -> dict[str, Any]:
+        """Store what waits, record the run's end and summary, publish the final view;
+        the summary."""
+        self.start()
+        assert self._wall0 is not None
+        self._flush_store()
+        summary = self.summary(time.perf_counter() - self._wall0)
+        self.store.finish_run(self.run_id, status=status, summary=summary)
+        self.live.publish_view(self.view(finished=True))
+        return summary
 
     def _flush_store(self) -> None:
         batch = self._store_feed.drain()

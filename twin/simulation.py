@@ -783,6 +783,17 @@ class Simulation:
         return self._state.veh_arrive_s - self._state.veh_depart_s
 
     @property
+    def route_free_flow_s(self) -> FloatArray:
+        """Free-flow travel time of each vehicle's current route, seconds (link lengths at
+        their speed limits; 0 for an unroutable trip). ``travel_time_s - route_free_flow_s``
+        is a trip's delay."""
+        s = self._state
+        per_link = np.concatenate([self.network.free_flow_time_s[s.route_links], [0.0]])
+        starts = s.route_offsets[:-1]
+        sums = np.add.reduceat(per_link, np.minimum(starts, per_link.shape[0] - 1))
+        return np.where(np.diff(s.route_offsets) > 0, sums, 0.0)
+
+    @property
     def gridlocked(self) -> bool:
         """Whether nothing has moved for ``config.gridlock_after_s`` with vehicles on the road."""
         stall = int(self._state.counters[_micro_nb.C_STALL_STEPS]) * self.config.dt_s
