@@ -277,9 +277,10 @@ def trend_rows(rows: list[dict[str, Any]], kind: str, days: float,
 
 
 def trend_figure(rows: list[dict[str, Any]], services: tuple[str, ...] = (*SERVICES, "AAI"),
-                 ) -> go.Figure:
+                 what: str = "") -> go.Figure:
     """Published scores over time, one line per service (and the AAI, dashed); a period
-    with "insufficient data" is a gap in its line, not a zero."""
+    with "insufficient data" is a gap in its line, not a zero. ``what`` names the periods
+    shown (see :func:`trend_label`), for the empty chart's message."""
     fig = go.Figure()
     for service in services:
         pts = [r for r in rows if r["service"] == service]
@@ -295,18 +296,27 @@ def trend_figure(rows: list[dict[str, Any]], services: tuple[str, ...] = (*SERVI
     fig.update_layout(
         paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": FONT_COLOUR},
         height=260, margin={"l": 48, "r": 16, "t": 16, "b": 36},
-        yaxis={"range": list(SCALE), "title": "score (25-100)", "gridcolor": "#263241"},
-        xaxis={"title": "period end", "gridcolor": "#263241"},
-        legend={"orientation": "h", "y": -0.25},
+        yaxis={"range": [SCALE[0] - 1, SCALE[1] + 2], "title": "score (25-100)",
+               "gridcolor": "#263241"},
+        xaxis={"gridcolor": "#263241"},  # each point is the end of a published period
+        legend={"orientation": "h", "y": -0.2},
     )
     if not fig.data:
-        fig.add_annotation(text="No published scores yet: kota quality --publish stores them",
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.add_annotation(text=f"No published scores{' for ' + what if what else ''} yet "
+                           "(kota quality --publish stores them)",
                            x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False)
     return fig
 
 
+def trend_label(kind: str, days: float) -> str:
+    """What a trend of ``kind`` shows: ``rolling 7-day windows`` or ``calendar months``."""
+    return f"rolling {days:g}-day windows" if kind == "rolling" else "calendar months"
+
+
 def drill_children(result: dict[str, Any], service: str, trend: list[dict[str, Any]],
-                   cfg: IndexConfig | None = None) -> list[Any]:
+                   what: str = "", cfg: IndexConfig | None = None) -> list[Any]:
     """The drill-down of ``service``: heading, how the score is made, the KPI table and the
     service's published trend (``trend``: rows of :func:`trend_rows`)."""
     record = service_record(result, service)
@@ -314,6 +324,6 @@ def drill_children(result: dict[str, Any], service: str, trend: list[dict[str, A
         html.H3(f"{SERVICE_LABELS[service]}: {grade_text(record, cfg)}", className="index-drill-title"),
         html.Ul([html.Li(line) for line in score_lines(record)], className="index-score-lines"),
         explanation_table(kpi_rows(result, service, cfg)),
-        dcc.Graph(figure=trend_figure(trend, (service,)), config={"displayModeBar": False},
+        dcc.Graph(figure=trend_figure(trend, (service,), what), config={"displayModeBar": False},
                   className="index-drill-trend"),
     ]

@@ -128,7 +128,7 @@ def explain(service: str | None, days: float, end_mode: str, area: str,
         return CHOOSE
     result = view.compute_view(store, days, area, end_mode)
     trend = view.trend_rows(history(store, area=area, service=service), trend_kind, days)
-    return view.drill_children(result, service, trend)
+    return view.drill_children(result, service, trend, view.trend_label(trend_kind, days))
 
 
 def _content(days: float, end_mode: str, area: str, trend_kind: str) -> tuple[Any, ...]:
@@ -144,4 +144,5 @@ def _content(days: float, end_mode: str, area: str, trend_kind: str) -> tuple[An
     return (*[view.gauge_figure(r) for r in records],
             *[f"{view.grade_text(r)} · {view.kpi_count_text(r)}" for r in records],
             view.gauge_figure(result["aai"], "AAI"), view.aai_text(result),
-            view.window_text(result), view.trend_figure(trend))
+            view.window_text(result),
+            view.trend_figure(trend, what=view.trend_label(trend_kind, days)))

@@ -4,7 +4,6 @@ module (``kota dispatch``'s scenario runner), with scores published by the quali
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 
 import dash
 import flask
@@ -15,50 +14,24 @@ from dashboard import ids
 from dashboard import index_view as view
 from dashboard.app import create_app
 from dashboard.sessions import Session
-from tests.modules.quality.test_queries_dispatch import SCENARIO
+from tests.dashboard import index_fixtures
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
-from twin.modules.dispatch.scenario_run import run_scenario
 from twin.modules.quality import (
     INSUFFICIENT,
     SERVICES,
-    compute,
     compute_index,
     history,
     latest_data_time,
     load_config,
     measure_all,
-    publish,
     rolling_window,
 )
-from twin.scenario import load_scenario
 from twin.store import Store, open_store
 
 PASSWORD = "correct horse battery staple"
-RUN_S = 3600.0
-
-
-@pytest.fixture(scope="module")
-def dispatch_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite store holding one hour of the quality tests' dispatch scenario, run by the
-    dispatch module, and two published 7-day index points (30 and 60 minutes in)."""
-    tmp = tmp_path_factory.mktemp("index")
-    path = tmp / "grid_dispatch.toml"
-    path.write_text(SCENARIO.format(duration=RUN_S))
-    scenario = load_scenario(path)
-    url = f"sqlite:///{tmp / 'kota.db'}"
-    run_scenario(scenario, store_url=url)
-    with open_store(url) as store:
-        for minutes in (30, 60):
-            end = scenario.scenario.start + timedelta(minutes=minutes)
-            publish(store, compute(store, load_config(), rolling_window(end, 7), "all"))
-    return url
-
-
-@pytest.fixture
-def dispatch_store(dispatch_db: str):
-    with open_store(dispatch_db) as store:
-        yield store
+dispatch_db = index_fixtures.dispatch_db
+dispatch_store = index_fixtures.dispatch_store
 
 
 def _reference(store: Store, days: float, area: str = "all") -> dict:
