@@ -45,3 +45,30 @@ def sensors_tile(key: str) -> str:
     if key not in SENSORS_TILE_KEYS:
         raise ValueError(f"unknown sensors tile {key!r}; expected one of {SENSORS_TILE_KEYS}")
     return f"sensors-tile-{key}"
+
+# service index page (pages/index.py); per-service ids end in the service name
+INDEX_WINDOW = "index-window"  # dcc.RadioItems: rolling window in days
+INDEX_END = "index-end"  # dcc.RadioItems: window end, "latest" (newest data) or "now"
+INDEX_AREA = "index-area"  # dcc.Dropdown: twin.modules.quality.areas
+INDEX_TREND_KIND = "index-trend-kind"  # dcc.RadioItems: "rolling" or "month"
+INDEX_STATUS = "index-status"  # what was computed: version, area, window
+INDEX_AAI_GAUGE = "index-aai-gauge"
+INDEX_AAI_TEXT = "index-aai-text"
+INDEX_TREND = "index-trend"  # published scores of every service
+INDEX_SELECTED = "index-selected"  # dcc.Store: the service being explained
+INDEX_DRILL = "index-drill"  # the explanation of the selected service
+
+
+def index_gauge(service: str) -> str:
+    """The id of the gauge (dcc.Graph) of ``service`` on the Service index page."""
+    return f"index-gauge-{service}"
+
+
+def index_grade(service: str) -> str:
+    """The id of the grade line of ``service``."""
+    return f"index-grade-{service}"
+
+
+def index_pick(service: str) -> str:
+    """The id of the button that opens the explanation of ``service``."""
+    return f"index-pick-{service}"

@@ -10,6 +10,7 @@ area, never per officer.
 
 from .config import SERVICES, IndexConfig, KpiDef, config_from_dict, load_config
 from .export import recompute, recompute_csv, write_export
+from .extent import Area, areas, latest_data_time
 from .history import compute, history, month_windows, publish, publish_months, rolling_window
 from .ikm import ELEMENTS, element_means, grade, ikm_from_means, ikm_score
 from .index import INSUFFICIENT, Measurement, Window, compute_index, normalise, score_service
@@ -17,10 +18,10 @@ from .queries import ALL_AREAS, measure, measure_all, register_query, unregister
 from .risk import LinkHourRisk, RiskMap, risk_map
 
 __all__ = [
-    "ALL_AREAS", "ELEMENTS", "INSUFFICIENT", "SERVICES", "IndexConfig", "KpiDef", "LinkHourRisk",
-    "Measurement", "RiskMap", "Window", "compute", "compute_index", "config_from_dict",
-    "element_means", "grade", "history", "ikm_from_means", "ikm_score", "load_config", "measure",
-    "measure_all", "month_windows", "normalise", "publish", "publish_months", "recompute",
-    "recompute_csv", "register_query", "risk_map", "rolling_window", "score_service",
-    "unregister_query", "write_export",
+    "ALL_AREAS", "ELEMENTS", "INSUFFICIENT", "SERVICES", "Area", "IndexConfig", "KpiDef",
+    "LinkHourRisk", "Measurement", "RiskMap", "Window", "areas", "compute", "compute_index",
+    "config_from_dict", "element_means", "grade", "history", "ikm_from_means", "ikm_score",
+    "latest_data_time", "load_config", "measure", "measure_all", "month_windows", "normalise",
+    "publish", "publish_months", "recompute", "recompute_csv", "register_query", "risk_map",
+    "rolling_window", "score_service", "unregister_query", "write_export",
 ]

@@ -42,24 +42,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _end(store: Any, text: str) -> Any:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
-    from sqlalchemy import func, select
-
-    from .queries import CASES, OBSERVATIONS, TRANSITIONS
-    from .queries_dispatch import latest_time
+    from .extent import latest_data_time
 
     if text == "now":
         return datetime.now(UTC)
     if text == "latest":
-        with store.engine.connect() as conn:
-            times = [conn.execute(select(func.max(c))).scalar_one()
-                     for c in (CASES.c.observed_at, OBSERVATIONS.c.observed_at, TRANSITIONS.c.at)]
-        known = [t for t in (*times, latest_time(store)) if t is not None]
-        if not known:
+        latest = latest_data_time(store)
+        if latest is None:
             raise ValueError("--end latest: the store holds no ETLE case, observation or "
                              "dispatch run")
-        return max(known).replace(microsecond=0) + timedelta(seconds=1)
+        return latest
     end = datetime.fromisoformat(text)
     if end.tzinfo is None:
         raise ValueError(f"--end {text!r} needs a UTC offset")
