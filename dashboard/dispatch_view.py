@@ -135,10 +135,14 @@ def candidates_by_kind(board: Board, incident_id: str) -> dict[str, list[Candida
     return {k: sorted(v, key=lambda c: c.rank) for k, v in out.items()}
 
 
+def eta_text(c: Candidate) -> str:
+    """``ETA 1 min 20 s`` (or ``unreachable``)."""
+    return "unreachable" if not math.isfinite(c.eta_s) else f"ETA {format_duration(c.eta_s)}"
+
+
 def candidate_label(c: Candidate) -> str:
     """``b-police-0 (ETA 1 min 20 s, recommended)``."""
-    eta = "unreachable" if not math.isfinite(c.eta_s) else f"ETA {format_duration(c.eta_s)}"
-    return f"{c.unit_id} ({eta}{', recommended' if c.recommended else ''})"
+    return f"{c.unit_id} ({eta_text(c)}{', recommended' if c.recommended else ''})"
 
 
 def recommendation_lines(board: Board, incident_id: str,
@@ -146,7 +150,7 @@ def recommendation_lines(board: Board, incident_id: str,
     """Per kind still to send: the recommended unit, and the operator's choice if any."""
     lines = []
     for kind, cands in candidates_by_kind(board, incident_id).items():
-        line = f"{kind}: recommended {candidate_label(cands[0])}"
+        line = f"{kind}: recommended {cands[0].unit_id} ({eta_text(cands[0])})"
         chosen = overrides.get(incident_id, {}).get(kind)
         if chosen is not None and chosen != cands[0].unit_id:
             line += f"; operator chose {chosen}"
