@@ -300,11 +300,13 @@ def status_text(data: DispatchData) -> str:
 
 
 def send_override(store: Store, run_id: str, incident_id: str, kind: str, unit_id: str,
-                  actor: str) -> str:
-    """Record the override (:func:`twin.modules.dispatch.board.record_override`); the text
-    to show: its confirmation, or why it was refused."""
+                  actor: str) -> tuple[str, OverrideRecord | None]:
+    """Record the override (:func:`twin.modules.dispatch.board.record_override`).
+
+    Returns the text to show (its confirmation, or why it was refused) and the record
+    (None when refused)."""
     try:
-        return override_text(record_override(store, run_id, incident_id, kind, unit_id,
-                                             actor=actor))
+        rec = record_override(store, run_id, incident_id, kind, unit_id, actor=actor)
     except OverrideRefused as exc:
-        return f"Override refused: {exc}"
+        return f"Override refused: {exc}", None
+    return override_text(rec), rec

@@ -6,7 +6,8 @@ calls, KPIs and the board of units and candidate units (``kota dispatch SCENARIO
 URL`` writes one). Every few seconds the page is redrawn from the store. A dispatcher
 (``action:unit.override``) may choose another available unit than the recommended one;
 the choice is recorded in the store (:func:`twin.modules.dispatch.board.record_override`)
-for the dispatch model to honour. Builders are in :mod:`dashboard.dispatch_view`.
+for the dispatch model to honour, and in the access log (action ``unit.override``).
+Builders are in :mod:`dashboard.dispatch_view`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import auth, ids
 from dashboard import dispatch_view as view
 from dashboard.state import current_store
+from twin.accounts import AccessEntry
 from twin.modules.dispatch.board import load_board
 
 dash.register_page(__name__, path="/dispatch", name="Call centre & dispatch", order=3)
@@ -169,5 +171,11 @@ def send(_n_clicks: int, run_id: str | None, incident_id: str | None, kind: str 
     if store is None or not (run_id and incident_id and kind and unit_id):
         return "Choose an incident, a unit kind and a unit first.", done or 0
     actor = session.user if session is not None else "demo"
-    return (view.send_override(store, run_id, incident_id, kind, unit_id, actor),
-            (done or 0) + 1)
+    text, rec = view.send_override(store, run_id, incident_id, kind, unit_id, actor)
+    login = auth.current_auth()
+    if rec is not None and login is not None and session is not None:
+        login.accounts.record(AccessEntry(
+            session.user, session.role, "unit.override", f"{run_id}/{incident_id}",
+            "operator override", {"kind": kind, "unit": unit_id,
+                                  "recommended": rec.recommended_unit_id}))
+    return text, (done or 0) + 1

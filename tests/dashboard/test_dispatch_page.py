@@ -115,10 +115,14 @@ def test_send_override_records_or_says_why_not(sqlite_store: Store, paused: Boar
     board = load_board(sqlite_store, paused.run_id)
     assert board is not None
     other = view.candidates_by_kind(board, CRASH)["tow"][1]
-    text = view.send_override(sqlite_store, paused.run_id, CRASH, "tow", other.unit_id, "dan")
+    text, rec = view.send_override(sqlite_store, paused.run_id, CRASH, "tow", other.unit_id,
+                                   "dan")
     assert text.startswith("Override recorded") and other.unit_id in text
-    refused = view.send_override(sqlite_store, paused.run_id, CRASH, "tow", "a-fire-0", "dan")
-    assert refused.startswith("Override refused")
+    assert rec is not None and rec.recommended_unit_id == view.candidates_by_kind(
+        board, CRASH)["tow"][0].unit_id
+    refused, none = view.send_override(sqlite_store, paused.run_id, CRASH, "tow", "a-fire-0",
+                                       "dan")
+    assert refused.startswith("Override refused") and none is None
     assert [(r.unit_id, r.actor) for r in override_log(sqlite_store, paused.run_id)] == [
         (other.unit_id, "dan")]
 
@@ -166,6 +170,10 @@ def test_override_callback_for_dispatchers_only(sqlite_store: Store, paused: Boa
     assert "Override recorded" in response.get_data(as_text=True)
     assert [(r.unit_id, r.actor) for r in override_log(sqlite_store, paused.run_id)] == [
         (other, "dan")]
+    (entry,) = [e for e in accounts.access_entries("dan") if e.action == "unit.override"]
+    assert entry.subject == f"{paused.run_id}/{CRASH}" and entry.details["unit"] == other
+    assert [e.action for e in accounts.access_entries("cat")
+            if e.action in ("denied", "unit.override")] == ["denied"]
     # the call taker sees the page: the queue and the crash with the operator's choice
     refresh = _body(call_taker, ids.DISPATCH_QUEUE, {ids.DISPATCH_RUN: paused.run_id})
     response = call_taker.post("/_dash-update-component", json=refresh)

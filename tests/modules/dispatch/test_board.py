@@ -8,6 +8,7 @@ import pytest
 
 from twin.modules.dispatch.board import (
     OverrideRefused,
+    apply_overrides,
     dispatch_runs,
     load_board,
     load_calls,
@@ -66,9 +67,7 @@ def test_override_is_recorded_and_the_model_sends_that_unit(store: Store) -> Non
     assert (rec.unit_id, rec.recommended_unit_id, rec.actor) == (other, police[0].unit_id, "dan")
     assert load_overrides(store, run.run_id) == {CRASH: {"police": other}}
 
-    for incident_id, chosen in load_overrides(store, run.run_id).items():
-        for kind, unit in chosen.items():
-            run.model.override(incident_id, kind, unit)
+    assert apply_overrides(store, run.run_id, run.model) == 1
     run.env.run(until=run.env.now + 300.0)
     crash = run.model.incidents[CRASH]
     assert crash.units["police"] == other

@@ -7,7 +7,8 @@ policy's recommendation first (:func:`save_run` calls it, so ``kota dispatch`` s
 board). :func:`record_override` keeps an operator's choice of another candidate in
 ``dispatch_overrides``; :func:`load_overrides` gives them back in the shape of
 ``[modules.dispatch] overrides`` (incident -> kind -> unit), which a model honours through
-:class:`~.policies.OperatorOverride` (:meth:`DispatchModel.override`).
+:class:`~.policies.OperatorOverride` (:meth:`DispatchModel.override`; :func:`apply_overrides`
+hands them all to a running model).
 
 The readers (:func:`load_board`, :func:`load_calls`, :func:`load_incidents`,
 :func:`dispatch_runs`) return typed rows for the dashboard; times are seconds since the
@@ -292,3 +293,14 @@ def load_overrides(store: Store, run_id: str) -> dict[str, dict[str, str]]:
     for rec in override_log(store, run_id):
         out.setdefault(rec.incident_id, {})[rec.kind] = rec.unit_id
     return out
+
+
+def apply_overrides(store: Store, run_id: str, model: DispatchModel) -> int:
+    """Hand the run's recorded overrides to ``model`` (:meth:`DispatchModel.override`),
+    so its next decisions send the operators' units; returns how many were handed over."""
+    n = 0
+    for incident_id, chosen in load_overrides(store, run_id).items():
+        for kind, unit in chosen.items():
+            model.override(incident_id, kind, unit)
+            n += 1
+    return n
