@@ -72,3 +72,26 @@ def index_grade(service: str) -> str:
 def index_pick(service: str) -> str:
     """The id of the button that opens the explanation of ``service``."""
     return f"index-pick-{service}"
+
+# call centre & dispatch page (dashboard/pages/dispatch.py)
+DISPATCH_RUN = "dispatch-run"  # dcc.Dropdown: runs with a saved dispatch board
+DISPATCH_INTERVAL = "dispatch-interval"
+DISPATCH_STATUS = "dispatch-status"  # which run, the board's clock and policy
+DISPATCH_TILES = "dispatch-tiles"  # KPI tiles: answer time, response P50/P90 per service
+DISPATCH_QUEUE = "dispatch-queue"  # ul: one ``li.call-row`` per waiting call
+DISPATCH_INCIDENTS = "dispatch-incidents"  # one ``div.incident-card`` per active incident
+DISPATCH_UNITS = "dispatch-units"  # one ``div.unit-column`` per unit status
+DISPATCH_OVR_INCIDENT = "dispatch-override-incident"
+DISPATCH_OVR_KIND = "dispatch-override-kind"
+DISPATCH_OVR_UNIT = "dispatch-override-unit"
+DISPATCH_OVR_SEND = "dispatch-override-send"
+DISPATCH_OVR_MESSAGE = "dispatch-override-message"
+DISPATCH_OVR_DONE = "dispatch-override-done"  # dcc.Store: overrides sent (redraws the board)
+DISPATCH_QUEUE_KEYS = ("waiting", "answered", "abandoned")
+
+
+def dispatch_queue(key: str) -> str:
+    """The id of the value element of the call-queue tile ``key``."""
+    if key not in DISPATCH_QUEUE_KEYS:
+        raise ValueError(f"unknown queue tile {key!r}; expected one of {DISPATCH_QUEUE_KEYS}")
+    return f"dispatch-queue-{key}"

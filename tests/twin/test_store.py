@@ -531,14 +531,14 @@ def test_migrations_reach_head_and_match_the_models(store_url: str) -> None:
     """A fresh database migrates to head, reopening is a no-op, and no schema drift exists."""
     assert current_revision(store_url) is None
     open_store(store_url).close()
-    assert current_revision(store_url) == head_revision() == "0006"
-    assert upgrade(store_url) == "0006"
+    assert current_revision(store_url) == head_revision() == "0007"
+    assert upgrade(store_url) == "0007"
     open_store(store_url).close()
     engine = make_engine(store_url)
     try:
         with engine.connect() as conn:
             versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-            assert versions == [("0006",)]
+            assert versions == [("0007",)]
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
     finally:

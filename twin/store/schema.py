@@ -464,3 +464,68 @@ class AccessAuditRow(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String)
     hash: Mapped[str] = mapped_column(String, unique=True)
+
+
+# -- dispatch board: twin/modules/dispatch/board.py, migration 0007 ------------------------
+
+
+class DispatchBoardRow(Base):
+    """When a dispatch run's board (units, candidate units) was last saved, and by which policy."""
+
+    __tablename__ = "dispatch_board"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    t_now_s: Mapped[float] = mapped_column(Double)
+    """The model's clock at the save (seconds since the run's start)."""
+    policy: Mapped[str] = mapped_column(String)
+    saved_at: Mapped[datetime]
+
+
+class DispatchUnitRow(Base):
+    """One unit of a dispatch run as it stood when the board was saved."""
+
+    __tablename__ = "dispatch_units"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    station: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    """One of :data:`twin.modules.dispatch.units.STATUSES`."""
+    incident_id: Mapped[str | None] = mapped_column(String)
+    link_id: Mapped[str | None] = mapped_column(String)
+    """Link of its last reported position (NULL: at its station)."""
+    busy_s: Mapped[float] = mapped_column(Double)
+
+
+class DispatchCandidateRow(Base):
+    """An available unit that could be sent to an open incident for a kind it still needs."""
+
+    __tablename__ = "dispatch_candidates"
+
+    run_id: Mapped[str] = mapped_column(String, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String, primary_key=True)
+    eta_s: Mapped[float | None] = mapped_column(Double)
+    """Travel seconds on the travel times of the save (NULL: unreachable)."""
+    rank: Mapped[int] = mapped_column(Integer)
+    """0 for the policy's recommendation, then by ETA."""
+    recommended: Mapped[bool]
+
+
+class DispatchOverrideRow(Base):
+    """An operator's override: send this unit for this kind of this incident (latest wins)."""
+
+    __tablename__ = "dispatch_overrides"
+    __table_args__ = (Index("ix_dispatch_overrides_run_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String)
+    incident_id: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    unit_id: Mapped[str] = mapped_column(String)
+    recommended_unit_id: Mapped[str | None] = mapped_column(String)
+    """What the policy recommended when the override was recorded."""
+    actor: Mapped[str] = mapped_column(String)
+    recorded_at: Mapped[datetime]

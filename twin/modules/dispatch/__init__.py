@@ -3,7 +3,9 @@
 Incidents (generated or scripted) block lanes in the traffic engine; their calls
 queue for call takers on shifts; dispatch sends units (Mesa agents) of each agency
 needed, chosen by a policy on the twin's current travel times; KPIs follow
-DOMAIN.md section 2.4. This module uses the twin's public API only.
+DOMAIN.md section 2.4. This module uses the twin's public API only. Each stored run also
+keeps its board (unit statuses, candidate units for open incidents) and the operators'
+overrides (:mod:`.board`, migration 0007), which the dashboard's dispatch page reads.
 
 Simplifications of this first version (documented, not hidden):
 

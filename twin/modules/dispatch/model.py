@@ -507,6 +507,16 @@ class DispatchModel(mesa.Model):
             inc.t_closed = inc.t_clear + REPORT_S
         self._serve_waiting()
 
+    def override(self, incident_id: str, kind: str, unit_name: str) -> None:
+        """Send ``unit_name`` for ``kind`` of ``incident_id`` when that is next decided
+        and the unit is available then (the operator's choice, as ``overrides`` in the
+        configuration); the policy becomes an :class:`OperatorOverride` of itself.
+        The units waiting incidents can get are reconsidered at once."""
+        if not isinstance(self.policy, OperatorOverride):
+            self.policy = OperatorOverride(self.policy, {})
+        self.policy.overrides.setdefault(incident_id, {})[kind] = unit_name
+        self._serve_waiting()
+
     # ------------------------------------------------------------ KPIs
     def kpis(self) -> dict[str, Any]:
         """KPIs of DOMAIN.md section 2.4 so far: calls (overall and per band of the

@@ -1,4 +1,4 @@
-"""Write a dispatch run's incidents, calls and KPIs to the store."""
+"""Write a dispatch run's incidents, calls, KPIs and board to the store."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select
 from twin.store import Store
 from twin.store.schema import DispatchCallRow, DispatchIncidentRow, DispatchKpiRow
 
+from .board import save_board
 from .model import DispatchModel
 
 _T = ("t_occurred", "t_ring", "t_answer", "t_classified", "t_dispatch", "t_enroute",
@@ -40,7 +41,8 @@ def flatten_kpis(kpis: Mapping[str, Any]) -> Iterator[tuple[str, str, float | No
 
 
 def save_run(store: Store, run_id: str, model: DispatchModel) -> dict[str, int]:
-    """Replace what the store holds for ``run_id`` with the model's state; return row counts."""
+    """Replace what the store holds for ``run_id`` with the model's state (incidents, calls,
+    KPIs and the board of :func:`.board.save_board`); return row counts."""
     links = model.sim.network.link_ids
     incidents = []
     for inc in model.incidents.values():
@@ -65,7 +67,8 @@ def save_run(store: Store, run_id: str, model: DispatchModel) -> dict[str, int]:
             conn.execute(delete(table).where(table.run_id == run_id))
             if rows:
                 conn.execute(insert(table), rows)
-    return {"incidents": len(incidents), "calls": len(calls), "kpis": len(kpis)}
+    return {"incidents": len(incidents), "calls": len(calls), "kpis": len(kpis),
+            **save_board(store, run_id, model)}
 
 
 def load_kpis(store: Store, run_id: str) -> dict[tuple[str, str], float | None]:
