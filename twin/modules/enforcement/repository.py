@@ -33,6 +33,7 @@ from twin.store.schema import (
 
 from . import audit
 from .audit import AuditEntry, ChainReport
+from .plates import try_parse_plate
 from .states import TERMINAL, Case, CaseState, TransitionError, check_transition
 
 T = TypeVar("T")
@@ -47,6 +48,26 @@ BLOCKS = cast(Table, EtleStnkBlockRow.__table__)
 CHECKPOINTS = cast(Table, EtleCheckpointRow.__table__)
 
 _PG_LOCK = 0x45544C45  # "ETLE"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """One accepted payment (no personal data: the case id stands for the payer).
+
+    Attributes
+    ----------
+    payment_ref : str, the bank's reference
+    case_id : str
+    amount_idr : int, rupiah
+    paid_at : datetime, when the bank says it was paid
+    bank : str
+    """
+
+    payment_ref: str
+    case_id: str
+    amount_idr: int
+    paid_at: datetime
+    bank: str
 
 
 class CaseNotFound(LookupError):
@@ -198,6 +219,35 @@ class CaseStore(Store):
         """Cases a timer waits on: notice to post, confirmation or payment deadline."""
         return self.cases([CaseState.OWNER_RESOLVED, CaseState.NOTICE_SENT,
                            CaseState.TICKET_ISSUED])
+
+    def cases_of(self, *, plate: str | None = None, driver_id: str | None = None,
+                 limit: int = 50) -> list[Case]:
+        """The newest cases of a plate (any spacing) or of a confirmed driver, newest first.
+
+        Raises
+        ------
+        ValueError
+            Unless exactly one of ``plate`` and ``driver_id`` is given.
+        """
+        if (plate is None) == (driver_id is None):
+            raise ValueError("give exactly one of plate and driver_id")
+        if plate is not None:
+            parsed = try_parse_plate(plate)
+            where = CASES.c.plate == (parsed.text if parsed is not None else plate.strip())
+        else:
+            where = CASES.c.driver_id == driver_id
+        stmt = select(CASES).where(where).order_by(CASES.c.observed_at.desc(),
+                                                   CASES.c.case_id).limit(limit)
+        return self.read(lambda conn: [Case.from_row(r) for r in conn.execute(stmt)])
+
+    def recent_payments(self, limit: int = 10) -> list[PaymentRecord]:
+        """The latest accepted payments, newest first (by the bank's ``paid_at``)."""
+        stmt = select(PAYMENTS.c.payment_ref, PAYMENTS.c.case_id, PAYMENTS.c.amount_idr,
+                      PAYMENTS.c.paid_at, PAYMENTS.c.bank).order_by(
+            PAYMENTS.c.paid_at.desc(), PAYMENTS.c.payment_ref).limit(limit)
+        return self.read(lambda conn: [
+            PaymentRecord(r.payment_ref, r.case_id, int(r.amount_idr), r.paid_at, r.bank)
+            for r in conn.execute(stmt)])
 
     # -- checkpoints ------------------------------------------------------------------
 
