@@ -21,9 +21,11 @@ import dash
 from dash import dcc, html
 
 from dashboard import auth, ids
+from dashboard.enforcement_desk import ENFORCEMENT_CONFIG_KEY
 from dashboard.state import LIVE_CONFIG_KEY, SENSORS_CLOCK_CONFIG_KEY, STORE_CONFIG_KEY
 
 if TYPE_CHECKING:
+    from dashboard.enforcement_desk import EnforcementDesk
     from twin.accounts import AccountStore
     from twin.live import LiveTwin
     from twin.sensor_health import Clock
@@ -39,6 +41,7 @@ ASSETS_DIR = PACKAGE_DIR / "assets"
 def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountStore | None = None,
                idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
                store: Store | None = None, sensors_clock: Clock = "wall",
+               enforcement: EnforcementDesk | None = None,
                **auth_options: Any) -> dash.Dash:
     """Build the dashboard for one live twin.
 
@@ -59,6 +62,9 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
     sensors_clock : ``"wall"`` or ``"data"``
         The Sensors page's clock (:mod:`twin.sensor_health`): ``data`` for a
         simulated run, whose observations carry simulated time.
+    enforcement : EnforcementDesk, optional
+        Registration data and clock the Enforcement page verifies with
+        (:mod:`dashboard.enforcement_desk`); without, its queue is read-only.
     **auth_options
         Passed to :func:`dashboard.auth.install` (``clock``).
 
@@ -86,6 +92,7 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
     app.server.config["KOTA_TITLE"] = title
     app.server.config[STORE_CONFIG_KEY] = store
     app.server.config[SENSORS_CLOCK_CONFIG_KEY] = sensors_clock
+    app.server.config[ENFORCEMENT_CONFIG_KEY] = enforcement
     if accounts is not None:
         auth.install(app, accounts, idle_timeout_s=idle_timeout_s, secure_cookie=secure_cookie,
                      **auth_options)

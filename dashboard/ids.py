@@ -95,3 +95,19 @@ def dispatch_queue(key: str) -> str:
     if key not in DISPATCH_QUEUE_KEYS:
         raise ValueError(f"unknown queue tile {key!r}; expected one of {DISPATCH_QUEUE_KEYS}")
     return f"dispatch-queue-{key}"
+
+# enforcement page (dashboard/pages/enforcement.py)
+ENF_INTERVAL = "enf-interval"
+ENF_COUNTS = "enf-counts"  # one ``div.enf-count`` tile per case state with cases
+ENF_QUEUE = "enf-queue"  # dcc.RadioItems: cases awaiting verification, oldest first
+ENF_EVIDENCE = "enf-evidence"  # the selected case's evidence
+ENF_REASON = "enf-reason"  # rejection reason (required to reject)
+ENF_VERIFY = "enf-verify"
+ENF_REJECT = "enf-reject"
+ENF_MESSAGE = "enf-message"  # the outcome of the last verify/reject
+ENF_LAST_ACTION = "enf-last-action"  # dcc.Store: bumps the refresh after a decision
+ENF_PAYMENTS = "enf-payments"  # one ``li.payment-row`` per payment, newest first
+ENF_TAR_QUERY = "enf-tar-query"  # plate or driver id
+ENF_TAR_REASON = "enf-tar-reason"  # why personal data is viewed (access log)
+ENF_TAR_GO = "enf-tar-go"
+ENF_TAR_RESULT = "enf-tar-result"
