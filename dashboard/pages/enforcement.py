@@ -55,6 +55,7 @@ QUEUE_SHOWN = 50
 PAYMENTS_SHOWN = 10
 NO_STORE = "No store attached: start the dashboard with a store."
 NO_CASE = "Select a case in the queue to see its evidence."
+TAR_TITLE = "Traffic Attitude Record lookup (personal data: every lookup is logged)"
 READ_ONLY = ("Read-only: no registration data (ERI) is attached to this dashboard, so cases "
              "cannot be verified here.")
 
@@ -91,20 +92,33 @@ def layout(**_kwargs: Any) -> html.Div:
             html.Ul(payments, id=ids.ENF_PAYMENTS, className="rejected-list"),
         ]),
     ]
-    if can_see_personal_data():
-        panels.append(html.Div(className="sensors-card enf-tar", children=[
-            html.Div("Traffic Attitude Record lookup (personal data: every lookup is logged)",
-                     className="kpi-label"),
-            html.Div(className="enf-tar-form", children=[
-                dcc.Input(id=ids.ENF_TAR_QUERY, placeholder="Plate or driver id", debounce=True),
-                dcc.Input(id=ids.ENF_TAR_REASON, placeholder="Reason for the lookup"),
-                html.Button("Look up", id=ids.ENF_TAR_GO),
-            ]),
-            html.Div(id=ids.ENF_TAR_RESULT),
-        ]))
+    panels.append(_tar_card() if can_see_personal_data() else _no_tar())
     panels += [dcc.Store(id=ids.ENF_LAST_ACTION), dcc.Interval(id=ids.ENF_INTERVAL,
                                                                interval=REFRESH_MS)]
     return html.Div(panels, className="enf-page")
+
+
+def _tar_card() -> html.Div:
+    return html.Div(className="sensors-card enf-tar", children=[
+        html.Div(TAR_TITLE, className="kpi-label"),
+        html.Div(className="enf-tar-form", children=[
+            dcc.Input(id=ids.ENF_TAR_QUERY, placeholder="Plate or driver id"),
+            dcc.Input(id=ids.ENF_TAR_REASON, placeholder="Reason for the lookup"),
+            html.Button("Look up", id=ids.ENF_TAR_GO),
+        ]),
+        html.Div(id=ids.ENF_TAR_RESULT),
+    ])
+
+
+def _no_tar() -> html.Div:
+    """Empty, hidden stand-ins for the lookup's ids, so the browser finds every id its
+    callback names (Dash reports a missing one as an error) and nothing is offered."""
+    return html.Div(hidden=True, className="enf-no-tar", children=[
+        dcc.Input(id=ids.ENF_TAR_QUERY, type="hidden"),
+        dcc.Input(id=ids.ENF_TAR_REASON, type="hidden"),
+        html.Button(id=ids.ENF_TAR_GO, disabled=True),
+        html.Div(id=ids.ENF_TAR_RESULT),
+    ])
 
 
 def _content() -> tuple[list[dict[str, str]], list[Any], list[html.Li]]:

@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 from dashboard import auth, ids
 from dashboard import enforcement_desk as desk_api
 from dashboard.app import create_app
-from dashboard.enforcement_tar import case_lines, driver_lines, owner_text
+from dashboard.enforcement_tar import case_lines, driver_lines, owner_text, tar_panel
 from dashboard.enforcement_view import (
     evidence_fields,
     evidence_images,
@@ -174,10 +174,12 @@ def test_tar_lookup_is_logged_for_a_verifier(app, etle):
                                        "owner asked about case")
         by_driver = desk_api.tar_lookup(etle.store, etle.desk, owner.driver_id, "SIM renewal desk")
         page = sys.modules["dashboard.pages.enforcement"]
-        assert ids.ENF_TAR_QUERY in str(page.layout())
+        assert page.TAR_TITLE in str(page.layout())
     assert owner_text(by_plate) == f"{owner.name}, {owner.address}"
     assert [c.case_id for c in by_plate.cases] == [paid.case_id]
     assert "Closed" in case_lines(by_plate)[0]
+    drawn = str(tar_panel(by_plate))
+    assert owner.name in drawn and owner.driver_id in drawn and "Registered owner" in drawn
     (view,) = by_driver.drivers
     lines = driver_lines(view)
     assert owner.name in lines[0] and "5 points in the window, TAR balance 7 of 12" in lines[1]
@@ -196,7 +198,7 @@ def test_personal_data_is_hidden_from_others_and_in_demo_mode(app, etle, tiny_ne
             desk_api.tar_lookup(etle.store, etle.desk, etle.paid.plate, "curious")
         assert not desk_api.can_see_personal_data()
         drawn = str(page.layout())
-    assert ids.ENF_TAR_QUERY not in drawn and owner.name not in drawn
+    assert page.TAR_TITLE not in drawn and "enf-no-tar" in drawn and owner.name not in drawn
     assert not [e for e in etle.accounts.access_entries("ann") if e.action == "personal_data.view"]
     with _As(app, "vic"):
         drawn = str(page.layout())  # the queue and payments show no owner either
@@ -206,7 +208,7 @@ def test_personal_data_is_hidden_from_others_and_in_demo_mode(app, etle, tiny_ne
                       enforcement=etle.desk)
     assert demo.server.test_client().get("/enforcement").status_code == 200
     with demo.server.test_request_context("/enforcement"):
-        assert ids.ENF_TAR_QUERY not in str(page.layout())
+        assert page.TAR_TITLE not in str(page.layout())
         with pytest.raises(Forbidden):
             desk_api.tar_lookup(etle.store, etle.desk, etle.paid.plate, "demo")
         case = desk_api.verify(etle.store, etle.desk, etle.pending[0].case_id)
