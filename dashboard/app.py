@@ -103,13 +103,15 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
 def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8,
           accounts: AccountStore | None = None,
           idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
-          store: Store | None = None, sensors_clock: Clock = "wall") -> None:
+          store: Store | None = None, sensors_clock: Clock = "wall",
+          enforcement: EnforcementDesk | None = None) -> None:
     """Serve the dashboard until interrupted (blocking).
 
     Uses waitress (a production WSGI server) when it is installed and falls
     back to Dash's development server otherwise. Without ``accounts`` this is the
     demo mode, allowed on a loopback address only. ``store`` and ``sensors_clock``
-    go to :func:`create_app` (the Sensors page).
+    go to :func:`create_app` (the Sensors page), as does ``enforcement`` (the
+    Enforcement page's desk).
 
     Raises
     ------
@@ -120,7 +122,8 @@ def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads:
         raise ValueError(f"the demo dashboard has no login and serves 127.0.0.1 only, not {host}; "
                          "use 'kota serve' (login required) to serve it on the network")
     app = create_app(live, accounts=accounts, idle_timeout_s=idle_timeout_s,
-                     secure_cookie=secure_cookie, store=store, sensors_clock=sensors_clock)
+                     secure_cookie=secure_cookie, store=store, sensors_clock=sensors_clock,
+                     enforcement=enforcement)
     try:
         from waitress import serve as waitress_serve
     except ImportError:
