@@ -136,17 +136,17 @@ def test_a_role_without_the_action_is_refused_and_nothing_changes(app, etle):
     assert denied == ["action:violation.verify"] * 2
 
 
-def _decide_body(client, case_id: str) -> dict:
+def _decide_body(client, case_id: str, button: str = ids.ENF_VERIFY, reason: str = "") -> dict:
     deps = client.get("/_dash-dependencies").get_json()
     (dep,) = [d for d in deps if ids.ENF_MESSAGE in d["output"]]
     outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]}
                for o in dep["output"].strip(".").split("...")]
     return {"output": dep["output"], "outputs": outputs,
             "inputs": [{"id": ids.ENF_VERIFY, "property": "n_clicks", "value": 1},
-                       {"id": ids.ENF_REJECT, "property": "n_clicks", "value": None}],
+                       {"id": ids.ENF_REJECT, "property": "n_clicks", "value": 1}],
             "state": [{"id": ids.ENF_QUEUE, "property": "value", "value": case_id},
-                      {"id": ids.ENF_REASON, "property": "value", "value": ""}],
-            "changedPropIds": [f"{ids.ENF_VERIFY}.n_clicks"]}
+                      {"id": ids.ENF_REASON, "property": "value", "value": reason}],
+            "changedPropIds": [f"{button}.n_clicks"]}
 
 
 def test_verify_callback_over_http_checks_the_role_on_the_server(app, etle):
@@ -161,6 +161,35 @@ def test_verify_callback_over_http_checks_the_role_on_the_server(app, etle):
     assert response.status_code == 200
     assert f"{case.case_id} verified by vic: now Owner resolved" in response.get_data(as_text=True)
     assert etle.enforcement.cases.case(case.case_id).verified_by == "vic"
+
+
+def test_reject_callback_needs_a_reason(app, etle):
+    """Reject without a reason: the page says why and the case still waits; with one, it
+    is rejected by the logged-in officer."""
+    case = etle.pending[1]
+    vic = _client(app, "vic")
+    response = vic.post("/_dash-update-component",
+                        json=_decide_body(vic, case.case_id, ids.ENF_REJECT, "   "))
+    assert "Not done: a rejection needs a reason" in response.get_data(as_text=True)
+    assert etle.enforcement.cases.case(case.case_id).state is CaseState.PENDING_VERIFICATION
+    response = vic.post("/_dash-update-component",
+                        json=_decide_body(vic, case.case_id, ids.ENF_REJECT, "fire engine"))
+    assert f"{case.case_id} rejected by vic: now Rejected" in response.get_data(as_text=True)
+    assert etle.enforcement.cases.transitions_of(case.case_id)[-1][3:] == (
+        "officer:vic", "fire engine")
+
+
+def test_opening_a_case_shows_its_evidence_and_reserves_it(app, etle):
+    page = sys.modules["dashboard.pages.enforcement"]
+    with _As(app, "vic"):
+        drawn = str(page.show_case(etle.photo.case_id))
+        assert str(page.show_case(None)) == page.NO_CASE
+    assert etle.photo.case_id in drawn and "data:image/jpeg;base64," in drawn
+    assert "Reserved for you until 2026-03-02 07:15:00 WIB" in drawn
+    assert etle.enforcement.cases.case(etle.photo.case_id).claimed_by == "vic"
+    with _As(app, "sue"):  # another officer no longer sees it in the queue
+        assert etle.photo.case_id not in [c.case_id for c in desk_api.pending(
+            etle.store, etle.desk, "sue")]
 
 
 # -- personal data -----------------------------------------------------------------------
