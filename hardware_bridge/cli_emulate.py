@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--batch and --max-inflight must be at least 1")
     scenario = load_scenario(args.scenario)
     realtime = args.speedup is not None
-    twin = TwinRun(scenario, store_url="sqlite://", realtime=realtime,
-                   speedup=args.speedup if realtime else 10.0)
+    twin = TwinRun(scenario, store_url="sqlite://", realtime=realtime,  # the devices only:
+                   speedup=args.speedup if realtime else 10.0, modules=())  # modules run at the bridge's twin
     try:
         cameras = [] if args.no_cameras else enforcement_stream(scenario)
         path: Path = args.registry or Path("var/emulator") / scenario.scenario.name / "devices.toml"

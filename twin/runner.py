@@ -16,7 +16,7 @@ import resource
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from twin.bus import Bus
 from twin.cameras import VirtualCameras
 from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
+from twin.module_host import LiveModule, RunContext, build_live_modules
 from twin.observations import Location, Observation, ObservationKind
 from twin.scenario import IncidentSpec, Scenario, check_against_network
 from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites, point_along_link
@@ -76,6 +77,8 @@ class TwinRun:
         Publish a :class:`TwinView` for live readers every this many simulated
         seconds. Default: every second when ``realtime``; otherwise only after
         each chunk of :meth:`run`, since nobody watches a batch run tick by tick.
+    modules : names of the scenario's ``[modules.*]`` sections to run inside the run
+        (:mod:`twin.module_host`); default every one that has a live host, ``()`` none.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class TwinRun:
         speedup: float = 10.0,
         store_url: str | None = None,
         view_every_s: float | None = None,
+        modules: Iterable[str] | None = None,
     ) -> None:
         meta = scenario.scenario
         self.scenario = scenario
@@ -136,6 +140,10 @@ class TwinRun:
         self.live = LiveTwin(self.network, self.view())
         self.observations_stored = 0
         self.observations_duplicate = 0
+        self.modules: list[LiveModule] = build_live_modules(RunContext(
+            scenario=scenario, network=self.network, sim=self.sim, bus=self.bus, clock=self.clock,
+            store=self.store, run_id=self.run_id, fleet=self.fleet, live=self.live,
+            realtime=realtime), modules)
         self._stop = False
         self._wall0: float | None = None
         self._reached_s = 0.0
@@ -243,6 +251,10 @@ class TwinRun:
             summary = self.finish(status)
         return RunResult(self.run_id, meta.name, summary)
 
+    def module(self, name: str) -> LiveModule | None:
+        """The live module of ``[modules.<name>]`` running in this run, if any."""
+        return next((m for m in self.modules if m.name == name), None)
+
     @property
     def time_s(self) -> float:
         """Simulated seconds since the scenario's start that the twin has run to."""
@@ -259,6 +271,8 @@ class TwinRun:
         self.clock.process(self._traffic())
         for spec in self.scenario.incidents:
             self.clock.process(self._incident(spec))
+        for module in self.modules:
+            module.start()
         self._wall0 = time.perf_counter()
 
     def advance(self, until_s: float) -> float:
@@ -278,8 +292,11 @@ class TwinRun:
         the summary."""
         self.start()
         assert self._wall0 is not None
+        modules = {m.name: m.finish() for m in self.modules}
         self._flush_store()
         summary = self.summary(time.perf_counter() - self._wall0)
+        if modules:
+            summary["modules"] = modules
         self.store.finish_run(self.run_id, status=status, summary=summary)
         self.live.publish_view(self.view(finished=True))
         return summary

@@ -44,7 +44,7 @@ def engine_stream(scenario: Scenario, *, store_url: str | None = None) -> Engine
     scenario : Scenario, with its ``[[cameras]]``
     store_url : overrides the scenario's ``[store] url`` for the run's own records
     """
-    run = TwinRun(scenario, store_url=store_url)
+    run = TwinRun(scenario, store_url=store_url, modules=())
     seen: list[Observation] = []
     run.bus.subscribe_callback("plate_read/#", seen.append, name="etle-engine-feed")
     run.bus.subscribe_callback("signal_state/#", seen.append, name="etle-engine-signals")
