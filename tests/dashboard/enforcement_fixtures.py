@@ -19,6 +19,7 @@ from PIL import Image
 
 from dashboard.enforcement_desk import EnforcementDesk
 from hardware_bridge.evidence import EvidenceStore
+from tests.dashboard.logins import PASSWORD
 from tests.modules.enforcement.conftest import KEY, SECRET, T0, plate_read, speed_camera, speeding
 from twin.accounts import AccountStore
 from twin.clock import Clock
@@ -34,7 +35,6 @@ from twin.modules.enforcement import (
 )
 from twin.store import Store, open_store
 
-PASSWORD = "correct horse battery staple"
 USERS = {"vic": "verifier", "sue": "supervisor", "ann": "analyst", "dan": "dispatcher"}
 
 

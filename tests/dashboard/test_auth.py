@@ -9,11 +9,10 @@ from werkzeug.exceptions import Forbidden
 
 from dashboard import auth, ids
 from dashboard.app import create_app, serve
+from tests.dashboard.logins import PASSWORD
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.store import open_store
-
-PASSWORD = "correct horse battery staple"
 
 
 class FakeClock:
@@ -42,6 +41,7 @@ def secured(tmp_path, tiny_network, view_factory):
 
 
 def _login(app, name: str, password: str = PASSWORD):
+    """The client and the answer to its ``POST /login`` (the tests check refusals too)."""
     client = app.server.test_client()
     response = client.post("/login", data={"username": name, "password": password, "next": "/"})
     return client, response

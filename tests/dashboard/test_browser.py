@@ -19,6 +19,7 @@ from dash.testing.wait import until
 from dashboard import ids, sensor_table
 from dashboard.app import create_app
 from dashboard.figures import SPEED_BANDS
+from tests.dashboard.logins import browser_login
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.runner import TwinRun
@@ -112,12 +113,7 @@ def test_login_then_operations_page(dash_duo, tmp_path, tiny_network, view_facto
     accounts.add_user("dan", "dispatcher", "correct horse battery staple")
     app = create_app(LiveTwin(tiny_network, view_factory(tiny_network)), accounts=accounts)
     dash_duo.server(app)  # not start_server: that waits for Dash's page, the login form is not one
-    dash_duo.driver.get(f"{dash_duo.server.url}/")
-    dash_duo.wait_for_element("#login-username", timeout=10)
-    assert "/login" in dash_duo.driver.current_url
-    dash_duo.find_element("#login-username").send_keys("dan")
-    dash_duo.find_element("#login-password").send_keys("correct horse battery staple")
-    dash_duo.find_element("#login-submit").click()
+    browser_login(dash_duo, "/", "dan")
     dash_duo.wait_for_element(f"#{ids.OPS_MAP} .js-plotly-plot .scatterlayer", timeout=20)
     dash_duo.wait_for_contains_text(f"#{ids.USER_BADGE}", "dan (dispatcher)", timeout=10)
     assert [el.text for el in dash_duo.find_elements(f"#{ids.NAV_LINKS} a.nav-link")] == [

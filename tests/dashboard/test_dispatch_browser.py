@@ -15,6 +15,7 @@ from dash.testing.wait import until
 
 from dashboard import ids
 from dashboard.app import create_app
+from tests.dashboard.logins import PASSWORD, browser_login
 from tests.modules.dispatch.board_run import CRASH, board_run
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
@@ -27,7 +28,6 @@ pytestmark = [
 ]
 
 SCREENSHOT = Path("/tmp/kota_dispatch.png")
-PASSWORD = "correct horse battery staple"
 
 
 def test_dispatcher_sees_queue_and_timeline_and_overrides_a_unit(dash_duo, tmp_path,
@@ -44,11 +44,7 @@ def test_dispatcher_sees_queue_and_timeline_and_overrides_a_unit(dash_duo, tmp_p
     dash_duo.driver.set_window_size(1400, 1200)
     dash_duo.server(app)  # not start_server: the login form is not a Dash page
     try:
-        dash_duo.driver.get(f"{dash_duo.server.url}/login?next=/dispatch")
-        dash_duo.wait_for_element("#login-username", timeout=10)
-        dash_duo.find_element("#login-username").send_keys("dan")
-        dash_duo.find_element("#login-password").send_keys(PASSWORD)
-        dash_duo.find_element("#login-submit").click()
+        browser_login(dash_duo, "/dispatch", "dan")
         dash_duo.wait_for_element(f"#{ids.DISPATCH_QUEUE} li.call-row", timeout=20)
         assert dash_duo.find_element(f"#{ids.dispatch_queue('waiting')}").text not in ("", "0", "–")
         card = dash_duo.wait_for_element(f"#incident-{CRASH}", timeout=10)

@@ -11,6 +11,7 @@ import pytest
 from dashboard import dispatch_view as view
 from dashboard import ids
 from dashboard.app import create_app
+from tests.dashboard.logins import PASSWORD, client_login
 from tests.modules.dispatch.board_run import CRASH, STARTED, BoardRun, board_run
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
@@ -18,8 +19,6 @@ from twin.modules.dispatch.board import load_board, override_log
 from twin.modules.dispatch.persist import save_run
 from twin.modules.dispatch.units import STATUSES
 from twin.store import Store, open_store
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -152,9 +151,7 @@ def test_override_callback_for_dispatchers_only(sqlite_store: Store, paused: Boa
     assert app.server.test_client().get("/").status_code == 302  # sets Dash up
 
     def login(name: str) -> Any:
-        client = app.server.test_client()
-        client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
-        return client
+        return client_login(app, name)
 
     dispatcher, call_taker = login("dan"), login("cat")
     board = load_board(sqlite_store, paused.run_id)

@@ -15,7 +15,8 @@ from dash.testing.wait import until
 
 from dashboard import ids
 from dashboard.app import create_app
-from tests.dashboard.enforcement_fixtures import PASSWORD, fill_etle_store
+from tests.dashboard.enforcement_fixtures import fill_etle_store
+from tests.dashboard.logins import browser_login
 from twin.live import LiveTwin
 from twin.modules.enforcement import CaseState
 
@@ -36,11 +37,7 @@ def test_verifier_verifies_a_violation(dash_duo, tmp_path, tiny_network, view_fa
                      store=etle.store, enforcement=etle.desk)
     dash_duo.driver.set_window_size(1400, 940)
     dash_duo.server(app)  # not start_server: the login form is not a Dash page
-    dash_duo.driver.get(f"{dash_duo.server.url}/enforcement")
-    dash_duo.wait_for_element("#login-username", timeout=10)
-    dash_duo.find_element("#login-username").send_keys("vic")
-    dash_duo.find_element("#login-password").send_keys(PASSWORD)
-    dash_duo.find_element("#login-submit").click()
+    browser_login(dash_duo, "/enforcement", "vic")
 
     dash_duo.wait_for_element(f"#{ids.ENF_QUEUE}", timeout=20)
     items = dash_duo.find_elements(f"#{ids.ENF_QUEUE} label")

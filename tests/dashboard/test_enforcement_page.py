@@ -20,7 +20,8 @@ from dashboard.enforcement_view import (
     queue_options,
     status_rows,
 )
-from tests.dashboard.enforcement_fixtures import PASSWORD, fill_etle_store, jpeg_bytes
+from tests.dashboard.enforcement_fixtures import fill_etle_store, jpeg_bytes
+from tests.dashboard.logins import client_login
 from twin.live import LiveTwin
 from twin.modules.enforcement import CaseState, load_tariff
 
@@ -41,9 +42,7 @@ def app(etle, tiny_network, view_factory):
 
 
 def _client(app, name: str):
-    client = app.server.test_client()
-    client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
-    return client
+    return client_login(app, name)
 
 
 class _As:

@@ -11,6 +11,7 @@ from dash.testing.wait import until
 from dashboard import ids
 from dashboard.app import create_app
 from tests.dashboard import index_fixtures
+from tests.dashboard.logins import PASSWORD, browser_login
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.modules.quality import SERVICES, load_config
@@ -23,7 +24,6 @@ pytestmark = [
 
 SCREENSHOT = Path("/tmp/kota_index.png")
 FAILURE_SCREENSHOT = Path("/tmp/kota_index_failure.png")
-PASSWORD = "correct horse battery staple"
 dispatch_db = index_fixtures.dispatch_db
 dispatch_store = index_fixtures.dispatch_store
 
@@ -39,11 +39,7 @@ def test_analyst_sees_six_gauges_and_a_services_explanation(dash_duo, tmp_path, 
     dash_duo.driver.set_window_size(1400, 1200)
     dash_duo.server(app)  # the login form is not a Dash page: no start_server
     try:
-        dash_duo.driver.get(f"{dash_duo.server.url}/index")
-        dash_duo.wait_for_element("#login-username", timeout=10)
-        dash_duo.find_element("#login-username").send_keys("ann")
-        dash_duo.find_element("#login-password").send_keys(PASSWORD)
-        dash_duo.find_element("#login-submit").click()
+        browser_login(dash_duo, "/index", "ann")
         until(lambda: len(dash_duo.find_elements(
             ".index-service .js-plotly-plot .indicatorlayer")) == len(SERVICES), timeout=20)
         assert "Service index" in dash_duo.find_element(f"#{ids.NAV_LINKS}").text

@@ -15,6 +15,7 @@ from dashboard import index_view as view
 from dashboard.app import create_app
 from dashboard.sessions import Session
 from tests.dashboard import index_fixtures
+from tests.dashboard.logins import PASSWORD, client_login
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.modules.quality import (
@@ -29,7 +30,6 @@ from twin.modules.quality import (
 )
 from twin.store import Store, open_store
 
-PASSWORD = "correct horse battery staple"
 dispatch_db = index_fixtures.dispatch_db
 dispatch_store = index_fixtures.dispatch_store
 
@@ -190,9 +190,7 @@ def test_a_role_without_the_index_page_is_refused(tmp_path, dispatch_store, tiny
     page = _page()
 
     def login(name: str):
-        client = app.server.test_client()
-        client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
-        return client
+        return client_login(app, name)
 
     deps = login("ann").get("/_dash-dependencies").get_json()
     (dep,) = [d for d in deps if ids.INDEX_TREND in d["output"]]

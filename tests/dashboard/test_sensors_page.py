@@ -18,6 +18,7 @@ from dashboard.sensor_table import (
     tile_values,
     window_text,
 )
+from tests.dashboard.logins import PASSWORD, client_login
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.observations import Observation, ObservationKind
@@ -25,7 +26,6 @@ from twin.sensor_health import RejectedPayload, SensorHealth, SourceHealth
 from twin.store import open_store
 
 END = datetime(2026, 3, 2, 1, 0, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery staple"
 
 
 def source(source_id: str, status: str, age_s: float, quarantined: int = 0) -> SourceHealth:
@@ -111,9 +111,7 @@ def test_refresh_reads_the_store_and_is_for_permitted_roles(tmp_path, tiny_netwo
     assert app.server.test_client().get("/").status_code == 302  # sets Dash up
 
     def login(name: str):
-        client = app.server.test_client()
-        client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
-        return client
+        return client_login(app, name)
 
     analyst, dispatcher = login("ann"), login("dan")
     body = _refresh_body(analyst)
