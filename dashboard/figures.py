@@ -148,12 +148,43 @@ def speed_band_traces(
     polylines one after another, each followed by a ``None`` separator.
     """
     bands = link_bands(network, link_speed_mps, link_vehicle_count)
-    lon, lat = _map_geometry(network, float(side_offset_m))
     text = _link_hover_text(network, link_speed_mps, link_vehicle_count)
-    return [
-        _polylines(network.geom_offsets, lon, lat, text, np.flatnonzero(bands == i))
-        for i in range(len(SPEED_BANDS))
-    ]
+    return class_traces(network, bands, len(SPEED_BANDS), text, side_offset_m=side_offset_m)
+
+
+def class_traces(network: Network, link_class: NDArray[np.integer], n_classes: int,
+                 link_text: list[str], *, side_offset_m: float = SIDE_OFFSET_M,
+                 ) -> list[dict[str, list[Any]]]:
+    """One line trace's data per class ``0 .. n_classes - 1``: the polylines of the links
+    of that class (``link_class``, (n_links,); other values are not drawn), each followed
+    by a ``None`` separator, with ``link_text`` as their hover text."""
+    lon, lat = _map_geometry(network, float(side_offset_m))
+    return [_polylines(network.geom_offsets, lon, lat, link_text, np.flatnonzero(link_class == i))
+            for i in range(n_classes)]
+
+
+def map_layout(network: Network, legend_title: str) -> dict[str, Any]:
+    """The layout of a tile-free network map: dark, undistorted, pan by default."""
+    return {
+        "paper_bgcolor": MAP_BACKGROUND,
+        "plot_bgcolor": MAP_BACKGROUND,
+        "font": {"color": MAP_FONT_COLOUR, "size": 13},
+        "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
+        "hovermode": "closest",
+        "dragmode": "pan",
+        "uirevision": network.name,  # keep the operator's zoom across updates
+        "legend": {
+            "title": {"text": legend_title},
+            "orientation": "v", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
+            "bgcolor": "rgba(15, 20, 27, 0.85)", "bordercolor": "#3b4556", "borderwidth": 1,
+            "font": {"size": 13}, "itemclick": "toggle", "itemdoubleclick": "toggleothers",
+        },
+        "xaxis": {"visible": False, "showgrid": False, "zeroline": False},
+        "yaxis": {
+            "visible": False, "showgrid": False, "zeroline": False,
+            "scaleanchor": "x", "scaleratio": lat_scale_ratio(network.origin_lat),
+        },
+    }
 
 
 def network_figure(
@@ -193,26 +224,7 @@ def network_figure(
         for band, d in zip(SPEED_BANDS, data, strict=True)
     ]
     fig = go.Figure(traces)
-    fig.update_layout(
-        paper_bgcolor=MAP_BACKGROUND,
-        plot_bgcolor=MAP_BACKGROUND,
-        font={"color": MAP_FONT_COLOUR, "size": 13},
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        hovermode="closest",
-        dragmode="pan",
-        uirevision=network.name,  # keep the operator's zoom across updates
-        legend={
-            "title": {"text": "Speed / limit"},
-            "orientation": "v", "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
-            "bgcolor": "rgba(15, 20, 27, 0.85)", "bordercolor": "#3b4556", "borderwidth": 1,
-            "font": {"size": 13}, "itemclick": "toggle", "itemdoubleclick": "toggleothers",
-        },
-        xaxis={"visible": False, "showgrid": False, "zeroline": False},
-        yaxis={
-            "visible": False, "showgrid": False, "zeroline": False,
-            "scaleanchor": "x", "scaleratio": lat_scale_ratio(network.origin_lat),
-        },
-    )
+    fig.update_layout(**map_layout(network, "Speed / limit"))
     return fig
 
 

@@ -8,30 +8,9 @@ the bridge.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-from types import ModuleType
+from twin.plugins import LazyCommand
 
 __all__ = ["LazyCommand", "bridge", "broker", "emulate", "live", "replay"]
-
-
-class LazyCommand:
-    """A sub-command implemented in ``module``."""
-
-    def __init__(self, module: str) -> None:
-        self.module_name = module
-
-    def _module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)
-
-    def add_parser(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        """Register the command on the ``kota`` sub-command parser."""
-        self._module().add_parser(sub)
-
-    def run(self, args: argparse.Namespace) -> int:
-        """Run the command; its exit status."""
-        return int(self._module().run(args))
-
 
 bridge = LazyCommand("hardware_bridge.cli_bridge")
 broker = LazyCommand("hardware_bridge.cli_broker")

@@ -14,7 +14,10 @@ entry-point group declared in ``pyproject.toml``::
 
 from __future__ import annotations
 
+import argparse
+import importlib
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
 FRONTENDS = "kota_twin.frontends"
@@ -48,3 +51,25 @@ def load_plugin(group: str, name: str) -> Any:
         return matches[0].load()
     except ImportError as exc:
         raise PluginError(f"the {group!r} plug-in {name!r} failed to import: {exc}") from exc
+
+
+class LazyCommand:
+    """A ``kota`` sub-command implemented in ``module``, registered under ``kota_twin.commands``.
+
+    ``module`` defines ``add_parser(sub)`` and ``run(args) -> int`` and is imported only
+    when the command line is built, so ``twin`` never imports the layer that provides it.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module_name = module
+
+    def _module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    def add_parser(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Register the command on the ``kota`` sub-command parser."""
+        self._module().add_parser(sub)
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the command; its exit status."""
+        return int(self._module().run(args))

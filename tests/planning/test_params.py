@@ -83,3 +83,10 @@ def test_a_broken_sweep_is_refused_before_anything_runs(kwargs, says):
 def test_a_missing_scenario_file_says_so(tmp_path):
     with pytest.raises(ScenarioError, match="cannot read scenario file"):
         SweepSpec.build(tmp_path / "nope.toml", {"demand.scale": [1.0]})
+
+
+def test_only_what_the_file_set_is_validated_again_and_unset_sections_can_be_set():
+    demo = load_scenario(REPO / "scenarios" / "jakarta_jatinegara.toml")  # an ANPR camera
+    out = apply_parameters(demo, {"demand.scale": 0.8, "vehicles.expired_sim_share": 0.2})
+    assert out.demand.scale == 0.8 and out.vehicles.expired_sim_share == 0.2
+    assert out.cameras == demo.cameras and out.sensors == demo.sensors

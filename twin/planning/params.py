@@ -67,13 +67,14 @@ def apply_parameters(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
     """
     for name in values:
         check_parameter(scenario, name)
-    data = scenario.model_dump(mode="python", exclude={"path"})
-    data = copy.deepcopy(data)
+    # only what the file set: a validator may refuse a field that was set where it does not
+    # belong (a CCTV-only setting on an ANPR camera), and defaults would look set
+    data = copy.deepcopy(scenario.model_dump(mode="python", exclude_unset=True, exclude={"path"}))
     for name, value in values.items():
         *head, last = name.split(".")
         node: Any = data
         for part in head:
-            node = node[int(part)] if isinstance(node, list) else node[part]
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
         if isinstance(node, list):
             node[int(last)] = value
         else:

@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KPI_NAMES", "run_point", "traffic_kpis"]
+__all__ = ["KPI_NAMES", "LinkSpeedMeter", "run_point", "traffic_kpis"]
+
+SAMPLE_EVERY_S = 60.0
+"""How often a sweep run samples the speed on every link (for the report's maps)."""
 
 KPI_NAMES = ("mean_travel_time_s", "p90_travel_time_s", "mean_delay_s", "trips_completed",
              "completed_share", "refused_entries", "red_light_runs")
@@ -43,9 +46,35 @@ def traffic_kpis(sim: Any) -> dict[str, Any]:
     }
 
 
+class LinkSpeedMeter:
+    """The mean speed on each link over a run, weighted by the vehicles on it at each sample
+    (a space-mean speed of the samples); NaN on a link nobody drove at a sample."""
+
+    def __init__(self, n_links: int) -> None:
+        self.vehicle_speed_sum = np.zeros(n_links)
+        self.vehicle_samples = np.zeros(n_links)
+
+    def sample(self, sim: Any) -> None:
+        """Add the vehicles on each link and their mean speed now."""
+        count = np.asarray(sim.link_vehicle_count, dtype=np.float64)
+        self.vehicle_speed_sum += count * np.asarray(sim.link_speed_mps)
+        self.vehicle_samples += count
+
+    def mean_speed_mps(self) -> np.ndarray:
+        """Per link, m/s; NaN where no vehicle was ever sampled."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.vehicle_samples > 0,
+                            self.vehicle_speed_sum / np.maximum(self.vehicle_samples, 1), np.nan)
+
+    def to_list(self) -> list[float | None]:
+        """JSON-ready: rounded to 0.01 m/s, None where unknown."""
+        return [None if not np.isfinite(v) else round(float(v), 2) for v in self.mean_speed_mps()]
+
+
 def run_point(scenario_path: str, params: dict[str, Any], seed: int,
               duration_s: float | None = None) -> dict[str, Any]:
-    """Run one point of a sweep and return its KPIs (plus ``wall_s``).
+    """Run one point of a sweep and return its KPIs (plus ``wall_s``, and
+    ``link_speed_mps``: :class:`LinkSpeedMeter`'s mean speed per link, for maps).
 
     Raises
     ------
@@ -58,11 +87,16 @@ def run_point(scenario_path: str, params: dict[str, Any], seed: int,
     scenario = spec.scenario_for(SweepPoint(params, seed, ""))
     wall0 = time.perf_counter()
     run = TwinRun(scenario, store_url="sqlite://")
+    meter = LinkSpeedMeter(run.network.n_links)
     try:
-        run.run(chunk_s=300.0)
+        while run.time_s < scenario.scenario.duration_s:
+            run.advance(run.time_s + SAMPLE_EVERY_S)
+            meter.sample(run.sim)
+        run.finish()
         kpis = traffic_kpis(run.sim)
         kpis["camera_observations"] = run.cameras.published
     finally:
         run.close()
     kpis["wall_s"] = round(time.perf_counter() - wall0, 3)
+    kpis["link_speed_mps"] = meter.to_list()
     return kpis
