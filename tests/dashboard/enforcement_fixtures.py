@@ -9,17 +9,15 @@ a payment, SIM points and a closed case. Three cases wait for verification.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from PIL import Image
-
 from dashboard.enforcement_desk import EnforcementDesk
 from hardware_bridge.evidence import EvidenceStore
 from tests.dashboard.logins import PASSWORD
+from tests.hardware_bridge.http_helpers import JPEG
 from tests.modules.enforcement.conftest import KEY, SECRET, T0, plate_read, speed_camera, speeding
 from twin.accounts import AccountStore
 from twin.clock import Clock
@@ -53,10 +51,8 @@ class EtleStore:
 
 
 def jpeg_bytes() -> bytes:
-    """A small real JPEG, like a camera's plate crop."""
-    out = io.BytesIO()
-    Image.new("RGB", (32, 12), (240, 240, 230)).save(out, format="JPEG")
-    return out.getvalue()
+    """A small real JPEG, like a camera's plate crop (the bridge tests' 16x8 picture)."""
+    return JPEG
 
 
 def fill_etle_store(tmp_path: Path) -> EtleStore:
