@@ -14,7 +14,11 @@ Verifying resolves the owner from the registration data (ERI), so it needs the
 without one the page shows the queue read-only. The letter of a verified case is
 posted by the module's workflow (``kota enforce`` or a service running
 :class:`~twin.modules.enforcement.workflow.CaseWorkflow`), which schedules every
-waiting case when it starts; the dashboard never runs timers.
+waiting case when it starts; the dashboard never runs timers. In a watched run
+(``kota run --dashboard``) the ETLE module runs inside the run
+(:class:`~twin.modules.enforcement.live.EnforcementLive`): the app gets the module, builds
+the desk from it (:func:`desk_from_live`, the run's clock) and the module picks up the
+cases verified here at its next batch.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class EnforcementLive:
         finally:
             self.session.close()
         summary = self.session.summary()
-        summary.update({"observations": self.observations,
+        summary.update({"feed": "bus", "observations": self.observations,
                         "registry_vehicles": len(self.registry.vehicles),
                         "simulated_people": not self.ctx.realtime})
         return summary

@@ -97,7 +97,7 @@ class EtleSession:
             "cases_created": self.cases_created, "duplicate_violations": self.duplicates,
             "bank_callbacks": dict(sorted(self.bank.results.items())) if self.bank else {},
             "drivers_in_penalty": enf.tar.drivers_in_penalty(enf.clock.now),
-            "callback": self.settings.callback,
+            "callback": self.settings.callback if self.bank else None,
             "feed": self.settings.feed.source,
         })
         return summary
