@@ -21,13 +21,14 @@ import dash
 from dash import dcc, html
 
 from dashboard import auth, ids
-from dashboard.enforcement_desk import ENFORCEMENT_CONFIG_KEY
+from dashboard.enforcement_desk import ENFORCEMENT_CONFIG_KEY, as_desk
 from dashboard.state import LIVE_CONFIG_KEY, SENSORS_CLOCK_CONFIG_KEY, STORE_CONFIG_KEY
 
 if TYPE_CHECKING:
     from dashboard.enforcement_desk import EnforcementDesk
     from twin.accounts import AccountStore
     from twin.live import LiveTwin
+    from twin.modules.enforcement.live import EnforcementLive
     from twin.sensor_health import Clock
     from twin.store import Store
 
@@ -41,7 +42,7 @@ ASSETS_DIR = PACKAGE_DIR / "assets"
 def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountStore | None = None,
                idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
                store: Store | None = None, sensors_clock: Clock = "wall",
-               enforcement: EnforcementDesk | None = None,
+               enforcement: EnforcementDesk | EnforcementLive | None = None,
                **auth_options: Any) -> dash.Dash:
     """Build the dashboard for one live twin.
 
@@ -64,7 +65,9 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
         simulated run, whose observations carry simulated time.
     enforcement : EnforcementDesk, optional
         Registration data and clock the Enforcement page verifies with
-        (:mod:`dashboard.enforcement_desk`); without, its queue is read-only.
+        (:mod:`dashboard.enforcement_desk`), or the ETLE module running in the shown run,
+        whose desk is built from it (:func:`~dashboard.enforcement_desk.desk_from_live`);
+        without, its queue is read-only.
     **auth_options
         Passed to :func:`dashboard.auth.install` (``clock``).
 
@@ -92,7 +95,7 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
     app.server.config["KOTA_TITLE"] = title
     app.server.config[STORE_CONFIG_KEY] = store
     app.server.config[SENSORS_CLOCK_CONFIG_KEY] = sensors_clock
-    app.server.config[ENFORCEMENT_CONFIG_KEY] = enforcement
+    app.server.config[ENFORCEMENT_CONFIG_KEY] = as_desk(enforcement)
     if accounts is not None:
         auth.install(app, accounts, idle_timeout_s=idle_timeout_s, secure_cookie=secure_cookie,
                      **auth_options)
@@ -104,7 +107,7 @@ def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads:
           accounts: AccountStore | None = None,
           idle_timeout_s: float = auth.DEFAULT_IDLE_TIMEOUT_S, secure_cookie: bool = False,
           store: Store | None = None, sensors_clock: Clock = "wall",
-          enforcement: EnforcementDesk | None = None) -> None:
+          enforcement: EnforcementDesk | EnforcementLive | None = None) -> None:
     """Serve the dashboard until interrupted (blocking).
 
     Uses waitress (a production WSGI server) when it is installed and falls

@@ -14,7 +14,11 @@ Verifying resolves the owner from the registration data (ERI), so it needs the
 without one the page shows the queue read-only. The letter of a verified case is
 posted by the module's workflow (``kota enforce`` or a service running
 :class:`~twin.modules.enforcement.workflow.CaseWorkflow`), which schedules every
-waiting case when it starts; the dashboard never runs timers.
+waiting case when it starts; the dashboard never runs timers. In a watched run
+(``kota run --dashboard``) the ETLE module runs inside the run
+(:class:`~twin.modules.enforcement.live.EnforcementLive`): the app gets the module, builds
+the desk from it (:func:`desk_from_live`, the run's clock) and the module picks up the
+cases verified here at its next batch.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import flask
 from dashboard import auth
 from dashboard.enforcement_view import ImageSource
 from twin.accounts.roles import PERSONAL_DATA
+from twin.modules.enforcement.live import DeskData, EnforcementLive
 from twin.modules.enforcement.plates import try_parse_plate
 from twin.modules.enforcement.pseudonym import PlateTokenizer
 from twin.modules.enforcement.registry import Driver, Registry
@@ -81,6 +86,21 @@ class EnforcementDesk:
         """The module's verification queue over ``store``."""
         return VerificationQueue(CaseStore.of(store), self.registry, self.tokenizer, self.now,
                                  notice_delay_s=self.notice_delay_s)
+
+
+def desk_from_live(module: EnforcementLive | DeskData) -> EnforcementDesk:
+    """The desk of the ETLE module running inside a twin run (``kota run --dashboard``,
+    ``kota serve``): its registration data, pseudonymiser and tariff, the run's clock."""
+    data = module if isinstance(module, DeskData) else module.desk()
+    return EnforcementDesk(registry=data.registry, tokenizer=data.tokenizer, tariff=data.tariff,
+                           now=data.now, notice_delay_s=data.notice_delay_s)
+
+
+def as_desk(source: EnforcementDesk | EnforcementLive | DeskData | None) -> EnforcementDesk | None:
+    """``source`` as a desk: a desk as it is, a live module's built with :func:`desk_from_live`."""
+    if source is None or isinstance(source, EnforcementDesk):
+        return source
+    return desk_from_live(source)
 
 
 def current_desk() -> EnforcementDesk | None:

@@ -358,6 +358,9 @@ def _run_with_dashboard(run: TwinRun, args: argparse.Namespace, **serve_options:
     print(f"Kota Twin: {run.network.summary()}")
     mode = "login required" if serve_options.get("accounts") else "demo mode: no login"
     print(f"dashboard on http://{args.host}:{args.port}/  ({mode}; Ctrl-C to stop)", flush=True)
+    enforcement = run.module("enforcement")
+    if enforcement is not None:  # the Enforcement page verifies this run's cases with it
+        serve_options["enforcement"] = enforcement
     try:
         # the run's own store, for the Sensors page; simulated time, so the data clock
         serve(run.live, host=args.host, port=args.port, store=run.store, sensors_clock="data",
@@ -414,6 +417,20 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+    for name, part in (summary.get("modules") or {}).items():
+        _print_module_summary(name, part)
+
+
+def _print_module_summary(name: str, part: Mapping[str, Any]) -> None:
+    """A live module's part of the run summary, one aligned line per key."""
+    print(f"[modules.{name}]")
+    if not part:
+        return
+    width = max(len(k) for k in part)
+    for k, v in part.items():
+        if isinstance(v, Mapping):
+            v = ", ".join(f"{kk} {vv}" for kk, vv in sorted(v.items())) or "none"
+        print(f"  {k.replace('_', ' '):<{width}}  {v}")
 
 
 if __name__ == "__main__":

@@ -16,15 +16,16 @@ own run id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from twin.observations import Observation, ObservationKind
 from twin.runner import TwinRun
 from twin.scenario import Scenario
-from twin.vehicles import Registry
+from twin.vehicles import Fleet, Registry
 
-__all__ = ["EngineFeed", "engine_stream"]
+__all__ = ["EngineFeed", "add_read_vehicles", "engine_stream"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,23 @@ def engine_stream(scenario: Scenario, *, store_url: str | None = None) -> Engine
     finally:
         run.close()
     stream = sorted(seen, key=lambda o: o.observed_at)
-    vehicles = {run.fleet.vehicle_of(o.payload["plate"]) for o in stream
-                if o.kind is ObservationKind.PLATE_READ}
-    registry = run.fleet.registry(v for v in vehicles if v is not None)
+    registry = Registry()
+    add_read_vehicles(registry, run.fleet, stream)
     return EngineFeed(stream, registry, result.summary)
+
+
+def add_read_vehicles(registry: Registry, fleet: Fleet, observations: Iterable[Observation]) -> int:
+    """Add to ``registry`` the fleet's records (owner, vehicle, drivers) of every simulated
+    vehicle whose plate a camera read in ``observations``; how many vehicles were new.
+
+    A plate that belongs to no simulated vehicle (unreadable, or misread into a plate
+    nobody has) adds nothing, so its case ends with the owner unknown.
+    """
+    read = {fleet.vehicle_of(o.payload.get("plate")) for o in observations
+            if o.kind is ObservationKind.PLATE_READ}
+    new = {v for v in read if v is not None and registry.vehicle(fleet.plate(v)) is None}
+    if not new:
+        return 0
+    records = fleet.registry(new)
+    registry.add(*records.owners.values(), *records.vehicles.values(), *records.drivers.values())
+    return len(new)

@@ -12,93 +12,26 @@ then returns a JSON-ready summary.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
-
-from pydantic import Field, ValidationError
+from typing import Any
 
 from twin.assemble import build_network
 from twin.clock import Clock, ProcessGenerator
 from twin.network import Network
-from twin.plugins import ADAPTERS, load_plugin
-from twin.scenario import Scenario, ScenarioError, format_validation_error
+from twin.scenario import Scenario
 from twin.sensors import point_along_link
 from twin.store import open_store
 
-from .bank import BankBehaviour, SimulatedBank, direct_delivery, http_delivery
-from .config import StrictModel
 from .enginefeed import engine_stream
-from .plates import try_parse_plate
 from .registry import synthetic_registry
-from .service import Enforcement, EnforcementSettings
-from .simfeed import CameraSite, FeedSpec, synthetic_stream
-from .states import Case, CaseState, TransitionError
+from .session import EtleSession
+from .settings import OfficerModel, OwnerModel, ScenarioEnforcement, enforcement_settings
+from .simfeed import CameraSite, synthetic_stream
 
-
-class OfficerModel(StrictModel):
-    """Officers verifying captures: how many, how long a review takes, how many they reject."""
-
-    count: int = Field(default=2, ge=1)
-    mean_review_s: float = Field(default=90.0, gt=0)
-    idle_poll_s: float = Field(default=900.0, gt=0)
-    reject_share: float = Field(default=0.05, ge=0, le=1)
-    dispute_review_days: float = Field(default=2.0, gt=0)
-    dispute_upheld_share: float = Field(default=0.5, ge=0, le=1)
-
-
-class OwnerModel(StrictModel):
-    """How owners answer the confirmation letter (shares of letters; the rest never answer)."""
-
-    confirm_self_share: float = Field(default=0.6, ge=0, le=1)
-    confirm_other_share: float = Field(default=0.05, ge=0, le=1)
-    dispute_share: float = Field(default=0.05, ge=0, le=1)
-    mean_response_days: float = Field(default=3.0, gt=0)
-
-
-class ScenarioEnforcement(EnforcementSettings):
-    """``[modules.enforcement]`` of a scenario: the module settings plus the simulation."""
-
-    registry_vehicles: int = Field(default=20_000, ge=1)
-    batch_s: float = Field(default=60.0, gt=0)
-    follow_up_days: float = Field(default=25.0, ge=0)
-    callback: Literal["http", "direct"] = "http"
-    feed: FeedSpec = Field(default_factory=FeedSpec)
-    officers: OfficerModel = Field(default_factory=OfficerModel)
-    owners: OwnerModel = Field(default_factory=OwnerModel)
-    bank: BankBehaviour = Field(default_factory=BankBehaviour)
-
-
-def enforcement_settings(scenario: Scenario) -> ScenarioEnforcement:
-    """The scenario's ``[modules.enforcement]``, validated.
-
-    Raises
-    ------
-    ScenarioError
-        If the section is missing or invalid (naming the key), or a detection camera is
-        not one of the scenario's ``[[cameras]]``.
-    """
-    raw = scenario.modules.get("enforcement")
-    where = scenario.path or "scenario"
-    if raw is None:
-        raise ScenarioError(f"{where}: has no [modules.enforcement] section")
-    try:
-        settings = ScenarioEnforcement.model_validate(raw)
-    except ValidationError as exc:
-        text = "\n".join(line.replace("  ", "  modules.enforcement.", 1)
-                         for line in format_validation_error(exc).splitlines())
-        raise ScenarioError(f"{where}: invalid [modules.enforcement]\n{text}") from None
-    placed = {c.id: c for c in scenario.cameras}
-    for cam in settings.detection.cameras:
-        if cam.id not in placed:
-            raise ScenarioError(f"{where}: modules.enforcement.detection camera {cam.id!r} is not "
-                                "placed in [[cameras]]")
-        if placed[cam.id].type != cam.kind:
-            raise ScenarioError(f"{where}: camera {cam.id!r} is type {placed[cam.id].type!r} in "
-                                f"[[cameras]] but kind {cam.kind!r} in modules.enforcement")
-    return settings
+__all__ = ["OfficerModel", "OwnerModel", "ScenarioEnforcement", "camera_sites",
+           "enforcement_settings", "format_summary", "run_enforcement"]
 
 
 def camera_sites(scenario: Scenario, network: Network) -> list[CameraSite]:
@@ -144,21 +77,8 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
     run_id = f"{meta.name}-etle-{meta.seed}-{uuid.uuid4().hex[:8]}"
     store.start_run(meta.name, run_id=run_id, scenario_hash=scenario.sha256, seed=meta.seed,
                     started_at=meta.start)
-    rng = random.Random(meta.seed)
-    key = f"kota-demo-pseudonym-{meta.seed}".encode()
-    secret = f"kota-demo-callback-{meta.seed}".encode()
-    enf = Enforcement(store, clock, registry, settings, pseudonym_key=key, callback_secret=secret,
-                      consumer=f"etle-detector/{run_id}")
-    server: Any = None
-    if settings.callback == "http":  # the bridge's endpoint, found by name (DESIGN.md arrows)
-        server = load_plugin(ADAPTERS, "bank_callback")(enf.gateway).start()
-        deliver = http_delivery(server.url)
-    else:
-        deliver = direct_delivery(enf.gateway)
-    bank = SimulatedBank(clock, secret, deliver, settings.bank, seed=meta.seed)
-    enf.workflow.listeners.append(bank.on_case)
-    enf.workflow.listeners.append(_owners(enf, settings, rng))
-    ingested = {"cases": 0, "dups": 0}
+    session = EtleSession(store, clock, registry, settings, seed=meta.seed,
+                          consumer=f"etle-detector/{run_id}")
 
     def feeder() -> ProcessGenerator:
         i = 0
@@ -168,32 +88,22 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
             while j < len(stream) and (stream[j].observed_at - meta.start).total_seconds() < horizon:
                 j += 1
             yield clock.env.timeout(settings.batch_s)
-            if j > i:
-                r = enf.ingest(stream[i:j])
-                ingested["cases"] += r.new_cases
-                ingested["dups"] += r.duplicates
+            session.ingest(stream[i:j])
             i = j
 
     wall0 = time.perf_counter()
     clock.process(feeder())
-    for k in range(settings.officers.count):
-        clock.process(_officer(enf, settings.officers, f"penyidik-{k + 1}", random.Random(rng.random())))
-    enf.workflow.start()
+    session.start_people()
+    session.enf.workflow.start()
     try:
         clock.run(meta.duration_s + settings.follow_up_days * 86400.0)
     finally:
-        if server is not None:
-            server.stop()
-    summary = enf.summary()
+        session.close()
+    summary = session.summary()
     summary.update({
         "run_id": run_id, "scenario": meta.name, "observations": len(stream),
-        "cases_created": ingested["cases"], "duplicate_violations": ingested["dups"],
-        "bank_callbacks": dict(sorted(bank.results.items())),
-        "drivers_in_penalty": enf.tar.drivers_in_penalty(clock.now),
         "simulated_days": round(clock.now_s / 86400.0, 2),
         "wall_s": round(time.perf_counter() - wall0, 2),
-        "callback": settings.callback,
-        "feed": settings.feed.source,
     })
     if engine is not None:
         summary["engine"] = {k: engine.get(k) for k in (
@@ -202,75 +112,6 @@ def run_enforcement(scenario: Scenario, *, store_url: str | None = None,
     store.finish_run(run_id, summary=summary, finished_at=clock.now)
     store.close()
     return summary
-
-
-def _officer(enf: Enforcement, model: OfficerModel, name: str, rng: random.Random) -> ProcessGenerator:
-    env = enf.clock.env
-    while True:
-        waiting = enf.queue.list(limit=1, officer=name)
-        if not waiting:
-            yield env.timeout(model.idle_poll_s)
-            continue
-        case = enf.queue.claim(waiting[0].case_id, name)
-        yield env.timeout(rng.expovariate(1.0 / model.mean_review_s))
-        try:
-            if rng.random() < model.reject_share:
-                enf.queue.reject(case.case_id, name, "capture not valid on review (e.g. emergency "
-                                 "vehicle, mis-detection)")
-            else:
-                # the officer reads a low-confidence plate from the image and confirms it
-                theta = enf.settings.detection.tolerances.min_plate_confidence
-                reread = case.plate_confidence < theta and try_parse_plate(case.plate) is not None
-                enf.queue.verify(case.case_id, name, plate=case.plate if reread else None)
-        except TransitionError:
-            continue
-
-
-def _owners(enf: Enforcement, settings: ScenarioEnforcement, rng: random.Random) -> Callable[[Case], None]:
-    model = settings.owners
-    officers = settings.officers
-    env = enf.clock.env
-
-    def answer(case: Case, delay_s: float, what: str) -> ProcessGenerator:
-        yield env.timeout(delay_s)
-        try:
-            if what == "self":
-                enf.workflow.confirm(case.case_id)
-            elif what == "other":
-                owner = enf.registry.owners.get(case.owner_id or "")
-                other = f"{owner.driver_id}-2" if owner and owner.driver_id else None
-                if other in enf.registry.drivers:
-                    enf.workflow.confirm(case.case_id, driver_id=other)
-                else:
-                    enf.workflow.confirm(case.case_id)
-            else:
-                enf.workflow.dispute(case.case_id, "sold", "sold without balik nama")
-        except TransitionError:
-            pass  # answered after the deadline: the case already moved on
-
-    def review(case: Case) -> ProcessGenerator:
-        yield env.timeout(officers.dispute_review_days * 86400.0)
-        upheld = rng.random() < officers.dispute_upheld_share
-        try:
-            enf.workflow.review_dispute(case.case_id, "kasubdit-gakkum", upheld=upheld,
-                                        reason="sale documents checked" if upheld
-                                        else "no proof of sale")
-        except TransitionError:
-            pass
-
-    def on_case(case: Case) -> None:
-        if case.state is CaseState.NOTICE_SENT:
-            r = rng.random()
-            delay = rng.expovariate(1.0 / model.mean_response_days) * 86400.0
-            if r < model.confirm_self_share:
-                env.process(answer(case, delay, "self"))
-            elif r < model.confirm_self_share + model.confirm_other_share:
-                env.process(answer(case, delay, "other"))
-            elif r < model.confirm_self_share + model.confirm_other_share + model.dispute_share:
-                env.process(answer(case, delay, "dispute"))
-        elif case.state is CaseState.DISPUTED:
-            env.process(review(case))
-    return on_case
 
 
 def format_summary(summary: dict[str, Any]) -> str:
