@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LIVE_MODULES", "LiveModule", "RunContext", "build_live_modules"]
 
-LIVE_MODULES: dict[str, str] = {}
+LIVE_MODULES: dict[str, str] = {
+    "dispatch": "twin.modules.dispatch.live:DispatchLive",
+}
 """Scenario section name -> ``"package.module:factory"`` of the module's live host."""
 
 
