@@ -414,6 +414,17 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+    for name, part in (summary.get("modules") or {}).items():
+        print()
+        print(_module_report(name, part))
+
+
+def _module_report(name: str, part: Mapping[str, Any]) -> str:
+    """A live module's part of a run summary as text (its KPIs)."""
+    if name == "dispatch" and "kpis" in part:
+        from twin.modules.dispatch.scenario_run import format_summary
+        return format_summary(dict(part))
+    return f"{name}: {json.dumps(part, sort_keys=True, default=str)}"
 
 
 if __name__ == "__main__":

@@ -178,3 +178,19 @@ def test_the_engine_never_runs_ahead_of_the_clock_or_back() -> None:
     # the dispatch model advanced the engine between traffic steps, and nothing overshot
     assert any(abs(after - round(after)) > 1e-6 for _before, after in seen)
     run.close()
+
+
+def test_kota_run_prints_the_dispatch_kpis(capsys: pytest.CaptureFixture[str]) -> None:
+    from twin.cli import _print_summary
+
+    run = TwinRun(scenario(duration_s=600.0), store_url="sqlite://")
+    summary = run.run(chunk_s=600.0).summary
+    run.close()
+    _print_summary(summary)
+    out = capsys.readouterr().out
+    part = summary["modules"]["dispatch"]
+    assert f"dispatch run {run.run_id} of grid-small" in out
+    assert f"incidents {part['incidents']}," in out
+    assert f"calls {part['kpis']['calls']['offered']}:" in out
+    for kind in part["kpis"]["services"]:
+        assert f"\n{kind:<9}" in out
