@@ -51,8 +51,9 @@ def dispatch_of(run: TwinRun) -> DispatchLive:
     return module
 
 
-def test_a_twin_run_dispatches_the_same_day_as_kota_dispatch() -> None:
-    sc = scenario()
+@pytest.mark.parametrize("units_in_traffic", [False, True])
+def test_a_twin_run_dispatches_the_same_day_as_kota_dispatch(units_in_traffic: bool) -> None:
+    sc = scenario(units_in_traffic=units_in_traffic)
     batch, batch_summary = run_scenario(sc, store_url="sqlite://")
     run = TwinRun(sc, store_url="sqlite://")
     result = run.run(chunk_s=300.0)
@@ -71,6 +72,10 @@ def test_a_twin_run_dispatches_the_same_day_as_kota_dispatch() -> None:
         assert (other.type, other.link, other.units, other.kind_times, other.t_road_reopened,
                 other.t_clear) == (inc.type, inc.link, inc.units, inc.kind_times,
                                    inc.t_road_reopened, inc.t_clear)
+    if units_in_traffic:  # the units drove in the engine, and arrived as in the batch
+        assert [(d.unit, d.vehicle, d.travel_s) for d in live.drives.drives] == [
+            (d.unit, d.vehicle, d.travel_s) for d in batch.drives.drives]
+        assert any(d.vehicle is not None and d.engine_s < 600 for d in live.drives.drives)
     assert part["incidents"] == batch_summary["incidents"]
     assert part["calls"] == batch_summary["calls"]
     assert part["kpis"]["services"] == batch_summary["kpis"]["services"]

@@ -195,7 +195,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"dispatch run {summary['run_id']} of {summary['scenario']}: "
         f"{summary['simulated_s'] / 3600:.1f} h simulated in {summary['run_wall_s']:.1f} s "
-        f"(traffic engine {summary['engine_wall_s']:.1f} s), policy {summary['policy']}",
+        + ("" if summary.get("engine_wall_s") is None
+           else f"(traffic engine {summary['engine_wall_s']:.1f} s), ")
+        + f"policy {summary['policy']}",
         f"calls {c['offered']}: answered within 10/15/20 s "
         f"{_pct(c.get('pct_answered_within_10s'))} / {_pct(c.get('pct_answered_within_15s'))}"
         f" / {_pct(c.get('pct_answered_within_20s'))}, abandoned {_pct(c['abandonment_rate'])},"
