@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from twin.module_host import LiveModule
-from twin.modules.dispatch.board import load_board, load_incidents, record_override
+from twin.modules.dispatch.board import dispatch_runs, load_board, load_incidents, record_override
 from twin.modules.dispatch.live import DispatchLive
 from twin.modules.dispatch.persist import load_kpis
 from twin.modules.dispatch.scenario_run import run_scenario
@@ -99,6 +99,8 @@ def test_the_board_in_the_store_follows_the_run() -> None:
     assert (first.t_now_s, second.t_now_s) == (300.0, 600.0)
     assert first.saved_at < second.saved_at
     assert [u.busy_s for u in first.units] != [u.busy_s for u in second.units]
+    # the dispatch page's run list offers the running twin run, by its scenario
+    assert (run.run_id, "grid-small") in [(r[0], r[1]) for r in dispatch_runs(run.store)]
     run.finish()
     run.close()
 
