@@ -418,19 +418,24 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
     for name, part in (summary.get("modules") or {}).items():
-        _print_module_summary(name, part)
+        print()
+        print(_module_report(name, part))
 
 
-def _print_module_summary(name: str, part: Mapping[str, Any]) -> None:
-    """A live module's part of the run summary, one aligned line per key."""
-    print(f"[modules.{name}]")
-    if not part:
-        return
-    width = max(len(k) for k in part)
+def _module_report(name: str, part: Mapping[str, Any]) -> str:
+    """A live module's part of a run summary as text: dispatch's KPI report, or one aligned
+    line per key."""
+    if name == "dispatch" and "kpis" in part:
+        from twin.modules.dispatch.scenario_run import format_summary
+
+        return format_summary(dict(part))
+    lines = [f"[modules.{name}]"]
+    width = max((len(k) for k in part), default=0)
     for k, v in part.items():
         if isinstance(v, Mapping):
             v = ", ".join(f"{kk} {vv}" for kk, vv in sorted(v.items())) or "none"
-        print(f"  {k.replace('_', ' '):<{width}}  {v}")
+        lines.append(f"  {k.replace('_', ' '):<{width}}  {v}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

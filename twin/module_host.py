@@ -33,6 +33,7 @@ __all__ = ["LIVE_MODULES", "LiveModule", "RunContext", "build_live_modules"]
 
 LIVE_MODULES: dict[str, str] = {
     "enforcement": "twin.modules.enforcement.live:EnforcementLive",
+    "dispatch": "twin.modules.dispatch.live:DispatchLive",
 }
 """Scenario section name -> ``"package.module:factory"`` of the module's live host."""
 

@@ -157,7 +157,10 @@ class TwinRun:
         next event of any process (an incident, the end of the current
         :meth:`run` chunk), sensor interval end or view, and the clock wakes this
         process first at that instant: so the engine stands at time ``T``
-        whenever another process acts at ``T``.
+        whenever another process acts at ``T``. A live module may advance the
+        engine itself to the instant it acts at (the dispatch model does before
+        reading travel times); this process then runs it on to the clock's time,
+        never past it and never back.
         """
         env = self.clock.env
         dt = self.scenario.scenario.step_s
@@ -171,8 +174,10 @@ class TwinRun:
                         next_view)
             n = max(1, math.floor((until - start) / dt + 1e-9))
             yield self.clock.wake_first(n * dt)
-            self.sim.run(self.sim.time_s + n * dt)
             now = float(env.now)
+            # to the clock, not ``n`` steps on: a module (dispatch) may have advanced the
+            # engine to the instant it acted at since this process last woke
+            self.sim.run(max(now, self.sim.time_s))
             loops = self.sensors.sample(now)
             self.cameras.sample(now)
             if loops or now + 1e-9 >= next_flush or len(self._store_feed) >= _FLUSH_AT:

@@ -6,6 +6,8 @@ needed, chosen by a policy on the twin's current travel times; KPIs follow
 DOMAIN.md section 2.4. This module uses the twin's public API only. Each stored run also
 keeps its board (unit statuses, candidate units for open incidents) and the operators'
 overrides (:mod:`.board`, migration 0007), which the dashboard's dispatch page reads.
+``kota dispatch`` runs it as a batch (:mod:`.scenario_run`); inside a twin run
+(``kota run``) the same model runs live on the run's clock and bus (:mod:`.live`).
 
 Simplifications of this first version (documented, not hidden):
 

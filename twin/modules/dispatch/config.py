@@ -178,6 +178,9 @@ class DispatchConfig(StrictModel):
     standing queue like everyone else; on the Jatinegara peak scenario several units
     sat in queues stopped for over an hour and hit the one-hour drive cap."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
+    board_every_s: float = Field(default=30.0, gt=0.0)
+    """Inside a twin run (:mod:`twin.modules.dispatch.live`): save the board to the store
+    and take the operators' recorded overrides every this many simulated seconds."""
 
     @model_validator(mode="after")
     def _unique(self) -> DispatchConfig:

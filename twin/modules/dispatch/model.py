@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import mesa
@@ -121,6 +121,9 @@ class DispatchModel(mesa.Model):
         """(event id, reason) of each reported call or incident refused by :meth:`receive`."""
         self.engine_wall_s = 0.0
         """Wall seconds spent advancing the traffic engine (the rest of a run is dispatch)."""
+        self.before_dispatch: list[Callable[[Incident], None]] = []
+        """Called with an incident when it is handed to dispatch, before units are chosen
+        (a twin run takes the operators' overrides recorded meanwhile here)."""
         env.process(self._shifts())
         for spec in config.incidents:
             env.process(self._scripted(spec))
@@ -399,6 +402,8 @@ class DispatchModel(mesa.Model):
 
     def _hand_over(self, inc: Incident) -> Proc:
         yield self.env.timeout(self.config.call_centre.dispatch_decision_s)
+        for hook in self.before_dispatch:
+            hook(inc)
         self._pending[inc.id] = list(inc.needs)
         self.waiting.append(inc)
         self._serve_waiting()

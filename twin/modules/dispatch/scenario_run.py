@@ -71,6 +71,28 @@ def check_dispatch(scenario: Scenario, network: Network) -> DispatchConfig:
     return config
 
 
+def start_hour(scenario: Scenario) -> float:
+    """Hour of day (0..24) at the scenario's start, the dispatch model's ``start_hour``."""
+    start = scenario.scenario.start
+    return start.hour + start.minute / 60 + start.second / 3600
+
+
+def dispatch_summary(model: DispatchModel, scenario_name: str, *, run_wall_s: float,
+                     layout: str | None = None) -> dict[str, Any]:
+    """A run's figures and KPIs (:meth:`DispatchModel.kpis`), as ``kota dispatch`` and a
+    twin run with ``[modules.dispatch]`` report them (:func:`format_summary` prints it)."""
+    engine_s = model.engine_wall_s
+    return {
+        "scenario": scenario_name, "simulated_s": float(model.env.now),
+        "run_wall_s": round(run_wall_s, 3), "engine_wall_s": round(engine_s, 3),
+        "dispatch_share_of_wall": round(1 - engine_s / run_wall_s, 4) if run_wall_s else None,
+        "routing_queries": model.travel.queries,
+        "routing_wall_s": round(model.travel.wall_s, 3), "incidents": len(model.incidents),
+        "calls": len(model.calls), "policy": model.policy.name, "kpis": model.kpis(),
+        "layout": layout or "stations",
+    }
+
+
 def run_scenario(scenario: Scenario, *, store_url: str | None = None,
                  duration_s: float | None = None, layout: str | None = None,
                  ) -> tuple[DispatchModel, dict[str, Any]]:
@@ -98,25 +120,16 @@ def run_scenario(scenario: Scenario, *, store_url: str | None = None,
     sim = Simulation(network, trips, seed=engine_seed)
     sim.load_kernels()
     build_s = time.perf_counter() - t_build
-    start = meta.start
-    start_hour = start.hour + start.minute / 60 + start.second / 3600
     until = float(duration_s if duration_s is not None else meta.duration_s)
     t_run = time.perf_counter()
-    model = run_dispatch(sim, config, until, step_s=meta.step_s, start_hour=start_hour)
-    wall_s = time.perf_counter() - t_run
-    kpis = model.kpis()
-    summary: dict[str, Any] = {
-        "scenario": meta.name, "simulated_s": until, "build_wall_s": round(build_s, 3),
-        "run_wall_s": round(wall_s, 3), "engine_wall_s": round(model.engine_wall_s, 3),
-        "dispatch_share_of_wall": round(1 - model.engine_wall_s / wall_s, 4) if wall_s else None,
-        "routing_queries": model.travel.queries,
-        "routing_wall_s": round(model.travel.wall_s, 3), "incidents": len(model.incidents),
-        "calls": len(model.calls), "policy": model.policy.name, "kpis": kpis,
-        "layout": layout or "stations",
-    }
+    model = run_dispatch(sim, config, until, step_s=meta.step_s,
+                         start_hour=start_hour(scenario))
+    summary = dispatch_summary(model, meta.name, run_wall_s=time.perf_counter() - t_run,
+                               layout=layout)
+    summary["build_wall_s"] = round(build_s, 3)
     with open_store(store_url or scenario.store.url) as store:
         run_id = store.start_run(meta.name, scenario_hash=scenario.sha256 or None, seed=meta.seed,
-                                 started_at=start)
+                                 started_at=meta.start)
         summary["run_id"] = run_id
         summary["stored"] = save_run(store, run_id, model)
         store.finish_run(run_id, summary={k: v for k, v in summary.items() if k != "kpis"})
@@ -182,7 +195,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"dispatch run {summary['run_id']} of {summary['scenario']}: "
         f"{summary['simulated_s'] / 3600:.1f} h simulated in {summary['run_wall_s']:.1f} s "
-        f"(traffic engine {summary['engine_wall_s']:.1f} s), policy {summary['policy']}",
+        + ("" if summary.get("engine_wall_s") is None
+           else f"(traffic engine {summary['engine_wall_s']:.1f} s), ")
+        + f"policy {summary['policy']}",
         f"calls {c['offered']}: answered within 10/15/20 s "
         f"{_pct(c.get('pct_answered_within_10s'))} / {_pct(c.get('pct_answered_within_15s'))}"
         f" / {_pct(c.get('pct_answered_within_20s'))}, abandoned {_pct(c['abandonment_rate'])},"
