@@ -18,7 +18,7 @@ from dash import html
 
 from dashboard.planner_jobs import JobStatus
 from dashboard.sweep_report import KPI_LABELS
-from twin.planning.params import ParameterError, check_parameter, parse_value
+from twin.planning.params import ParameterError, apply_parameters, check_parameter, parse_value
 from twin.planning.run_kpis import KPI_NAMES
 from twin.planning.sweep_spec import SweepSpec
 from twin.scenario import ScenarioError, load_scenario
@@ -137,6 +137,8 @@ def check_form(folders: Folders, scenario: str | None, parameter: str | None, va
     duration = _count(duration_s, "duration", whole=False) if (duration_s or "").strip() else None
     base = _scenario(folders.scenarios, scenario)
     check_parameter(base, param)
+    for value in parsed:  # each value alone, so a refusal names only the parameter
+        apply_parameters(base, {param: value})
     folder = (name or "").strip() or f"{Path(scenario).stem}-{param}"
     if not _NAME.match(folder):
         raise FormError(f"the sweep name {folder!r} must be letters, digits, '.', '_' or '-' "
