@@ -198,13 +198,19 @@ def compare(sweep: str | None, a: str | None, b: str | None) -> tuple[Any, ...]:
     except KeyError:
         return f"{a!r} or {b!r} is not a point of {sweep}.", None, go.Figure(), None
     fig = difference_figure(data.network, point_link_speed_mps(data, a), point_link_speed_mps(data, b))
-    fig.update_layout(title=f"Mean link speed: B ({b}) against A ({a})")
+    fig.update_layout(title=f"Mean link speed: B ({b}) against A ({a})", margin={"t": 48})
     rows = [r for r in data.summary if r["point"] in (a, b)]
-    charts = [dcc.Graph(figure=kpi_figure(rows, k), config={"displayModeBar": False},
+    charts = [dcc.Graph(figure=_dark(kpi_figure(rows, k)), config={"displayModeBar": False},
                         className="planner-kpi") for k in KPI_NAMES]
     runs = sum(int(r.get("runs") or 0) for r in rows)
     return (f"{sweep}: B against A over {runs} runs.", view.deltas_table(deltas, a, b), fig,
             charts)
+
+
+def _dark(fig: go.Figure) -> go.Figure:
+    """A report chart restyled for the dark dashboard."""
+    return fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)",
+                             plot_bgcolor="rgba(0,0,0,0)")
 
 
 @callback(Output(ids.PLAN_DOWNLOAD, "data"), Output(ids.PLAN_COMPARE_MESSAGE, "children",
