@@ -111,3 +111,27 @@ ENF_TAR_QUERY = "enf-tar-query"  # plate or driver id
 ENF_TAR_REASON = "enf-tar-reason"  # why personal data is viewed (access log)
 ENF_TAR_GO = "enf-tar-go"
 ENF_TAR_RESULT = "enf-tar-result"
+
+# planner page (dashboard/pages/planner.py)
+PLAN_SCENARIO = "plan-scenario"  # dcc.Dropdown: scenario files
+PLAN_PARAM = "plan-param"  # dotted parameter name
+PLAN_PARAM_CHECK = "plan-param-check"  # why the parameter is unknown (empty when it is fine)
+PLAN_VALUES = "plan-values"  # comma-separated values
+PLAN_REPLICATIONS = "plan-replications"
+PLAN_DURATION = "plan-duration"  # seconds; empty: the scenario's
+PLAN_NAME = "plan-name"  # the sweep's folder name
+PLAN_START = "plan-start"
+PLAN_MESSAGE = "plan-message"  # the outcome of the last Start
+PLAN_INTERVAL = "plan-interval"
+PLAN_PROGRESS = "plan-progress"  # runs done / total of the latest job
+PLAN_ERRORS = "plan-errors"  # failed runs of the latest job
+PLAN_SEEN_JOB = "plan-seen-job"  # dcc.Store: the finished job already opened for comparison
+PLAN_SWEEP = "plan-sweep"  # dcc.Dropdown: finished sweeps
+PLAN_POINT_A = "plan-point-a"
+PLAN_POINT_B = "plan-point-b"
+PLAN_COMPARE_MESSAGE = "plan-compare-message"
+PLAN_DELTAS = "plan-deltas"  # table: one ``tr.delta-row`` per KPI
+PLAN_MAP = "plan-map"  # dcc.Graph: change in mean link speed, B against A
+PLAN_KPIS = "plan-kpis"  # a chart per KPI
+PLAN_EXPORT = "plan-export"
+PLAN_DOWNLOAD = "plan-download"
