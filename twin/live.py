@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twin.alert_log import AlertRecord
+from twin.map_marks import IncidentMark, SiteMark, UnitMark
 from twin.network import Network
 
 
@@ -33,6 +34,9 @@ class TwinView:
     link_vehicle_count : int array (n_links,), a copy
     finished : bool, the run has ended
     alerts : tuple of AlertRecord, the recent alerts, oldest first (see :mod:`twin.alert_log`)
+    incidents : tuple of IncidentMark, the open incidents (the run's and the modules')
+    units : tuple of UnitMark, emergency units (when the dispatch module runs)
+    sites : tuple of SiteMark, cameras and loop detectors (the same every view)
     """
 
     scenario_name: str
@@ -47,6 +51,9 @@ class TwinView:
     link_vehicle_count: NDArray[np.int64]
     finished: bool = False
     alerts: tuple[AlertRecord, ...] = ()
+    incidents: tuple[IncidentMark, ...] = ()
+    units: tuple[UnitMark, ...] = ()
+    sites: tuple[SiteMark, ...] = ()
 
 
 class LiveTwin:

@@ -28,10 +28,11 @@ from twin.bus import Bus
 from twin.cameras import VirtualCameras
 from twin.clock import Clock, ProcessGenerator
 from twin.live import LiveTwin, TwinView
+from twin.map_marks import IncidentMark, MarkSource, SiteMark, UnitMark, link_midpoint
 from twin.module_host import LiveModule, RunContext, build_live_modules
 from twin.observations import Location, Observation, ObservationKind
 from twin.scenario import IncidentSpec, Scenario, check_against_network
-from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites, point_along_link
+from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites
 from twin.simulation import Simulation
 from twin.store import Store, open_store
 from twin.vehicles import Fleet
@@ -135,6 +136,10 @@ class TwinRun:
         self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"),
                                    place=self._link_place)
         self._store_feed = self.bus.subscribe("#", name="store")
+        self.sites: tuple[SiteMark, ...] = self._sites()
+        """The run's cameras and loop detectors, as the live map shows them."""
+        self._open_incidents: dict[str, IncidentMark] = {}
+        self.modules: list[LiveModule] = []
         self.view_every_s = view_every_s if view_every_s is not None else (
             1.0 if realtime else None)
         self.live = LiveTwin(self.network, self.view())
@@ -192,7 +197,9 @@ class TwinRun:
         yield env.timeout(spec.start_s)
         link = self.network.link_index[spec.link]
         handle = self.sim.open_incident(link, spec.lanes_blocked)
-        lon, lat = point_along_link(self.network, link, float(self.network.link_length_m[link]) / 2)
+        lon, lat = link_midpoint(self.network, link)
+        self._open_incidents[spec.id] = IncidentMark(
+            spec.id, spec.type, spec.link, spec.lanes_blocked, lon, lat, "scenario")
         self.bus.publish(Observation(
             kind=ObservationKind.INCIDENT_REPORT,
             source_id=f"scenario/{spec.id}",
@@ -204,6 +211,25 @@ class TwinRun:
         ))
         yield env.timeout(spec.duration_s)
         self.sim.clear_incident(handle)
+        self._open_incidents.pop(spec.id, None)
+
+    def _sites(self) -> tuple[SiteMark, ...]:
+        cams = [SiteMark(c.spec.id, "camera", c.spec.type, c.spec.link, c.location.lon,
+                         c.location.lat) for c in self.cameras.cameras]
+        loops = [SiteMark(d, "detector", "loop", loc.link_id or "", loc.lon, loc.lat)
+                 for d, loc in zip(self.sensors.detector_ids, self.sensors.locations, strict=True)]
+        return tuple(cams + loops)
+
+    def _marks(self) -> tuple[tuple[IncidentMark, ...], tuple[UnitMark, ...]]:
+        """The open incidents (the run's, then each module's) and the modules' units."""
+        incidents = list(self._open_incidents.values())
+        units: list[UnitMark] = []
+        for module in self.modules:
+            if isinstance(module, MarkSource):
+                marks = module.map_marks()
+                incidents += marks.incidents
+                units += marks.units
+        return tuple(incidents), tuple(units)
 
     def _link_place(self, link_id: str) -> str:
         """A link's street name (its id when unnamed or unknown), for alert descriptions."""
@@ -214,6 +240,7 @@ class TwinRun:
     def view(self, finished: bool = False) -> TwinView:
         """A fresh :class:`TwinView` of the current state."""
         meta = self.scenario.scenario
+        incidents, units = self._marks()
         return TwinView(
             scenario_name=meta.name,
             time_s=float(self.sim.time_s),
@@ -227,6 +254,9 @@ class TwinRun:
             link_vehicle_count=np.array(self.sim.link_vehicle_count, dtype=np.int64),
             finished=finished,
             alerts=self.alerts.recent(),
+            incidents=incidents,
+            units=units,
+            sites=self.sites,
         )
 
     def stop(self) -> None:

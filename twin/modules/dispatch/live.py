@@ -35,6 +35,7 @@ from twin.observations import Observation, ObservationKind
 
 from .board import apply_overrides, override_log, save_board
 from .incidents import Incident
+from .marks import RouteBook, dispatch_marks
 from .model import DispatchModel, Proc
 from .persist import save_run
 from .run import traffic_process
@@ -42,6 +43,7 @@ from .scenario_run import dispatch_config, dispatch_summary, start_hour
 
 if TYPE_CHECKING:
     from twin.bus import Subscription
+    from twin.map_marks import MapMarks
     from twin.module_host import RunContext
 
 LIVE_KINDS: tuple[ObservationKind, ...] = (
@@ -73,6 +75,7 @@ class DispatchLive:
         """Observations taken from the bus, by kind."""
         self._subs: list[Subscription] = []
         self._wall0 = 0.0
+        self._routes = RouteBook()
 
     def start(self) -> None:
         """Build the model on the run's clock, start the board and subscribe to the bus."""
@@ -87,6 +90,14 @@ class DispatchLive:
         self._subs = [ctx.bus.subscribe_callback(f"{k.value}/#", self._receive,
                                                  name=f"dispatch-{k.value}")
                       for k in LIVE_KINDS]
+
+    def map_marks(self) -> MapMarks:
+        """The centre's open incidents and its units with their routes, for the run's live
+        view (:class:`twin.map_marks.MarkSource`); nothing before :meth:`start`."""
+        from twin.map_marks import MapMarks
+        if self.model is None:
+            return MapMarks()
+        return dispatch_marks(self.model, self._routes)
 
     def _before_dispatch(self, _incident: Incident) -> None:
         self.take_overrides()
