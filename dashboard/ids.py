@@ -135,3 +135,9 @@ PLAN_MAP = "plan-map"  # dcc.Graph: change in mean link speed, B against A
 PLAN_KPIS = "plan-kpis"  # a chart per KPI
 PLAN_EXPORT = "plan-export"
 PLAN_DOWNLOAD = "plan-download"
+
+# live map layers and the Map page (dashboard/live_layers.py, dashboard/pages/map.py)
+OPS_LAYER_KEYS = "ops-layer-keys"  # dcc.Store: digests of the marker layers last drawn
+MAP_LAYERS = "map-layers"  # dcc.Checklist: dashboard.map_layers.MAP_LAYERS keys shown
+MAP_GRAPH = "map-graph"
+MAP_NOTES = "map-notes"  # what each layer holds (or why it is empty)

@@ -139,13 +139,13 @@ class TwinRun:
         self.sites: tuple[SiteMark, ...] = self._sites()
         """The run's cameras and loop detectors, as the live map shows them."""
         self._open_incidents: dict[str, IncidentMark] = {}
-        self.modules: list[LiveModule] = []
+        self.modules: list[LiveModule] = []  # built below, once the first view is published
         self.view_every_s = view_every_s if view_every_s is not None else (
             1.0 if realtime else None)
         self.live = LiveTwin(self.network, self.view())
         self.observations_stored = 0
         self.observations_duplicate = 0
-        self.modules: list[LiveModule] = build_live_modules(RunContext(
+        self.modules = build_live_modules(RunContext(
             scenario=scenario, network=self.network, sim=self.sim, bus=self.bus, clock=self.clock,
             store=self.store, run_id=self.run_id, fleet=self.fleet, live=self.live,
             realtime=realtime), modules)

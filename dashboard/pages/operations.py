@@ -1,7 +1,8 @@
 """Operations: the live network map, the run's key figures and the alert feed.
 
 Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
-:class:`~twin.live.TwinView` and sends only the band traces' data (a
+:class:`~twin.live.TwinView` and sends only the band traces' data and the marker layers
+(incidents, units, their routes: :mod:`dashboard.live_layers`) that changed (a
 ``dash.Patch``), the tile texts and the alert feed (the view's recent alerts,
 newest first, coloured by severity: :mod:`dashboard.alert_feed`); the figure
 layout is sent once, with the page.
@@ -15,7 +16,7 @@ import dash
 from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, figures, ids
+from dashboard import auth, figures, ids, live_layers
 from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
 
@@ -38,7 +39,7 @@ def layout(**_kwargs: Any) -> html.Div:
     live = current_live()
     view = live.latest()
     kpis = figures.kpi_values(view)
-    figure = figures.network_figure(live.network, view.link_speed_mps, view.link_vehicle_count)
+    figure = live_layers.operations_figure(live.network, view)
     return html.Div(className="ops-page", children=[
         html.Div(figures.status_text(view), id=ids.OPS_STATUS, className="ops-status"),
         html.Div(className="kpi-row", children=[_tile(key, kpis[key]) for key in ids.OPS_KPI_KEYS]),
@@ -53,6 +54,7 @@ def layout(**_kwargs: Any) -> html.Div:
             ]),
         ]),
         dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
+        dcc.Store(id=ids.OPS_LAYER_KEYS, data=live_layers.layer_digests(view)),
         dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
     ])
 
@@ -60,23 +62,27 @@ def layout(**_kwargs: Any) -> html.Div:
 @callback(
     Output(ids.OPS_MAP, "figure"),
     Output(ids.OPS_LAST_TIME, "data"),
+    Output(ids.OPS_LAYER_KEYS, "data"),
     Output(ids.OPS_STATUS, "children"),
     Output(ids.OPS_ALERTS, "children"),
     *[Output(ids.ops_kpi(key), "children") for key in ids.OPS_KPI_KEYS],
     Input(ids.OPS_INTERVAL, "n_intervals"),
     State(ids.OPS_LAST_TIME, "data"),
+    State(ids.OPS_LAYER_KEYS, "data"),
     prevent_initial_call=True,
 )
-def refresh(_n_intervals: int, last_key: list[Any] | None) -> tuple[Any, ...]:
-    """Patch the map's band traces and the tiles when the view has moved on."""
+def refresh(_n_intervals: int, last_key: list[Any] | None,
+            drawn: dict[str, str] | None = None) -> tuple[Any, ...]:
+    """Patch the map's band traces, its changed marker layers and the tiles when the view
+    has moved on."""
     auth.require(PERMISSION)
     live = current_live()
     view = live.latest()
     if last_key == _view_key(view):
         raise PreventUpdate
-    traces = figures.speed_band_traces(live.network, view.link_speed_mps, view.link_vehicle_count)
+    patch, digests = live_layers.live_patch(live.network, view, drawn)
     kpis = figures.kpi_values(view)
-    return (band_patch(traces), _view_key(view), figures.status_text(view), feed_items(view),
+    return (patch, _view_key(view), digests, figures.status_text(view), feed_items(view),
             *(kpis[key] for key in ids.OPS_KPI_KEYS))
 
 

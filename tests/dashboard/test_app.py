@@ -10,7 +10,7 @@ import pytest
 from dash import Patch
 from dash.exceptions import PreventUpdate
 
-from dashboard import ids
+from dashboard import ids, live_layers
 from dashboard.app import create_app, serve
 from dashboard.figures import SPEED_BANDS
 from dashboard.state import LIVE_CONFIG_KEY, current_live
@@ -63,8 +63,9 @@ def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_
     with app.server.test_request_context():
         page.layout()
         first_key = page._view_key(live.latest())
+        drawn = live_layers.layer_digests(live.latest())
         with pytest.raises(PreventUpdate):
-            page.refresh(1, first_key)
+            page.refresh(1, first_key, drawn)
         speed = tiny_network.link_speed_limit_mps * np.array([1.0, 0.6, 0.3, 0.1])
         alert = AlertRecord(live.latest().clock_time + timedelta(seconds=60), "cctv-1", UNRATED,
                             "congestion on bc", "raised")
@@ -72,11 +73,13 @@ def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_
             tiny_network, speed, np.ones(4, np.int64), time_s=65.0, n_active=4, n_total=10,
             alerts=(alert,),
         ))
-        patch, key, status, feed, *tiles = page.refresh(2, first_key)
+        patch, key, digests, status, feed, *tiles = page.refresh(2, first_key, drawn)
     assert isinstance(patch, Patch)
     ops = patch.to_plotly_json()["operations"]
     patched = {(op["location"][1], op["location"][2]) for op in ops}
+    # no incident or unit moved: the marker layers are not sent again
     assert patched == {(i, k) for i in range(len(SPEED_BANDS)) for k in ("x", "y", "hovertext")}
+    assert digests == drawn
     assert key == [65.0, False]
     assert tiles[0] == "07:01:05"
     assert tiles[1] == "4"

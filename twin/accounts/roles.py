@@ -55,3 +55,8 @@ def page_permission(path: str) -> str:
     """The permission guarding the page at ``path`` (``/enforcement/x`` -> ``page:/enforcement``)."""
     head = "/" + path.strip("/").split("/", 1)[0] if path.strip("/") else "/"
     return f"page:{head}"
+
+# -- the Map page (dashboard/pages/map.py): every role that sees Operations sees it too
+PAGE_MAP = "page:/map"
+PERMISSIONS = {role: perms | {PAGE_MAP} if PAGE_OPERATIONS in perms else perms
+               for role, perms in PERMISSIONS.items()}

@@ -124,6 +124,6 @@ def _along(model: DispatchModel, route: _Route, inc: Incident, unit: Unit) -> tu
         min(max((float(model.env.now) - t0) / route.eta_s, 0.0), 1.0)
     total = float(route.cum_m[-1])
     target = share * (total - 0.5 * float(net.link_length_m[route.links[-1]]))
-    i = int(min(np.searchsorted(route.cum_m, target, side="right"), len(route.links) - 1))
+    i = min(int(np.searchsorted(route.cum_m, target, side="right")), len(route.links) - 1)
     start = float(route.cum_m[i - 1]) if i > 0 else 0.0
     return point_along_link(net, int(route.links[i]), target - start)

@@ -17,6 +17,7 @@ least one event appear (a link without a camera or reports has no evidence eithe
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Literal, cast
@@ -89,8 +90,17 @@ def risk_map(store: Store, kind: Literal["violation", "incident"], start: dateti
         raise ValueError("the window needs timezone-aware start < end")
     if prior_h < 0:
         raise ValueError("prior_h must be >= 0")
+    return risk_from_events(kind, start, end, _events(store, kind, start, end), tz=tz,
+                            prior_h=prior_h)
+
+
+def risk_from_events(kind: str, start: datetime, end: datetime,
+                     events: Sequence[tuple[str | None, datetime]], *, tz: tzinfo = UTC,
+                     prior_h: float = 24.0) -> RiskMap:
+    """The risk map of ``events`` ((link id or None, time) each) in ``[start, end)``, as
+    :func:`risk_map` smooths them (also for kinds it does not read itself, such as
+    congestion: :mod:`.hotspots`)."""
     days = (end - start).total_seconds() / 86400.0
-    events = _events(store, kind, start, end)
     counts = Counter((link, at.astimezone(tz).hour) for link, at in events if link)
     unplaced = sum(1 for link, _at in events if not link)
     links = {link for link, _h in counts}
