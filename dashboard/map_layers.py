@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
@@ -66,9 +66,11 @@ class ProblemMap:
 
 
 def load_problem_map(store: Store | None, network: Network, camera_links: Collection[str], *,
-                     end: datetime | None = None, window_days: float = WINDOW_DAYS) -> ProblemMap:
+                     end: datetime | None = None, window_days: float = WINDOW_DAYS,
+                     tz: tzinfo = UTC) -> ProblemMap:
     """The layers of ``store`` for the ``window_days`` up to ``end`` (default: just after
-    the store's newest record); ``camera_links`` are the links that have a camera."""
+    the store's newest record); ``camera_links`` are the links that have a camera; hours of
+    the day in ``tz``."""
     if store is None:
         return ProblemMap(None, None, notes={k: "no store" for k in LAYER_KEYS})
     end = end or latest_data_time(store)
@@ -76,7 +78,7 @@ def load_problem_map(store: Store | None, network: Network, camera_links: Collec
         return ProblemMap(None, None, notes={k: "the store holds no records" for k in LAYER_KEYS})
     start = end - timedelta(days=window_days)
     limits = {link: float(network.link_speed_limit_mps[i]) for link, i in network.link_index.items()}
-    spots: dict[str, list[Hotspot]] = {kind: [h for h in hotspots(store, kind, start, end, limits)
+    spots: dict[str, list[Hotspot]] = {kind: [h for h in hotspots(store, kind, start, end, limits, tz=tz)
                     if h.link_id in network.link_index] for kind in HOTSPOT_KINDS}
     evidence = {k: e for k, e in link_evidence(store, start, end, limits).items()
                 if k in network.link_index}

@@ -11,6 +11,7 @@ their traces with a ``dash.Patch`` of their ``visible`` flags, nothing else is r
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import dash
@@ -30,10 +31,13 @@ DEFAULT_SHOWN = ("incident", "violation", "congestion", "camera_sites")
 def layout(**_kwargs: Any) -> html.Div:
     """The page, computed from the store as it is now."""
     live = current_live()
-    cameras = {s.link_id for s in live.latest().sites if s.kind == "camera"}
-    pm = load_problem_map(current_store(), live.network, cameras)
+    view = live.latest()
+    cameras = {s.link_id for s in view.sites if s.kind == "camera"}
+    pm = load_problem_map(current_store(), live.network, cameras,
+                          tz=view.clock_time.tzinfo or UTC)
     window = ("no records to map" if pm.start is None or pm.end is None else
-              f"{pm.start:%d %b %Y %H:%M} – {pm.end:%d %b %Y %H:%M} UTC")
+              f"{pm.start:%d %b %Y %H:%M} – {pm.end:%d %b %Y %H:%M} UTC; hours of day in "
+              f"{view.clock_time:%Z}")
     return html.Div(className="ops-page map-page", children=[
         html.Div(f"Problems and potentials · {window}", className="ops-status"),
         html.Div(className="ops-body", children=[

@@ -117,7 +117,7 @@ def test_login_then_operations_page(dash_duo, tmp_path, tiny_network, view_facto
     dash_duo.wait_for_element(f"#{ids.OPS_MAP} .js-plotly-plot .scatterlayer", timeout=20)
     dash_duo.wait_for_contains_text(f"#{ids.USER_BADGE}", "dan (dispatcher)", timeout=10)
     assert [el.text for el in dash_duo.find_elements(f"#{ids.NAV_LINKS} a.nav-link")] == [
-        "Operations", "Call centre & dispatch", "Log out"]
+        "Operations", "Map", "Call centre & dispatch", "Log out"]
     assert dash_duo.get_logs() == []
     store.close()
 
