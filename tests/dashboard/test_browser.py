@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from dash.testing.wait import until
 
-from dashboard import ids, sensor_table
+from dashboard import ids, live_layers, sensor_table
 from dashboard.app import create_app
 from dashboard.figures import SPEED_BANDS
 from tests.dashboard.logins import browser_login
@@ -75,7 +75,7 @@ def test_operations_page_shows_the_live_twin(dash_duo, running_twin):
     until(lambda: len(dash_duo.find_elements(
         f"#{ids.OPS_MAP} .scatterlayer path.js-line")) >= 3, timeout=20)
     legend = dash_duo.find_elements(f"#{ids.OPS_MAP} .legend .traces")
-    assert len(legend) == len(SPEED_BANDS)
+    assert len(legend) == len(SPEED_BANDS) + len(live_layers.LAYERS)
 
     clock = dash_duo.find_element(f"#{ids.ops_kpi('clock')}")
     first_clock = clock.text
@@ -84,7 +84,17 @@ def test_operations_page_shows_the_live_twin(dash_duo, running_twin):
     # the map was patched too: the last tick's view is drawn, with every band trace
     vehicles = dash_duo.find_element(f"#{ids.ops_kpi('vehicles')}")
     until(lambda: vehicles.text not in ("", "0"), timeout=10)
-    assert len(dash_duo.find_elements(f"#{ids.OPS_MAP} .scatterlayer .trace")) == len(SPEED_BANDS)
+    n_traces = len(SPEED_BANDS) + len(live_layers.LAYERS)
+    assert len(dash_duo.find_elements(f"#{ids.OPS_MAP} .scatterlayer .trace")) == n_traces
+    # the breakdown (30 s in) is drawn as an incident marker, with its type and lanes
+    incidents = live_layers.trace_index("incidents")
+    until(lambda: len(dash_duo.find_elements(
+        f"#{ids.OPS_MAP} .scatterlayer .trace:nth-child({incidents + 1}) path.point")) == 1,
+        timeout=15)
+    hover = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.OPS_MAP} .js-plotly-plot').data[{incidents}]"
+        ".hovertext;")
+    assert len(hover) == 1 and "breakdown" in hover[0] and "2 lane(s) blocked" in hover[0]
 
     dash_duo.driver.save_screenshot(str(SCREENSHOT))
     assert dash_duo.get_logs() == []
