@@ -45,6 +45,8 @@ MAP_LAYERS: tuple[tuple[str, str], ...] = (
 )
 """(key, label) of each layer, in drawing order."""
 LAYER_KEYS = tuple(key for key, _ in MAP_LAYERS)
+DEFAULT_SHOWN: tuple[str, ...] = ("incident", "violation", "congestion", "camera_sites")
+"""The layers ticked when the page opens."""
 WINDOW_DAYS = 7.0
 LEVEL_COLOURS = {"high": "#ff1744", "elevated": "#ff9800", "normal": "#ffd54f"}
 KIND_SYMBOLS = {"incident": "triangle-up", "violation": "circle", "congestion": "hexagon"}

@@ -18,14 +18,20 @@ import dash
 from dash import Input, Output, Patch, callback, dcc, html
 
 from dashboard import auth, ids
-from dashboard.map_layers import LAYER_KEYS, MAP_LAYERS, load_problem_map, problem_figure, visibility_patch
+from dashboard.map_layers import (
+    DEFAULT_SHOWN,
+    LAYER_KEYS,
+    MAP_LAYERS,
+    load_problem_map,
+    problem_figure,
+    visibility_patch,
+)
 from dashboard.state import current_live, current_store
 
 dash.register_page(__name__, path="/map", name="Map", order=1)
 
 PERMISSION = "page:/map"
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_MAP`)."""
-DEFAULT_SHOWN = ("incident", "violation", "congestion", "camera_sites")
 
 
 def layout(**_kwargs: Any) -> html.Div:
