@@ -55,7 +55,8 @@ def _refresh_body(client) -> dict:
                for o in dep["output"].strip(".").split("...")]
     return {"output": dep["output"], "outputs": outputs,
             "inputs": [{"id": ids.OPS_INTERVAL, "property": "n_intervals", "value": 1}],
-            "state": [{"id": ids.OPS_LAST_TIME, "property": "data", "value": [-1, False]}],
+            "state": [{"id": ids.OPS_LAST_TIME, "property": "data", "value": [-1, False]},
+                      {"id": ids.OPS_LAYER_KEYS, "property": "data", "value": {}}],
             "changedPropIds": [f"{ids.OPS_INTERVAL}.n_intervals"]}
 
 
