@@ -16,7 +16,8 @@ from twin.runner import TwinRun
 from twin.scenario import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
-LIBRARY = ("jakarta_jatinegara_evening", "jakarta_jatinegara_crash", "jakarta_jatinegara_roadworks",
+LIBRARY = ("jakarta_jatinegara", "jakarta_jatinegara_evening", "jakarta_jatinegara_crash",
+           "jakarta_jatinegara_roadworks",
            "jakarta_jatinegara_odd_even", "jakarta_jatinegara_cameras",
            "jakarta_jatinegara_ambulance", "jakarta_jatinegara_rain", "jakarta_jatinegara_event",
            "sioux_falls_roadworks")
