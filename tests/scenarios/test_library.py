@@ -7,11 +7,14 @@ what its timed sections did.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from twin.cli import main
+from twin.planning.params import ParameterError, apply_parameters, check_parameter
+from twin.planning.run_kpis import run_point
 from twin.runner import TwinRun
 from twin.scenario import load_scenario
 
@@ -59,3 +62,35 @@ def test_steps_300_s(path: Path, tmp_path: Path) -> None:
     if scenario.events:
         ev = summary["events"][scenario.events[0].id]
         assert ev["trips"] == scenario.events[0].trips
+
+
+_PARAM = re.compile(r"\b(?:scenario|demand|incidents|closures|conditions|odd_even|events|"
+                    r"cameras|modules)(?:\.\w+)+")
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_the_sweep_knobs_a_file_names_are_parameters(name: str) -> None:
+    path = SCENARIOS[0].parent / f"{name}.toml"
+    head = path.read_text().split("[scenario]")[0]
+    sweep = head.split("Sweep:")[1]
+    knobs = {k.replace(".N.", ".0.") for k in _PARAM.findall(sweep)}
+    assert knobs, f"{name}: no parameter under Sweep:"
+    scenario = load_scenario(path)
+    for knob in knobs:
+        check_parameter(scenario, knob)
+
+
+def test_the_odd_even_policy_sweeps_off() -> None:
+    scenario = load_scenario(SCENARIOS[0].parent / "jakarta_jatinegara_odd_even.toml")
+    off = apply_parameters(scenario, {"odd_even.0.enabled": False})
+    assert off.odd_even[0].enabled is False and scenario.odd_even[0].enabled is True
+    with pytest.raises(ParameterError, match="speed_factor"):
+        apply_parameters(load_scenario(SCENARIOS[0].parent / "jakarta_jatinegara_rain.toml"),
+                         {"conditions.0.speed_factor": 1.5})
+
+
+def test_a_sweep_run_reports_the_trips_the_policy_affected() -> None:
+    path = str(SCENARIOS[0].parent / "jakarta_jatinegara_odd_even.toml")
+    on = run_point(path, {"odd_even.0.enabled": True}, 1, 300.0)
+    off = run_point(path, {"odd_even.0.enabled": False}, 1, 300.0)
+    assert on["odd_even_trips_affected"] > 0 and off["odd_even_trips_affected"] == 0
