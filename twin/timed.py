@@ -22,7 +22,10 @@ Routes are planned when the window opens, on the travel times of that moment (an
 vehicle re-plans later); a vehicle that departs before the window ends but would reach
 the corridor only after it still avoids it, as a driver planning at departure would.
 
-Each action is recorded; :meth:`TimedActions.summary` goes into the run's summary.
+Each action is recorded; :meth:`TimedActions.summary` goes into the run's summary. A
+closure's record counts ``trips_affected`` (vehicles whose route had one of its links
+ahead when it closed) and ``route_changes`` (routes changed, summed over its links closed
+one by one: a route through two of them may change twice).
 """
 
 from __future__ import annotations
@@ -118,6 +121,10 @@ class TimedActions:
             self._factors[link][key] = factor
         self.sim.set_link_speed_factor([link], math.prod(self._factors[link].values()))
 
+    def _uses(self, links: list[int]) -> int:
+        """How many vehicles, on the road or still to depart, have one of ``links`` ahead."""
+        return int(self.sim.route_ahead_uses(links).sum())
+
     def _close(self, link: int) -> int:
         self._closed[link] += 1
         if self._closed[link] > 1:
@@ -142,8 +149,11 @@ class TimedActions:
         record: dict[str, Any] = {"id": spec.id, "type": spec.type, "links": len(links),
                                   "speed_factor": spec.speed_factor,
                                   "lanes_blocked": spec.lanes_blocked, "closed": spec.closed,
-                                  "started_s": float(env.now), "ended_s": None, "rerouted": 0}
+                                  "started_s": float(env.now), "ended_s": None,
+                                  "trips_affected": 0, "route_changes": 0}
         self.conditions.append(record)
+        if spec.closed:
+            record["trips_affected"] = self._uses(links)
         handles = []
         for link in links:
             if spec.speed_factor != 1.0:
@@ -151,7 +161,7 @@ class TimedActions:
             if spec.lanes_blocked is not None:
                 handles.append(self.sim.open_incident(link, spec.lanes_blocked))
             if spec.closed:
-                record["rerouted"] += self._close(link)
+                record["route_changes"] += self._close(link)
         yield env.timeout(spec.end_s - spec.start_s)
         for link in links:
             if spec.speed_factor != 1.0:
@@ -167,10 +177,11 @@ class TimedActions:
         yield env.timeout(spec.start_s)
         links = self._index(spec.links)
         record: dict[str, Any] = {"id": spec.id, "reason": spec.reason, "links": len(links),
-                                  "started_s": float(env.now), "ended_s": None, "rerouted": 0}
+                                  "started_s": float(env.now), "ended_s": None,
+                                  "trips_affected": self._uses(links), "route_changes": 0}
         self.closures.append(record)
         for link in links:
-            record["rerouted"] += self._close(link)
+            record["route_changes"] += self._close(link)
         yield env.timeout(spec.end_s - spec.start_s)
         for link in links:
             self._reopen(link)
@@ -214,7 +225,7 @@ class TimedActions:
 
     def summary(self) -> dict[str, Any]:
         """What ran so far, JSON-ready: one record per condition, closure and odd-even
-        window that started, with the routes each changed."""
+        window that started, with the trips each affected."""
         out: dict[str, Any] = {}
         if self.scenario.conditions:
             out["conditions"] = list(self.conditions)
