@@ -1,8 +1,10 @@
 """Scenario files: TOML, validated on load, with errors that name the offending key.
 
 A scenario names the network, the demand, the duration, step and seed, the
-sensors and cameras to place, the incidents to inject and the settings of each
-service module. Paths inside a scenario are relative to the scenario file.
+sensors and cameras to place, the incidents to inject, the timed conditions,
+closures, odd-even corridors and events (:mod:`twin.scenario_timed`) and the
+settings of each service module. Paths inside a scenario are relative to the
+scenario file.
 
 Example (``scenarios/grid_small.toml``)::
 
