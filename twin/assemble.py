@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from twin import demand
+from twin.demand.event import event_trips
 from twin.importers import load_network
 from twin.importers.grid import grid_network
 from twin.importers.signals import add_default_signals
@@ -56,18 +59,41 @@ def _profile(scenario: Scenario) -> demand.TimeProfile:
         return demand.FLAT
     if p == "morning_peak":
         return demand.MORNING_PEAK
+    if p == "evening_peak":
+        return demand.EVENING_PEAK
     return demand.TimeProfile(tuple((float(a), float(b)) for a, b in p), name="scenario")
 
 
 def build_trips(scenario: Scenario, network: Network, rng: np.random.Generator) -> demand.Trips:
-    """The scenario's trips on ``network``, drawn with ``rng``."""
+    """The scenario's trips on ``network``, drawn with ``rng``: the ``[demand]`` and then
+    each ``[[events]]`` entry's trips (ids ``event-{id}-{k}``)."""
+    trips = _demand_trips(scenario, network, rng)
+    for ev in scenario.events:
+        mix = ev.vehicle_mix or scenario.demand.vehicle_mix or demand.JAKARTA_VEHICLE_MIX
+        _check_mix(mix, f"events.{ev.id}.vehicle_mix")
+        try:
+            extra = event_trips(network, ev.origin, ev.trips, start_s=ev.start_s, end_s=ev.end_s,
+                                rng=rng, destinations=ev.destinations, vehicle_mix=mix,
+                                id_prefix=f"event-{ev.id}-")
+        except demand.DemandError as exc:
+            raise ScenarioError(f"{scenario.path or 'scenario'}: events.{ev.id}: {exc}") from None
+        trips = trips.concat(extra)
+    return trips
+
+
+def _check_mix(mix: dict[str, float] | Any, where: str) -> None:
+    unknown = set(mix) - set(demand.VEHICLE_CLASSES)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown vehicle class(es) {sorted(unknown)}; "
+                            f"known: {', '.join(demand.VEHICLE_CLASSES)}")
+
+
+def _demand_trips(scenario: Scenario, network: Network, rng: np.random.Generator
+                  ) -> demand.Trips:
     spec = scenario.demand
     duration_s = scenario.scenario.duration_s
     mix = spec.vehicle_mix or demand.JAKARTA_VEHICLE_MIX
-    unknown = set(mix) - set(demand.VEHICLE_CLASSES)
-    if unknown:
-        raise ScenarioError(f"demand.vehicle_mix: unknown vehicle class(es) {sorted(unknown)}; "
-                            f"known: {', '.join(demand.VEHICLE_CLASSES)}")
+    _check_mix(mix, "demand.vehicle_mix")
     if spec.kind == "random":
         assert spec.trips_per_hour is not None
         return demand.random_trips(

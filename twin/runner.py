@@ -2,7 +2,8 @@
 
 :class:`TwinRun` composes the parts of DESIGN.md's one flow of data. The
 traffic step is one periodic SimPy process on the :class:`~twin.clock.Clock`;
-incidents are processes too. Virtual sensors (loop detectors, and the cameras of
+incidents are processes too, and so are the scenario's conditions, closures and
+odd-even windows (:mod:`twin.timed`). Virtual sensors (loop detectors, and the cameras of
 :mod:`twin.cameras` reading the plates of :class:`twin.vehicles.Fleet`) publish
 Observations to the bus; the store drains its bus subscription in batches, so
 every Observation the sensors publish is stored once (deduplicated by ``event_id``).
@@ -35,6 +36,7 @@ from twin.scenario import IncidentSpec, Scenario, check_against_network
 from twin.sensors import LoopDetectorSensors, Site, auto_detector_sites
 from twin.simulation import Simulation
 from twin.store import Store, open_store
+from twin.timed import TimedActions
 from twin.vehicles import Fleet
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ class TwinRun:
             plate_reads=scenario.sensors.plate_reads, seed=meta.seed, event_scope=self.run_id,
             cctv_period_s=scenario.sensors.cctv_period_s,
         )
+        self.timed = TimedActions(scenario, self.sim, self.fleet, self.clock)
         self.store: Store = open_store(store_url or scenario.store.url)
         # what the twin's own sensors report (a scenario's incident is the truth, not a report)
         self.alerts = RecentAlerts(self.bus, accept=lambda o: not o.source_id.startswith("scenario/"),
@@ -306,6 +309,7 @@ class TwinRun:
         self.clock.process(self._traffic())
         for spec in self.scenario.incidents:
             self.clock.process(self._incident(spec))
+        self.timed.start()
         for module in self.modules:
             module.start()
         self._wall0 = time.perf_counter()
@@ -357,7 +361,23 @@ class TwinRun:
             "camera_observations": self.cameras.published,
             "bus_dropped": self.bus.stats().dropped,
         })
+        s.update(self.timed.summary())
+        if self.scenario.events:
+            s["events"] = self._event_summary()
         return s
+
+    def _event_summary(self) -> dict[str, dict[str, int]]:
+        """Per ``[[events]]`` entry: its trips, how many have departed and arrived."""
+        ids = np.array(self.trips.trip_ids, dtype=object)
+        n = len(ids)
+        inserted = np.isfinite(np.asarray(self.sim.insert_s[:n]))
+        arrived = np.isfinite(np.asarray(self.sim.arrive_s[:n]))
+        out = {}
+        for ev in self.scenario.events:
+            mine = np.char.startswith(ids.astype(str), f"event-{ev.id}-")
+            out[ev.id] = {"trips": int(mine.sum()), "departed": int((mine & inserted).sum()),
+                          "arrived": int((mine & arrived).sum())}
+        return out
 
     def close(self) -> None:
         """Release the store."""

@@ -1,8 +1,10 @@
 """Scenario files: TOML, validated on load, with errors that name the offending key.
 
 A scenario names the network, the demand, the duration, step and seed, the
-sensors and cameras to place, the incidents to inject and the settings of each
-service module. Paths inside a scenario are relative to the scenario file.
+sensors and cameras to place, the incidents to inject, the timed conditions,
+closures, odd-even corridors and events (:mod:`twin.scenario_timed`) and the
+settings of each service module. Paths inside a scenario are relative to the
+scenario file.
 
 Example (``scenarios/grid_small.toml``)::
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +36,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twin.network import Network
+from twin.scenario_timed import ClosureSpec, ConditionSpec, EventSpec, OddEvenSpec
 
 SCHEMA_NOTE = "see scenarios/README.md for every key"
 
@@ -107,7 +111,7 @@ class DemandSpec(_Strict):
     trips_per_hour: float | None = Field(default=None, gt=0)
     file: str | None = None
     scale: float = Field(default=1.0, gt=0)
-    profile: Literal["flat", "morning_peak"] | list[tuple[float, float]] = "flat"
+    profile: Literal["flat", "morning_peak", "evening_peak"] | list[tuple[float, float]] = "flat"
     vehicle_mix: dict[str, float] | None = None
     od: list[tuple[str, str, float]] | None = Field(
         default=None, description="[origin node id, destination node id, trips over the run]"
@@ -276,6 +280,10 @@ class Scenario(_Strict):
     cameras: list[CameraSpec] = Field(default_factory=list)
     vehicles: VehiclesSpec = Field(default_factory=VehiclesSpec)
     incidents: list[IncidentSpec] = Field(default_factory=list)
+    conditions: list[ConditionSpec] = Field(default_factory=list)
+    closures: list[ClosureSpec] = Field(default_factory=list)
+    odd_even: list[OddEvenSpec] = Field(default_factory=list)
+    events: list[EventSpec] = Field(default_factory=list)
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     store: StoreSpec = Field(default_factory=StoreSpec)
     path: Annotated[Path | None, Field(exclude=True)] = None
@@ -284,7 +292,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _unique_ids(self) -> Scenario:
         for what, items in (("sensors.loop_detectors", self.sensors.loop_detectors),
-                            ("cameras", self.cameras), ("incidents", self.incidents)):
+                            ("cameras", self.cameras), ("incidents", self.incidents),
+                            ("conditions", self.conditions), ("closures", self.closures),
+                            ("odd_even", self.odd_even), ("events", self.events)):
             seen: set[str] = set()
             for item in items:
                 if item.id in seen:
@@ -310,6 +320,16 @@ class Scenario(_Strict):
             if inc.start_s >= self.scenario.duration_s:
                 raise ValueError(f"incidents: {inc.id!r} starts at {inc.start_s} s, after the "
                                  f"run ends ({self.scenario.duration_s} s)")
+        for what, timed in (("conditions", self.conditions), ("closures", self.closures)):
+            for item in timed:
+                if item.start_s >= self.scenario.duration_s:
+                    raise ValueError(f"{what}: {item.id!r} starts at {item.start_s} s, after the "
+                                     f"run ends ({self.scenario.duration_s} s)")
+        for ev in self.events:
+            if ev.end_s > self.scenario.duration_s:
+                raise ValueError(f"events: {ev.id!r} ends at {ev.end_s} s, after the run ends "
+                                 f"({self.scenario.duration_s} s); its trips must depart within "
+                                 f"the run")
         return self
 
     @property
@@ -394,6 +414,7 @@ def check_against_network(scenario: Scenario, network: Network) -> None:
         elif inc.lanes_blocked > network.link_lanes[network.link_index[inc.link]]:
             problems.append(f"  incidents.{i}.lanes_blocked: link {inc.link!r} has only "
                             f"{network.link_lanes[network.link_index[inc.link]]} lane(s)")
+    problems += _timed_problems(scenario, network)
     for i, (o, d, _) in enumerate(scenario.demand.od or []):
         for key, node in (("origin", o), ("destination", d)):
             if node not in network.node_index:
@@ -401,3 +422,28 @@ def check_against_network(scenario: Scenario, network: Network) -> None:
     if problems:
         where = scenario.path or "scenario"
         raise ScenarioError(f"{where}: does not match its network\n" + "\n".join(problems))
+
+
+def _timed_problems(scenario: Scenario, network: Network) -> list[str]:
+    """Unknown links and nodes, and too many blocked lanes, in the timed sections."""
+    problems = []
+    sections: list[tuple[str, Sequence[ConditionSpec | ClosureSpec | OddEvenSpec]]] = [
+        ("conditions", scenario.conditions), ("closures", scenario.closures),
+        ("odd_even", scenario.odd_even)]
+    for what, items in sections:
+        for i, item in enumerate(items):
+            for link in item.links:
+                if link not in network.link_index:
+                    problems.append(f"  {what}.{i}.links: no link {link!r} in the network")
+                    continue
+                lanes = int(network.link_lanes[network.link_index[link]])
+                blocked = getattr(item, "lanes_blocked", None)
+                if blocked is not None and blocked > lanes:
+                    problems.append(f"  {what}.{i}.lanes_blocked: link {link!r} has only "
+                                    f"{lanes} lane(s)")
+    for i, ev in enumerate(scenario.events):
+        for key, node in [("origin", ev.origin)] + [("destinations", d)
+                                                     for d in ev.destinations or []]:
+            if node not in network.node_index:
+                problems.append(f"  events.{i}.{key}: node {node!r} is not in the network")
+    return problems

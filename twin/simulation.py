@@ -380,6 +380,8 @@ class Simulation:
         self._next_reroute_s = self.config.reroute_period_s
         self._link_factor_set = np.ones(network.n_links)
         self._closed = np.zeros(network.n_links, dtype=bool)
+        self._restrictions: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+        self._next_restriction_id = 0
 
     # ------------------------------------------------------------------ time
     @property
@@ -492,29 +494,13 @@ class Simulation:
         """
         if pick.size == 0:
             return 0
-        s = self._state
-        net = self.network
-        cost = self.line_graph.edge_cost(self.route_cost_s())
-        current = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
-        sources = (self.line_graph.n_links + net.link_from[current]).astype(np.int64) \
-            if from_origin else current.astype(np.int64)
-        keep = 0 if from_origin else 1  # links kept before the new part, after the route position
         new_tail: dict[int, NDArray[np.int32]] = {}
-        order = np.argsort(sources, kind="stable")
-        for a, b in _groups(sources[order]):
-            group = pick[order[a:b]]
-            src = int(sources[order[a]])
-            dist, pred = self.line_graph.tree(src, cost)
-            routes = self.line_graph.routes_to(dist, pred, src, self._dest_node[group])
-            for v, r in zip(group.tolist(), routes, strict=True):
-                if r is None or r.size == 0:
-                    continue
-                p = int(s.route_offsets[v] + s.veh_route_pos[v])
-                old = s.route_links[p + keep:s.route_offsets[v + 1]]
-                if not np.array_equal(old, r):
-                    new_tail[v] = r
+        for group, link_cost in self._cost_groups(pick):
+            self._plan_tails(group, self.line_graph.edge_cost(link_cost), from_origin, new_tail)
         if not new_tail:
             return 0
+        s = self._state
+        keep = 0 if from_origin else 1  # links kept before the new part, after the route position
         # splice: the unchanged routes between two changed ones are copied in one slice
         parts: list[NDArray[np.int32]] = []
         lengths = np.diff(s.route_offsets)
@@ -534,6 +520,134 @@ class Simulation:
         if from_origin:
             self._rebuild_insertion_queues()
         return len(new_tail)
+
+    def _plan_tails(self, pick: NDArray[np.int64], cost: FloatArray, from_origin: bool,
+                    new_tail: dict[int, NDArray[np.int32]]) -> None:
+        """Fastest routes on for ``pick`` over movement-graph ``cost``, into ``new_tail``
+        (vehicle -> the new part of its route) where they differ from the old."""
+        s = self._state
+        net = self.network
+        current = s.route_links[s.route_offsets[pick] + s.veh_route_pos[pick]]
+        sources = (self.line_graph.n_links + net.link_from[current]).astype(np.int64) \
+            if from_origin else current.astype(np.int64)
+        keep = 0 if from_origin else 1  # links kept before the new part, after the route position
+        order = np.argsort(sources, kind="stable")
+        for a, b in _groups(sources[order]):
+            group = pick[order[a:b]]
+            src = int(sources[order[a]])
+            dist, pred = self.line_graph.tree(src, cost)
+            routes = self.line_graph.routes_to(dist, pred, src, self._dest_node[group])
+            for v, r in zip(group.tolist(), routes, strict=True):
+                if r is None or r.size == 0:
+                    continue
+                p = int(s.route_offsets[v] + s.veh_route_pos[v])
+                old = s.route_links[p + keep:s.route_offsets[v + 1]]
+                if not np.array_equal(old, r):
+                    new_tail[v] = r
+
+    def _cost_groups(self, pick: NDArray[np.int64]) -> list[tuple[NDArray[np.int64], FloatArray]]:
+        """``pick`` split by the link restrictions that apply to each vehicle, with the
+        per-link planning cost of each part (``inf`` on closed and forbidden links)."""
+        base = self.route_cost_s()
+        if not self._restrictions:
+            return [(pick, base)]
+        key = np.zeros(pick.shape[0], dtype=np.int64)
+        ids = sorted(self._restrictions)
+        for bit, rid in enumerate(ids):
+            key |= np.isin(pick, self._restrictions[rid][1]).astype(np.int64) << bit
+        out = []
+        for k in np.unique(key).tolist():
+            cost = base
+            if k:
+                cost = base.copy()
+                for bit, rid in enumerate(ids):
+                    if k >> bit & 1:
+                        cost[self._restrictions[rid][0]] = np.inf
+            out.append((pick[key == k], cost))
+        return out
+
+    # ------------------------------------------------------ link restrictions
+    def route_ahead_uses(self, links: Sequence[str | int]) -> NDArray[np.bool_]:
+        """Boolean (n_vehicles,): which vehicles still to drive one of ``links``: on the
+        road, after their current link; waiting to depart, anywhere on their route."""
+        index = np.array([self.resolve_link(link) for link in links], dtype=np.int64)
+        s = self._state
+        out = np.zeros(s.n_vehicles, dtype=bool)
+        where = np.flatnonzero(np.isin(s.route_links, index))
+        if where.size:
+            owner = np.searchsorted(s.route_offsets, where, side="right") - 1
+            state = s.veh_state[owner]
+            pos = s.route_offsets[owner] + s.veh_route_pos[owner]
+            ahead = ((state == VEH_ACTIVE) & (where > pos)) | (state == VEH_WAITING)
+            out[owner[ahead]] = True
+        return out
+
+    def restrict_links(self, links: Sequence[str | int],
+                       vehicles: Sequence[int] | NDArray[np.integer[Any]]) -> tuple[int, int]:
+        """Forbid ``links`` to ``vehicles`` (a traffic restriction such as odd-even).
+
+        Each of the vehicles still to drive one of the links re-plans around them on
+        current travel times: one on the road the rest of its route, one waiting to
+        depart the whole route from its first node. Later re-plans (re-routing rounds,
+        closures) keep the vehicles off the links too. A vehicle with no way around
+        keeps its route (:meth:`route_ahead_uses` finds it). The restriction holds
+        until :meth:`lift_restriction`; it is not part of :meth:`snapshot`.
+
+        Returns
+        -------
+        (restriction id, how many routes changed)
+        """
+        index = np.array([self.resolve_link(link) for link in links], dtype=np.int64)
+        veh = np.unique(np.asarray(vehicles, dtype=np.int64))
+        if veh.size and (veh[0] < 0 or veh[-1] >= self.n_vehicles):
+            raise ValueError(f"vehicle index out of range 0..{self.n_vehicles - 1}")
+        rid = self._next_restriction_id
+        self._next_restriction_id += 1
+        self._restrictions[rid] = (index, veh)
+        uses = self.route_ahead_uses(index.tolist())
+        s = self._state
+        mine = np.zeros(s.n_vehicles, dtype=bool)
+        mine[veh] = True
+        waiting = np.flatnonzero(uses & mine & (s.veh_state == VEH_WAITING))
+        active = np.flatnonzero(uses & mine & (s.veh_state == VEH_ACTIVE))
+        changed = self._replan(waiting, from_origin=True)
+        return rid, changed + self._replan(active)
+
+    def replan_departures(self, vehicles: Sequence[int] | NDArray[np.integer[Any]]) -> int:
+        """Re-plan the whole routes of those ``vehicles`` still waiting to depart, from
+        their first node, on current travel times (closed and forbidden links avoided),
+        e.g. to bring the drivers a closure diverted back once it is lifted; returns how
+        many routes changed."""
+        s = self._state
+        veh = np.unique(np.asarray(vehicles, dtype=np.int64))
+        veh = veh[(veh >= 0) & (veh < s.n_vehicles)]
+        return self._replan(veh[s.veh_state[veh] == VEH_WAITING], from_origin=True)
+
+    def lift_restriction(self, restriction_id: int) -> None:
+        """End a restriction of :meth:`restrict_links` (routes already changed stay).
+
+        Raises
+        ------
+        KeyError
+            When no restriction with that id holds.
+        """
+        try:
+            del self._restrictions[restriction_id]
+        except KeyError:
+            raise KeyError(f"no link restriction with id {restriction_id!r}") from None
+
+    def postpone(self, vehicles: Sequence[int] | NDArray[np.integer[Any]], depart_s: float) -> int:
+        """Move the departure of those ``vehicles`` still waiting to ``depart_s`` at the
+        earliest (a trip put off, e.g. until a restriction ends); returns how many moved.
+        Their :attr:`travel_time_s` then counts from the new departure."""
+        _check_number("depart_s", depart_s, math.isfinite, "finite")
+        s = self._state
+        veh = np.unique(np.asarray(vehicles, dtype=np.int64))
+        veh = veh[(s.veh_state[veh] == VEH_WAITING) & (s.veh_depart_s[veh] < depart_s)]
+        if veh.size:
+            s.veh_depart_s[veh] = float(depart_s)
+            self._rebuild_insertion_queues()
+        return int(veh.size)
 
     def _rebuild_insertion_queues(self) -> None:
         """Queue every waiting vehicle on its route's first link again (by departure time,

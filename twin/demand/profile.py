@@ -148,6 +148,19 @@ MORNING_PEAK = TimeProfile(
     "morning_peak",
 )
 
+#: Jakarta weekday evening peak for a scenario that starts at 16:00 and runs 4
+#: hours, in half-hour pieces: 0.6 (16:00), 0.9 (16:30), 1.2 (17:00), 1.5
+#: (17:30), 1.5 (18:00, the two peak half hours), 1.2 (18:30), 0.7 (19:00), 0.4
+#: (19:30 onward); the weights average exactly 1.0 over 16:00-20:00. The rush home
+#: is later and flatter than the morning's (offices close 16:00-17:00 and many stay
+#: on past the worst of it). The shape is an assumption, not a fit to counts; its span
+#: follows the afternoon odd-even window, 16:00-20:00 on weekdays (Pergub DKI 88/2019;
+#: /work/shared/research/DOMAIN.md, source S11).
+EVENING_PEAK = TimeProfile(
+    tuple((i * 1800.0, w) for i, w in enumerate((0.6, 0.9, 1.2, 1.5, 1.5, 1.2, 0.7, 0.4))),
+    "evening_peak",
+)
+
 
 def profile_from_counts(counts: Sequence[float], bin_s: float, name: str = "") -> TimeProfile:
     """A profile from counts per equal time bin (e.g. hourly counts), scaled so the

@@ -92,9 +92,11 @@ def run_point(scenario_path: str, params: dict[str, Any], seed: int,
         while run.time_s < scenario.scenario.duration_s:
             run.advance(run.time_s + SAMPLE_EVERY_S)
             meter.sample(run.sim)
-        run.finish()
+        summary = run.finish()
         kpis = traffic_kpis(run.sim)
         kpis["camera_observations"] = run.cameras.published
+        if "odd_even_trips_affected" in summary:  # trips the odd-even policy diverted or put off
+            kpis["odd_even_trips_affected"] = summary["odd_even_trips_affected"]
     finally:
         run.close()
     kpis["wall_s"] = round(time.perf_counter() - wall0, 3)
