@@ -78,10 +78,12 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
 
     Notes
     -----
-    Dash's page registry and ``dash.callback`` list are process-wide, so build
-    one app per process (and let it serve a request before building another).
+    Dash's page registry and ``dash.callback`` list are process-wide: the app built
+    last in a process is the one whose callbacks work (building one forgets the
+    callbacks an earlier, unserved app had not claimed yet).
     Everything is served locally: no CDN, no map tiles.
     """
+    _forget_earlier_callbacks()
     app = dash.Dash(
         __package__ or "dashboard",
         use_pages=True,
@@ -101,6 +103,20 @@ def create_app(live: LiveTwin, *, title: str = "Kota Twin", accounts: AccountSto
                      **auth_options)
     app.layout = lambda: _shell(title)
     return app
+
+
+def _forget_earlier_callbacks() -> None:
+    """Empty Dash's process-wide list of callbacks still to be claimed by an app.
+
+    Dash runs the page modules again for every app built with ``use_pages``, and each run
+    registers the pages' callbacks again; the first app to serve a request claims all that
+    are listed. Without this, a second app in one process would serve every callback twice.
+    """
+    from dash import _callback
+
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+    _callback.GLOBAL_CALLBACK_MAP.clear()
+    _callback.GLOBAL_INLINE_SCRIPTS.clear()
 
 
 def serve(live: LiveTwin, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8,

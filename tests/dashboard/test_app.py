@@ -99,3 +99,13 @@ def test_serve_hands_the_flask_app_to_waitress(monkeypatch, tiny_network, view_f
     assert calls["app"].config[LIVE_CONFIG_KEY] is live
     # let the app set itself up, so the next app starts from a clean callback list
     assert calls["app"].test_client().get("/").status_code == 200
+
+
+def test_a_second_app_in_one_process_serves_each_callback_once(tiny_network, view_factory):
+    """Dash runs the pages again for every app; each app must still list each callback once."""
+    for _ in range(2):
+        app = create_app(LiveTwin(tiny_network, view_factory(tiny_network)))
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    outputs = [d["output"] for d in client.get("/_dash-dependencies").get_json()]
+    assert outputs and len(outputs) == len(set(outputs))
