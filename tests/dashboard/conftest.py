@@ -12,6 +12,22 @@ from twin.alert_log import AlertRecord
 from twin.live import TwinView
 from twin.network import Network
 
+
+@pytest.fixture(scope="session", autouse=True)
+def dask_threads_before_any_dash_server() -> None:
+    """Start Dask's process-wide offload thread before any browser test serves an app.
+
+    When a browser test ends, Dash's test runner raises ``SystemExit`` in every thread
+    started after its server (``dash.testing.application_runners.KillerThread``). A Dask
+    client first used during such a test (the Planner page runs sweeps) starts
+    ``distributed.utils._offload_executor``'s one thread then; killed, every later Dask
+    client in the process waits on it forever.
+    """
+    from distributed.utils import _offload_executor
+
+    _offload_executor.submit(lambda: None).result(timeout=30)
+
+
 WIB = timezone(timedelta(hours=7), "WIB")
 START = datetime(2026, 3, 2, 7, 0, 0, tzinfo=WIB)
 
