@@ -28,7 +28,7 @@ from plotly.offline import get_plotlyjs
 from dashboard.figures import MPS_TO_KMH, class_traces, map_layout
 from twin.assemble import build_network
 from twin.network import Network
-from twin.planning.run_kpis import KPI_NAMES
+from twin.planning.run_kpis import KPI_NAMES, MODULE_KPI_NAMES
 from twin.planning.sweep_spec import SweepPoint
 from twin.scenario import Scenario, load_scenario
 
@@ -39,7 +39,10 @@ KPI_LABELS = {
     "mean_travel_time_s": "Mean travel time (s)", "p90_travel_time_s": "P90 travel time (s)",
     "mean_delay_s": "Mean delay (s)", "trips_completed": "Trips completed",
     "completed_share": "Share of trips completed", "refused_entries": "Refused junction entries",
-    "red_light_runs": "Red-light runs",
+    "red_light_runs": "Red-light runs", "violations": "ETLE violations (cases)",
+    "response_p90_s": "112 total response P90 (s)",
+    "ambulance_response_p90_s": "Ambulance total response P90 (s)",
+    "service_index": "Service index (AAI)",
 }
 
 DIFF_CLASSES: tuple[tuple[float, float, str, str], ...] = (
@@ -167,12 +170,18 @@ def _fmt(value: Any, half: Any = None) -> str:
     return text if half is None else f"{text} ± {half:,.2f}"
 
 
+def shown_kpis(rows: list[dict[str, Any]]) -> list[str]:
+    """The traffic KPIs, and each module KPI some point measured (its module ran)."""
+    return [*KPI_NAMES, *(k for k in MODULE_KPI_NAMES if any(r.get(k) is not None for r in rows))]
+
+
 def _kpi_table(rows: list[dict[str, Any]], baseline: str) -> str:
-    head = "".join(f"<th>{html.escape(KPI_LABELS.get(k, k))}</th>" for k in KPI_NAMES)
+    names = shown_kpis(rows)
+    head = "".join(f"<th>{html.escape(KPI_LABELS.get(k, k))}</th>" for k in names)
     body = []
     for r in rows:
         mark = " (baseline)" if r["point"] == baseline else ""
-        cells = "".join(f"<td>{_fmt(r.get(k), r.get(f'{k}_ci'))}</td>" for k in KPI_NAMES)
+        cells = "".join(f"<td>{_fmt(r.get(k), r.get(f'{k}_ci'))}</td>" for k in names)
         body.append(f"<tr><th>{html.escape(str(r['point']) + mark)}</th>"
                     f"<td>{r['runs']}/{r['seeds']}</td>{cells}</tr>")
     return (f"<table class='kpis'><thead><tr><th>point</th><th>runs</th>{head}</tr></thead>"
@@ -224,7 +233,7 @@ def build_report(data: SweepData, baseline: str | None = None) -> str:
         raise ReportError(f"no point {base!r} in the sweep; its points: {', '.join(labels)}")
     figs = [kpi_figure(data.summary, k).to_html(
         full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
-        for k in KPI_NAMES]
+        for k in shown_kpis(data.summary)]
     base_speed = point_link_speed_mps(data, base)
     maps = []
     for label in labels:

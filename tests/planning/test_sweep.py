@@ -165,3 +165,40 @@ def test_kota_sweep_refuses_a_bad_parameter_with_a_message(tmp_path, capsys, par
     assert main(["sweep", str(GRID), "--param", param, "--out", str(tmp_path)]) == 1
     assert says in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_point_with_modules_reports_their_kpis():
+    """ETLE and 112 dispatch run inside the point's run; their KPIs are its own summary's."""
+    dispatch = REPO / "scenarios" / "jakarta_jatinegara_dispatch.toml"
+    kpis = run_point(str(dispatch), {}, 7, 3600.0)
+    from twin.planning.params import apply_parameters
+    from twin.runner import TwinRun
+    from twin.scenario import load_scenario
+
+    scenario = apply_parameters(load_scenario(dispatch), {"scenario.seed": 7,
+                                                          "scenario.duration_s": 3600.0})
+    run = TwinRun(scenario, store_url="sqlite://")
+    summary = run.run(chunk_s=600.0).summary["modules"]["dispatch"]["kpis"]
+    run.close()
+    assert kpis["response_p90_s"] == summary["overall"]["total_response_s"]["p90"] is not None
+    assert kpis["ambulance_response_p90_s"] == \
+        summary["services"]["ambulance"]["total_response_s"]["p90"]
+    assert kpis["violations"] is None  # no ETLE in this scenario
+    plain = run_point(str(GRID), {}, 7, 900.0)
+    assert all(plain[name] is None for name in ("violations", "response_p90_s", "service_index"))
+
+
+def test_a_sweep_point_with_etle_counts_the_cases_it_created():
+    from twin.planning.params import apply_parameters
+    from twin.runner import TwinRun
+    from twin.scenario import load_scenario
+
+    etle = REPO / "scenarios" / "jakarta_jatinegara_etle_engine.toml"
+    kpis = run_point(str(etle), {}, 7, 4000.0)
+    scenario = apply_parameters(load_scenario(etle), {"scenario.seed": 7,
+                                                      "scenario.duration_s": 4000.0})
+    run = TwinRun(scenario, store_url="sqlite://")
+    cases = run.run(chunk_s=600.0).summary["modules"]["enforcement"]["cases_created"]
+    run.close()
+    assert kpis["violations"] == cases > 0
+    assert kpis["response_p90_s"] is None

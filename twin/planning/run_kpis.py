@@ -7,19 +7,27 @@ the scenario file itself, runs it headless with an in-memory store, and returns 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KPI_NAMES", "LinkSpeedMeter", "run_point", "traffic_kpis"]
+__all__ = ["KPI_NAMES", "MODULE_KPI_NAMES", "LinkSpeedMeter", "module_kpis", "run_point",
+           "traffic_kpis"]
 
 SAMPLE_EVERY_S = 60.0
 """How often a sweep run samples the speed on every link (for the report's maps)."""
 
 KPI_NAMES = ("mean_travel_time_s", "p90_travel_time_s", "mean_delay_s", "trips_completed",
              "completed_share", "refused_entries", "red_light_runs")
-"""The KPIs a sweep summarises (means and confidence intervals across seeds)."""
+"""The traffic KPIs a sweep summarises (means and confidence intervals across seeds)."""
+
+MODULE_KPI_NAMES = ("violations", "response_p90_s", "ambulance_response_p90_s", "service_index")
+"""The service modules' KPIs a sweep summarises when the scenario runs them (None otherwise):
+ETLE cases created, the 112 total response P90 overall and for ambulances, and the
+accountability index (AAI) of the six-service quality index over the run."""
 
 
 def traffic_kpis(sim: Any) -> dict[str, Any]:
@@ -44,6 +52,33 @@ def traffic_kpis(sim: Any) -> dict[str, Any]:
         "gridlocked": bool(summary["gridlocked"]),
         "vehicle_steps": int(summary["vehicle_steps"]),
     }
+
+
+def module_kpis(modules: Mapping[str, Mapping[str, Any]], store: Any, start: datetime,
+                end: datetime) -> dict[str, Any]:
+    """The :data:`MODULE_KPI_NAMES` of a run from its modules' summaries and its store.
+
+    ``service_index`` is the quality index's AAI over ``[start, end)`` measured on the run's
+    store, computed only when a service module ran; None when the index has too few samples
+    to score (a short run), as the index itself says.
+    """
+    out: dict[str, Any] = dict.fromkeys(MODULE_KPI_NAMES)
+    enforcement = modules.get("enforcement")
+    if enforcement is not None:
+        out["violations"] = enforcement.get("cases_created")
+    dispatch = modules.get("dispatch")
+    if dispatch is not None:
+        kpis = dispatch.get("kpis", {})
+        out["response_p90_s"] = kpis.get("overall", {}).get("total_response_s", {}).get("p90")
+        ambulance = kpis.get("services", {}).get("ambulance", {})
+        out["ambulance_response_p90_s"] = ambulance.get("total_response_s", {}).get("p90")
+    if modules:
+        from twin.modules.quality import compute, load_config
+        from twin.modules.quality.index import Window
+
+        index = compute(store, load_config(), Window(start, end))
+        out["service_index"] = index["aai"]["aai"]
+    return out
 
 
 class LinkSpeedMeter:
@@ -97,6 +132,9 @@ def run_point(scenario_path: str, params: dict[str, Any], seed: int,
         kpis["camera_observations"] = run.cameras.published
         if "odd_even_trips_affected" in summary:  # trips the odd-even policy diverted or put off
             kpis["odd_even_trips_affected"] = summary["odd_even_trips_affected"]
+        meta = scenario.scenario
+        kpis.update(module_kpis(summary.get("modules", {}), run.store, meta.start,
+                                meta.start + timedelta(seconds=meta.duration_s)))
     finally:
         run.close()
     kpis["wall_s"] = round(time.perf_counter() - wall0, 3)

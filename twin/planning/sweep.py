@@ -29,7 +29,7 @@ from typing import Any
 from tqdm import tqdm
 
 from twin.planning.ci import mean_ci
-from twin.planning.run_kpis import KPI_NAMES, run_point
+from twin.planning.run_kpis import KPI_NAMES, MODULE_KPI_NAMES, run_point
 from twin.planning.sweep_spec import SweepPoint, SweepSpec
 
 __all__ = ["SchedulerUnreachable", "SweepResult", "run_sweep", "summarise"]
@@ -173,7 +173,8 @@ def summarise(spec: SweepSpec, out_dir: str | Path, level: float = 0.95) -> list
     """One row per grid point of ``spec``, over its finished runs in ``out_dir``.
 
     A row has the point's parameters, ``runs`` (finished) of ``seeds`` (asked), and for
-    each KPI of :data:`~twin.planning.run_kpis.KPI_NAMES` its mean and the half-width
+    each KPI of :data:`~twin.planning.run_kpis.KPI_NAMES` and ``MODULE_KPI_NAMES`` its mean
+    (None when no run measured it) and the half-width
     of the ``level`` confidence interval across seeds (:func:`~twin.planning.ci.mean_ci`).
     """
     out = Path(out_dir)
@@ -189,7 +190,7 @@ def summarise(spec: SweepSpec, out_dir: str | Path, level: float = 0.95) -> list
             runs.setdefault(point.label, []).append(record["kpis"])
     for label, row in rows.items():
         found = runs.get(label, [])
-        for name in KPI_NAMES:
+        for name in (*KPI_NAMES, *MODULE_KPI_NAMES):
             stat = mean_ci([k.get(name) for k in found], level)
             row[name] = stat["mean"]
             row[f"{name}_ci"] = stat["ci_half"]
