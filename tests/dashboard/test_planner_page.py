@@ -44,7 +44,7 @@ A, B = "demand.scale=0.5", "demand.scale=2.0"
 def client() -> Iterator[Client]:
     with dask.config.set({"logging.distributed": "warning"}):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         dask_client = Client(cluster)
     yield dask_client
     dask_client.close()

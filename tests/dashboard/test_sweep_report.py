@@ -37,7 +37,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("sweep")
     with dask.config.set({"logging.distributed": "warning"}):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
     try:
         spec = SweepSpec.build(GRID, {"demand.scale": [0.5, 2.0]}, replications=2, duration_s=900.0)

@@ -38,7 +38,7 @@ def client() -> Iterator[Client]:
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                           "logging.distributed": "warning"}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         c = Client(cluster)
     yield c
     c.close()

@@ -90,7 +90,7 @@ def _client(scheduler: str | None, workers: int, timeout_s: float) -> tuple[Any,
                 f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:g} s ({exc}); "
                 "check the address, or leave --scheduler out to run on this machine") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")  # any free port: never fight over 8787
     return Client(cluster), cluster
 
 
