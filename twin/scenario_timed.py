@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from twin.weekdays import Weekdays
+
 __all__ = ["ClosureSpec", "ConditionSpec", "EventSpec", "OddEvenSpec"]
 
 
@@ -86,7 +88,7 @@ class OddEvenSpec(_Strict):
     windows: list[tuple[time, time]] = Field(
         default_factory=lambda: [(time(6), time(10)), (time(16), time(20))],
         description="local [start, end) times")
-    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
+    weekdays: Weekdays = Field(default_factory=lambda: [0, 1, 2, 3, 4],
                                 description="0 = Monday")
     holidays: list[date] = Field(default_factory=list)
     applies_to: list[VehicleClass] = Field(default_factory=_cars, min_length=1)
@@ -100,12 +102,6 @@ class OddEvenSpec(_Strict):
                                  f"(no window across midnight)")
         return v
 
-    @field_validator("weekdays")
-    @classmethod
-    def _days(cls, v: list[int]) -> list[int]:
-        if any(d < 0 or d > 6 for d in v):
-            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
-        return v
 
 
 class EventSpec(_Strict):

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import dask
 import flask
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 from werkzeug.exceptions import Forbidden
 
 from dashboard import ids
@@ -24,6 +23,7 @@ from dashboard.app import create_app
 from dashboard.planner_jobs import JOBS_CONFIG_KEY, JobRefused, JobStatus, PlannerJobs
 from dashboard.sessions import Session
 from tests.dashboard.logins import PASSWORD, client_login
+from tests.dask_cluster import local_client
 from twin.accounts import AccountStore
 from twin.live import LiveTwin
 from twin.planning.params import ParameterError
@@ -42,13 +42,8 @@ A, B = "demand.scale=0.5", "demand.scale=2.0"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with dask.config.set({"logging.distributed": "warning"}):
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
-        dask_client = Client(cluster)
-    yield dask_client
-    dask_client.close()
-    cluster.close()
+    with local_client(1) as dask_client:
+        yield dask_client
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import dask
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 from dashboard.sweep_report import (
     DIFF_CLASSES,
@@ -21,6 +19,7 @@ from dashboard.sweep_report import (
     point_link_speed_mps,
     write_report,
 )
+from tests.dask_cluster import local_client
 from twin.cli import main
 from twin.planning.sweep import run_sweep
 from twin.planning.sweep_spec import SweepSpec
@@ -35,17 +34,10 @@ GRID = REPO / "scenarios" / "grid_small.toml"
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """demand.scale 0.5 and 2.0, two seeds each, 15 simulated minutes, on one Dask worker."""
     out = tmp_path_factory.mktemp("sweep")
-    with dask.config.set({"logging.distributed": "warning"}):
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
-        client = Client(cluster)
-    try:
+    with local_client(1) as client:
         spec = SweepSpec.build(GRID, {"demand.scale": [0.5, 2.0]}, replications=2, duration_s=900.0)
         result = run_sweep(spec, out, client=client, progress=False)
         assert result.ran == 4
-    finally:
-        client.close()
-        cluster.close()
     yield out
 
 

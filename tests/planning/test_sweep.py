@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dask
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
+from tests.dask_cluster import local_client
 from tests.pg_server import _free_port
 from twin.cli import main
 from twin.planning.ci import mean_ci
@@ -35,14 +35,8 @@ GRID = REPO / "scenarios" / "grid_small.toml"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "logging.distributed": "warning"}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
-        c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+    with local_client(2, **{"distributed.scheduler.allowed-failures": 0}) as c:
+        yield c
 
 
 def _runs(out: Path) -> dict[str, dict[str, Any]]:
@@ -167,19 +161,26 @@ def test_kota_sweep_refuses_a_bad_parameter_with_a_message(tmp_path, capsys, par
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_sweep_point_with_modules_reports_their_kpis():
-    """ETLE and 112 dispatch run inside the point's run; their KPIs are its own summary's."""
-    dispatch = REPO / "scenarios" / "jakarta_jatinegara_dispatch.toml"
-    kpis = run_point(str(dispatch), {}, 7, 3600.0)
+def _modules_summary(path: Path, seed: int, duration_s: float) -> dict[str, Any]:
+    """The module summaries of the scenario run as a plain TwinRun (what a point must match)."""
     from twin.planning.params import apply_parameters
     from twin.runner import TwinRun
     from twin.scenario import load_scenario
 
-    scenario = apply_parameters(load_scenario(dispatch), {"scenario.seed": 7,
-                                                          "scenario.duration_s": 3600.0})
+    scenario = apply_parameters(load_scenario(path), {"scenario.seed": seed,
+                                                      "scenario.duration_s": duration_s})
     run = TwinRun(scenario, store_url="sqlite://")
-    summary = run.run(chunk_s=600.0).summary["modules"]["dispatch"]["kpis"]
-    run.close()
+    try:
+        return dict(run.run(chunk_s=600.0).summary["modules"])
+    finally:
+        run.close()
+
+
+def test_a_sweep_point_with_modules_reports_their_kpis():
+    """112 dispatch runs inside the point's run; its KPIs are the run summary's."""
+    dispatch = REPO / "scenarios" / "jakarta_jatinegara_dispatch.toml"
+    kpis = run_point(str(dispatch), {}, 7, 3600.0)
+    summary = _modules_summary(dispatch, 7, 3600.0)["dispatch"]["kpis"]
     assert kpis["response_p90_s"] == summary["overall"]["total_response_s"]["p90"] is not None
     assert kpis["ambulance_response_p90_s"] == \
         summary["services"]["ambulance"]["total_response_s"]["p90"]
@@ -189,16 +190,8 @@ def test_a_sweep_point_with_modules_reports_their_kpis():
 
 
 def test_a_sweep_point_with_etle_counts_the_cases_it_created():
-    from twin.planning.params import apply_parameters
-    from twin.runner import TwinRun
-    from twin.scenario import load_scenario
-
     etle = REPO / "scenarios" / "jakarta_jatinegara_etle_engine.toml"
     kpis = run_point(str(etle), {}, 7, 4000.0)
-    scenario = apply_parameters(load_scenario(etle), {"scenario.seed": 7,
-                                                      "scenario.duration_s": 4000.0})
-    run = TwinRun(scenario, store_url="sqlite://")
-    cases = run.run(chunk_s=600.0).summary["modules"]["enforcement"]["cases_created"]
-    run.close()
+    cases = _modules_summary(etle, 7, 4000.0)["enforcement"]["cases_created"]
     assert kpis["violations"] == cases > 0
     assert kpis["response_p90_s"] is None

@@ -109,3 +109,17 @@ def test_ids_are_checked_against_the_network(tmp_path):
     s = load_scenario(_write(tmp_path, blocked))
     with pytest.raises(ScenarioError, match="has only 1 lane"):
         check_against_network(s, _network())
+
+
+def test_a_day_outside_monday_to_sunday_is_refused_where_rules_name_days():
+    """The odd-even rule of ETLE and of a scenario's policy take days the same way."""
+    from pydantic import BaseModel, ValidationError
+
+    from twin.weekdays import Weekdays
+
+    class Rule(BaseModel):
+        weekdays: Weekdays
+
+    assert Rule(weekdays=[0, 6]).weekdays == [0, 6]
+    with pytest.raises(ValidationError, match=r"weekdays are 0 \(Monday\) to 6 \(Sunday\)"):
+        Rule(weekdays=[7])

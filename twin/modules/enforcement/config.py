@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.weekdays import Weekdays
 
 
 class StrictModel(BaseModel):
@@ -97,19 +99,13 @@ class CorridorConfig(StrictModel):
 
     id: str = Field(min_length=1)
     cameras: list[str] = Field(min_length=1)
-    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    weekdays: Weekdays = Field(default_factory=lambda: [0, 1, 2, 3, 4])
     windows: list[tuple[time, time]] = Field(
         default_factory=lambda: [(time(6), time(10)), (time(16), time(20))])
     holidays: list[date] = Field(default_factory=list)
     applies_to: list[str] = Field(default_factory=lambda: ["car"])
     utc_offset_h: float = Field(default=7.0, ge=-12, le=14)
 
-    @field_validator("weekdays")
-    @classmethod
-    def _days(cls, v: list[int]) -> list[int]:
-        if any(d < 0 or d > 6 for d in v):
-            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
-        return v
 
 
 class DetectionConfig(StrictModel):
