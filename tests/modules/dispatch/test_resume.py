@@ -173,3 +173,68 @@ def test_resume_off_starts_afresh(tmp_path: Path) -> None:
     assert run_a is not None and run_a.status == "running"
     b.finish()
     b.close()
+
+
+@pytest.mark.parametrize("status", ["transporting", "returning"])
+def test_a_unit_mid_trip_finishes_its_trip_after_the_restart(tmp_path: Path, status: str) -> None:
+    """A dies while the ambulance is at the hospital leg or driving home; in B it goes on
+    from that stage: the crash is cleared and the ambulance is back, not sent twice."""
+    url = f"sqlite:///{tmp_path / 'kota.db'}"
+    a = TwinRun(scenario(rates=[]), store_url=url)
+    t, state = CRASH_S, None
+    while state is None and t < 3 * 3600.0:
+        t = a.advance(t + 30.0)
+        board = load_board(a.store, a.run_id)
+        assert board is not None
+        state = next((u for u in board.units
+                      if u.unit_id == "west-ambulance-0" and u.status == status), None)
+    assert state is not None and state.incident_id == "crash"
+    a_id = a.run_id
+    a.store.close()  # A dies at t
+
+    b = TwinRun(scenario(rates=[]), store_url=url)
+    b.start()
+    model = dispatch_of(b).model
+    assert model is not None
+    amb = model.units["west-ambulance-0"]
+    assert (amb.status, amb.incident_id) == (status, "crash")
+    crash = model.incidents["crash"]
+    before = load_incidents(b.store, a_id)
+    t_transport = next(r for r in before if r.incident_id == "crash").times_s["t_transport"]
+    assert t_transport is not None and crash.t_transport == t_transport - t
+    b.run(chunk_s=3600.0)
+    assert crash.t_clear is not None and crash.t_clear >= 0.0
+    assert crash.t_at_facility is not None
+    assert crash.units["ambulance"] == "west-ambulance-0"
+    assert amb.status == "available" and amb.incident_id is None
+    assert crash.units_done == len(crash.needs)
+    # not sent again: the arrival kept; the hospital reached after the restart, or before
+    stored = next(r for r in before if r.incident_id == "crash")
+    assert crash.kind_times["ambulance"]["t_onscene"] == \
+        stored.units["ambulance"]["t_onscene"] - t
+    assert (crash.t_at_facility > 0) == (status == "transporting" and
+                                         stored.times_s["t_at_facility"] is None)
+    b.close()
+
+
+def test_units_in_traffic_drive_again_after_the_restart(tmp_path: Path) -> None:
+    """With units driven in the engine, a unit en route when A died sets off again in B as
+    an engine vehicle from its last known position and arrives."""
+    url = f"sqlite:///{tmp_path / 'kota.db'}"
+    a_id = crashed_run(url, units_in_traffic=True, rates=[])
+    store = open_store(url)
+    board = load_board(store, a_id)
+    assert board is not None
+    en_route = {u.unit_id: u.incident_id for u in board.units if u.status == "en_route"}
+    assert en_route
+    store.close()
+    b = TwinRun(scenario(units_in_traffic=True, rates=[]), store_url=url)
+    b.run(chunk_s=3600.0)
+    model = dispatch_of(b).model
+    assert model is not None
+    driven = {d.unit: d.incident_id for d in model.drives.drives}
+    for unit, iid in en_route.items():
+        assert driven[unit] == iid
+        assert model.incidents[str(iid)].t_clear is not None
+    assert any(d.vehicle is not None for d in model.drives.drives)
+    b.close()

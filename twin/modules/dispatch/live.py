@@ -19,7 +19,9 @@ run's incidents, calls and KPIs (:func:`.persist.save_run`) and returns
 
 Live input: ``emergency_call``, ``incident_report`` and ``unit_position`` Observations on
 the run's bus go to :meth:`DispatchModel.receive` as they are published (on the clock's
-thread, as every publisher of a twin run does). An ``incident_report`` of the scenario
+thread, as every publisher of a twin run does); one it refuses (a location farther than
+``max_snap_m`` from every road, an unknown unit ...) is quarantined in the store with
+the reason (source ``dispatch/<source id>``). An ``incident_report`` of the scenario
 itself (source ``scenario/...``) is not a report to the centre: that incident is the
 traffic runner's, blocks its lanes itself, and is not dispatched (as in ``kota
 dispatch``). The calls the model generates itself (the section's ``rates``,
@@ -36,6 +38,7 @@ names it in ``resumed_from``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -144,7 +147,11 @@ class DispatchLive:
                                   and obs.source_id.startswith("scenario/")):
             return
         self.received[obs.kind.value] += 1
+        refused = len(self.model.refused)
         self.model.receive(obs)
+        for _event, reason in self.model.refused[refused:]:  # kept for an operator to see
+            self.ctx.store.quarantine(f"dispatch/{obs.source_id}", reason,
+                                      json.dumps(obs.to_dict(), default=str))
 
     def _board(self) -> Proc:
         env = self.ctx.clock.env
