@@ -184,7 +184,9 @@ class DispatchConfig(StrictModel):
     resume: bool = True
     """Inside a twin run: on start, resume the open incidents of the latest interrupted run
     of the same scenario in the store (one whose process died: status still ``running``);
-    see :mod:`twin.modules.dispatch.resume`. ``kota dispatch`` (a batch) never resumes."""
+    see :mod:`twin.modules.dispatch.resume`. ``kota dispatch`` (a batch) never resumes.
+    A store holds one live centre per scenario: two runs of the same scenario at once on
+    one store need ``resume = false``, or the later takes over the earlier's incidents."""
 
     @model_validator(mode="after")
     def _unique(self) -> DispatchConfig:
