@@ -10,6 +10,7 @@ unit still waiting, visibly, in the store; then B clears them all.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from twin.module_host import LiveModule
 from twin.modules.dispatch.board import load_board, load_calls, load_incidents
 from twin.modules.dispatch.incidents import needs
 from twin.modules.dispatch.live import DispatchLive
-from twin.modules.dispatch.resume import is_over
+from twin.modules.dispatch.resume import is_over, resume_gap_s
+from twin.modules.dispatch.scenario_run import format_summary
 from twin.runner import TwinRun
 from twin.scenario import Scenario, load_scenario
 from twin.store import open_store
@@ -142,6 +144,7 @@ def test_a_restart_resumes_the_open_incidents(store_url: str,
 
     summary = b.run(chunk_s=1800.0).summary["modules"]["dispatch"]
     assert summary["resumed_from"] == a_id and summary["resumed_incidents"] == len(open_a)
+    assert f"resumed {len(open_a)} open incidents from run {a_id}" in format_summary(summary)
     final = load_incidents(b.store, b.run_id)
     ids = [r.incident_id for r in final]
     assert len(ids) == len(set(ids))
@@ -238,3 +241,10 @@ def test_units_in_traffic_drive_again_after_the_restart(tmp_path: Path) -> None:
         assert model.incidents[str(iid)].t_clear is not None
     assert any(d.vehicle is not None for d in model.drives.drives)
     b.close()
+
+
+def test_a_real_time_run_counts_the_time_it_was_down() -> None:
+    """Wall seconds since the last board, in simulated seconds (never negative)."""
+    saved = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    assert resume_gap_s(saved, saved + timedelta(seconds=90), 10.0) == 900.0
+    assert resume_gap_s(saved, saved - timedelta(seconds=5), 1.0) == 0.0

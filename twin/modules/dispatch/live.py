@@ -127,7 +127,8 @@ class DispatchLive:
         ctx.store.finish_run(old, status="interrupted", finished_at=res.saved_at,
                              summary={"resumed_by": ctx.run_id,
                                       "resumed_incidents": list(res.incidents)})
-        log.info("resumed %d open incidents from run %s", len(res.incidents), old)
+        # a warning: an operator should know the last run died (shown without ``-v``)
+        log.warning("resumed %d open incidents from run %s", len(res.incidents), old)
         self.resumed = res
         return res
 

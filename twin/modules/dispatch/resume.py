@@ -44,7 +44,6 @@ new run's own incidents and calls are the ones a fresh run would have.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -274,5 +273,4 @@ def _resume_units(model: DispatchModel, units: tuple[UnitState, ...], opened: di
 def resume_gap_s(saved_at: datetime, now: datetime, speedup: float) -> float:
     """Simulated seconds a real-time run was down: wall seconds since ``saved_at`` times
     ``speedup`` (never negative)."""
-    return max((now - saved_at).total_seconds(), 0.0) * speedup if math.isfinite(speedup) \
-        else 0.0
+    return max((now - saved_at).total_seconds(), 0.0) * speedup
