@@ -1,13 +1,15 @@
 """112 call centre, command and dispatch (issue 6).
 
-Incidents (generated or scripted) block lanes in the traffic engine; their calls
-queue for call takers on shifts; dispatch sends units (Mesa agents) of each agency
-needed, chosen by a policy on the twin's current travel times; KPIs follow
-DOMAIN.md section 2.4. This module uses the twin's public API only. Each stored run also
-keeps its board (unit statuses, candidate units for open incidents) and the operators'
-overrides (:mod:`.board`, migration 0007), which the dashboard's dispatch page reads.
-``kota dispatch`` runs it as a batch (:mod:`.scenario_run`); inside a twin run
-(``kota run``) the same model runs live on the run's clock and bus (:mod:`.live`).
+Incidents (generated or scripted) block lanes in the traffic engine; their calls queue
+for call takers on shifts; dispatch sends units (Mesa agents) of each agency needed,
+chosen by a policy on the twin's current travel times; KPIs follow DOMAIN.md section
+2.4. This module uses the twin's public API only. Each stored run also keeps its board
+(unit statuses, candidate units for open incidents) and the operators' overrides
+(:mod:`.board`, migration 0007), which the dashboard's dispatch page reads. ``kota
+dispatch`` runs it as a batch (:mod:`.scenario_run`); inside a twin run (``kota run``)
+the same model runs live on the run's clock and bus (:mod:`.live`), which saves its
+incidents and calls as it goes, so a restart after the process died resumes the open
+ones (:mod:`.resume`).
 
 Simplifications of this first version (documented, not hidden):
 
@@ -19,7 +21,6 @@ Simplifications of this first version (documented, not hidden):
   the simulated time.
 - The call queue is ordered by the caller's stated urgency (the incident's priority,
   P3 for nuisance calls), as with an IVR choice, then first come first served.
-- Open incidents are not yet resumed from the store after a restart.
 """
 
 from .config import DispatchConfig, DispatchConfigError, parse_config

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from twin.store import Store
 from twin.store.schema import (
@@ -122,6 +122,8 @@ class IncidentRecord:
     times_s: dict[str, float | None]
     units: dict[str, dict[str, Any]]
     """Kind -> ``{"unit": id, "t_dispatch": s, "t_enroute": s, "t_onscene": s}``."""
+    n_calls: int = 0
+    """Calls the incident makes (0: nobody reports it)."""
 
     @property
     def is_open(self) -> bool:
@@ -154,6 +156,18 @@ def save_board(store: Store, run_id: str, model: DispatchModel) -> dict[str, int
     for each kind it needs that no unit was sent for yet: the available units of that
     kind with their ETA, the base policy's choice first (``recommended``), then by ETA.
     """
+    rows = board_rows(run_id, model)
+    with store.engine.begin() as conn:
+        write_board(conn, run_id, rows)
+    return {"units": len(rows[1]), "candidates": len(rows[2])}
+
+
+BoardRows = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+"""The board's head row, unit rows and candidate rows (:func:`board_rows`)."""
+
+
+def board_rows(run_id: str, model: DispatchModel) -> BoardRows:
+    """The rows :func:`save_board` writes: head, units, candidates."""
     links = model.sim.network.link_ids
     now = float(model.env.now)
     units = [{"run_id": run_id, "unit_id": u.name, "kind": u.kind, "station": u.station,
@@ -180,13 +194,17 @@ def save_board(store: Store, run_id: str, model: DispatchModel) -> dict[str, int
                            for i, u in enumerate(order)]
     board = {"run_id": run_id, "t_now_s": now, "policy": model.policy.name,
              "saved_at": datetime.now(UTC)}
-    with store.engine.begin() as conn:
-        for table, rows in ((DispatchBoardRow, [board]), (DispatchUnitRow, units),
-                            (DispatchCandidateRow, candidates)):
-            conn.execute(delete(table).where(table.run_id == run_id))
-            if rows:
-                conn.execute(insert(table), rows)
-    return {"units": len(units), "candidates": len(candidates)}
+    return board, units, candidates
+
+
+def write_board(conn: Connection, run_id: str, rows: BoardRows) -> None:
+    """Replace the board of ``run_id`` with ``rows``, in the caller's transaction."""
+    board, units, candidates = rows
+    for table, table_rows in ((DispatchBoardRow, [board]), (DispatchUnitRow, units),
+                              (DispatchCandidateRow, candidates)):
+        conn.execute(delete(table).where(table.run_id == run_id))
+        if table_rows:
+            conn.execute(insert(table), table_rows)
 
 
 def load_board(store: Store, run_id: str) -> Board | None:
@@ -229,7 +247,7 @@ def load_incidents(store: Store, run_id: str) -> list[IncidentRecord]:
                                       DispatchIncidentRow.incident_id)).all()
     return [IncidentRecord(r.incident_id, r.type, r.injury, r.priority, r.link_id, r.area,
                            {name: getattr(r, f"{name}_s") for name, _ in TIMELINE},
-                           dict(r.units)) for r in rows]
+                           dict(r.units), r.n_calls) for r in rows]
 
 
 def dispatch_runs(store: Store) -> list[tuple[str, str | None, datetime]]:

@@ -181,6 +181,12 @@ class DispatchConfig(StrictModel):
     board_every_s: float = Field(default=30.0, gt=0.0)
     """Inside a twin run (:mod:`twin.modules.dispatch.live`): save the board to the store
     and take the operators' recorded overrides every this many simulated seconds."""
+    resume: bool = True
+    """Inside a twin run: on start, resume the open incidents of the latest interrupted run
+    of the same scenario in the store (one whose process died: status still ``running``);
+    see :mod:`twin.modules.dispatch.resume`. ``kota dispatch`` (a batch) never resumes.
+    A store holds one live centre per scenario: two runs of the same scenario at once on
+    one store need ``resume = false``, or the later takes over the earlier's incidents."""
 
     @model_validator(mode="after")
     def _unique(self) -> DispatchConfig:

@@ -9,35 +9,49 @@ times (:meth:`DispatchModel.sync`), and the traffic process runs it on from ther
 
 Every ``board_every_s`` simulated seconds the module hands the operators' overrides
 recorded in the run's store (:func:`.board.apply_overrides`, from the dashboard's
-dispatch page) to the model, then saves the board (:func:`.board.save_board`) under the
-run's id, which the page reads; it looks for new overrides again whenever an incident is
-handed to dispatch (:attr:`DispatchModel.before_dispatch`), so a choice made on the board
-during the hand-over (``dispatch_decision_s``) decides which unit is sent. At the end
-it stores the run's incidents, calls and KPIs (:func:`.persist.save_run`) and returns
+dispatch page) to the model, then saves the board with the incidents and calls that
+changed (:class:`.persist.Progress`) under the run's id, which the page reads; it looks
+for new overrides again whenever an incident is handed to dispatch
+(:attr:`DispatchModel.before_dispatch`), so a choice made on the board during the
+hand-over (``dispatch_decision_s``) decides which unit is sent. At the end it stores the
+run's incidents, calls and KPIs (:func:`.persist.save_run`) and returns
 :func:`.scenario_run.dispatch_summary`.
 
 Live input: ``emergency_call``, ``incident_report`` and ``unit_position`` Observations on
 the run's bus go to :meth:`DispatchModel.receive` as they are published (on the clock's
-thread, as every publisher of a twin run does). An ``incident_report`` of the scenario
+thread, as every publisher of a twin run does); one it refuses (a location farther than
+``max_snap_m`` from every road, an unknown unit ...) is quarantined in the store with
+the reason (source ``dispatch/<source id>``). An ``incident_report`` of the scenario
 itself (source ``scenario/...``) is not a report to the centre: that incident is the
 traffic runner's, blocks its lanes itself, and is not dispatched (as in ``kota
 dispatch``). The calls the model generates itself (the section's ``rates``,
 ``incidents`` and nuisance calls) stay as configured; a section without them runs on
 reported calls alone.
+
+Restart: with ``resume`` (the default) a run that starts on a store holding an interrupted
+run of the same scenario (its process died: still ``running``) takes over that run's open
+incidents, calls and busy units (:func:`.resume.resume`), logs ``resumed N open incidents
+from run X``, and records the interrupted run as ``interrupted`` with ``resumed_by`` in its
+summary (finished at its last saved board), so it is resumed once; this run's summary
+names it in ``resumed_from``.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from twin.observations import Observation, ObservationKind
 
-from .board import apply_overrides, override_log, save_board
+from .board import apply_overrides, load_board, override_log
 from .incidents import Incident
 from .marks import RouteBook, dispatch_marks
 from .model import DispatchModel, Proc
-from .persist import save_run
+from .persist import Progress, save_run
+from .resume import Resumed, interrupted_run, resume, resume_gap_s
 from .run import traffic_process
 from .scenario_run import dispatch_config, dispatch_summary, start_hour
 
@@ -45,6 +59,8 @@ if TYPE_CHECKING:
     from twin.bus import Subscription
     from twin.map_marks import MapMarks
     from twin.module_host import RunContext
+
+log = logging.getLogger(__name__)
 
 LIVE_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind.EMERGENCY_CALL, ObservationKind.INCIDENT_REPORT, ObservationKind.UNIT_POSITION)
@@ -76,6 +92,9 @@ class DispatchLive:
         self._subs: list[Subscription] = []
         self._wall0 = 0.0
         self._routes = RouteBook()
+        self.progress = Progress(ctx.store, ctx.run_id)
+        self.resumed: Resumed | None = None
+        """What was resumed from an interrupted run on :meth:`start`, if anything."""
 
     def start(self) -> None:
         """Build the model on the run's clock, start the board and subscribe to the bus."""
@@ -86,10 +105,32 @@ class DispatchLive:
         if self.config.units_in_traffic:  # poll the units' engine vehicles every step
             env.process(traffic_process(env, self.model, ctx.scenario.scenario.step_s))
         self.model.before_dispatch.append(self._before_dispatch)
+        if self.config.resume:
+            self.resume()
         env.process(self._board())
         self._subs = [ctx.bus.subscribe_callback(f"{k.value}/#", self._receive,
                                                  name=f"dispatch-{k.value}")
                       for k in LIVE_KINDS]
+
+    def resume(self) -> Resumed | None:
+        """Take over the open incidents of the latest interrupted run of this scenario
+        (:mod:`.resume`), and close that run as ``interrupted``; None when there is none."""
+        assert self.model is not None
+        ctx = self.ctx
+        old = interrupted_run(ctx.store, ctx.scenario.scenario.name, exclude=ctx.run_id)
+        board = None if old is None else load_board(ctx.store, old)
+        if old is None or board is None:
+            return None
+        gap_s = resume_gap_s(board.saved_at, datetime.now(UTC), ctx.clock.speedup) \
+            if ctx.realtime else 0.0
+        res = resume(self.model, ctx.store, old, gap_s=gap_s)
+        ctx.store.finish_run(old, status="interrupted", finished_at=res.saved_at,
+                             summary={"resumed_by": ctx.run_id,
+                                      "resumed_incidents": list(res.incidents)})
+        # a warning: an operator should know the last run died (shown without ``-v``)
+        log.warning("resumed %d open incidents from run %s", len(res.incidents), old)
+        self.resumed = res
+        return res
 
     def map_marks(self) -> MapMarks:
         """The centre's open incidents and its units with their routes, for the run's live
@@ -107,7 +148,11 @@ class DispatchLive:
                                   and obs.source_id.startswith("scenario/")):
             return
         self.received[obs.kind.value] += 1
+        refused = len(self.model.refused)
         self.model.receive(obs)
+        for _event, reason in self.model.refused[refused:]:  # kept for an operator to see
+            self.ctx.store.quarantine(f"dispatch/{obs.source_id}", reason,
+                                      json.dumps(obs.to_dict(), default=str))
 
     def _board(self) -> Proc:
         env = self.ctx.clock.env
@@ -127,11 +172,12 @@ class DispatchLive:
         return new
 
     def update_board(self) -> None:
-        """Take the overrides recorded since the last look, then save the board (what the
-        dashboard's dispatch page shows) under the run's id."""
+        """Take the overrides recorded since the last look, then save the board and the
+        incidents and calls that changed (what the dashboard's dispatch page shows, and
+        what a restart resumes) under the run's id."""
         assert self.model is not None
         self.take_overrides()
-        save_board(self.ctx.store, self.ctx.run_id, self.model)
+        self.progress.save(self.model)
         self.boards_saved += 1
 
     def finish(self) -> dict[str, Any]:
@@ -153,4 +199,6 @@ class DispatchLive:
         summary["overrides_applied"] = self.overrides_seen
         summary["received"] = dict(self.received)
         summary["refused"] = len(self.model.refused)
+        summary["resumed_from"] = None if self.resumed is None else self.resumed.run_id
+        summary["resumed_incidents"] = 0 if self.resumed is None else len(self.resumed.incidents)
         return summary

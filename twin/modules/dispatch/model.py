@@ -45,6 +45,9 @@ PATIENT_CONTACT_S = 60.0
 HANDOVER_S = 600.0
 REPORT_S = 300.0
 SHIFT_CHECK_S = 60.0
+TRIP_STAGES = ("dispatched", "en_route", "on_scene", "transporting", "at_facility", "returning")
+"""The stages of a unit's trip in order (``at_facility``: an ambulance handing over its
+patient, still ``transporting``); :meth:`DispatchModel._trip` can start at any of them."""
 
 
 def build_policy(config: DispatchConfig) -> DispatchPolicy:
@@ -117,6 +120,12 @@ class DispatchModel(mesa.Model):
         self._on_trip: set[str] = set()
         """Names of the units a simulated trip (:meth:`_trip`) holds."""
         self._next_incident = 0
+        self.taken_ids: set[str] = set()
+        """Incident ids of the interrupted run this one resumed (:mod:`.resume`), open or
+        cleared there: a scripted incident of one of them does not occur again, and
+        generated incidents take other ids."""
+        self.resumed_from: str | None = None
+        """The run whose open incidents this model resumed, if any."""
         self.refused: list[tuple[str, str]] = []
         """(event id, reason) of each reported call or incident refused by :meth:`receive`."""
         self.engine_wall_s = 0.0
@@ -176,6 +185,8 @@ class DispatchModel(mesa.Model):
 
     def _scripted(self, spec: Any) -> Proc:
         yield self.env.timeout(spec.at_s)
+        if spec.id in self.incidents or spec.id in self.taken_ids:
+            return  # resumed from an interrupted run, or cleared there (:mod:`.resume`)
         self.start_incident(spec.type, self.sim.network.link_index[spec.link], injury=spec.injury,
                             lanes_blocked=spec.lanes_blocked, n_calls=spec.calls,
                             incident_id=spec.id)
@@ -319,6 +330,9 @@ class DispatchModel(mesa.Model):
         cfg = self.config.calls
         iid = incident_id if incident_id is not None else f"inc-{self._next_incident}"
         self._next_incident += 1
+        while incident_id is None and (iid in self.incidents or iid in self.taken_ids):
+            iid = f"inc-{self._next_incident}"
+            self._next_incident += 1
         medical_p1 = bool(self.draw.random() < 0.5)
         inc = Incident(id=iid, type=incident_type, link=int(link), t_occurred=float(self.env.now),
                        injury=injury,  # type: ignore[arg-type]
@@ -452,55 +466,70 @@ class DispatchModel(mesa.Model):
         self._on_trip.add(unit.name)
         self.env.process(self._trip(unit, inc))
 
-    def _trip(self, unit: Unit, inc: Incident) -> Proc:
+    def _trip(self, unit: Unit, inc: Incident, stage: str = "dispatched") -> Proc:
+        """A unit's trip for ``inc`` from ``stage`` on (one of :data:`TRIP_STAGES`; a
+        resumed trip, :mod:`.resume`, starts later than ``dispatched``)."""
         env, times = self.env, inc.kind_times[unit.kind]
-        turnout = self.config.targets.turnout_s.get(unit.kind, 60.0)
-        yield env.timeout(turnout * float(self.draw_units.uniform(0.5, 1.2)))
-        unit.set_status("en_route", float(env.now))
-        times["t_enroute"] = float(env.now)
-        if inc.t_enroute is None:
-            inc.t_enroute = times["t_enroute"]
-        if self.config.units_in_traffic:
-            self.sync()
-            drive = yield from self.drives.drive(inc.id, unit.name, self.origin_vertex(unit),
-                                                 inc.link)
-            now = drive.depart_s + drive.travel_s  # the engine's arrival, not the poll time
-        else:
-            travel = self.eta_s(unit, inc.link)
-            yield env.timeout(travel if math.isfinite(travel) else 3600.0)
-            now = float(env.now)
-        unit.link = inc.link
-        unit.set_status("on_scene", now)
-        times["t_onscene"] = now
-        inc.arrivals[unit.kind] = now
-        if inc.t_onscene is None or now < inc.t_onscene:  # engine arrivals polled together
-            inc.t_onscene = now
-        if len(inc.arrivals) == len(inc.needs):
-            self._arrived[inc.id].succeed()
-        if unit.kind == "ambulance":
-            inc.t_patient_contact = now + PATIENT_CONTACT_S
-        work_s = inc_rules.ON_SCENE_S[inc.type] * float(self.draw_units.uniform(0.5, 1.5)) \
-            / max(len(inc.needs), 1)
-        yield env.timeout(max(now + work_s - float(env.now), 0.0))
-        if unit.kind == inc_rules.clearing_kind(inc.type):
-            if not self._arrived[inc.id].triggered:
-                yield self._arrived[inc.id]
-            self._reopen(inc)
+        k = TRIP_STAGES.index(stage)
+        if k <= 0:
+            turnout = self.config.targets.turnout_s.get(unit.kind, 60.0)
+            yield env.timeout(turnout * float(self.draw_units.uniform(0.5, 1.2)))
+            unit.set_status("en_route", float(env.now))
+            times["t_enroute"] = float(env.now)
+            if inc.t_enroute is None:
+                inc.t_enroute = times["t_enroute"]
+        if k <= 1:
+            if self.config.units_in_traffic:
+                self.sync()
+                drive = yield from self.drives.drive(inc.id, unit.name, self.origin_vertex(unit),
+                                                     inc.link)
+                now = drive.depart_s + drive.travel_s  # the engine's arrival, not the poll time
+            else:
+                travel = self.eta_s(unit, inc.link)
+                yield env.timeout(travel if math.isfinite(travel) else 3600.0)
+                now = float(env.now)
+            unit.link = inc.link
+            unit.set_status("on_scene", now)
+            times["t_onscene"] = now
+            inc.arrivals[unit.kind] = now
+            if inc.t_onscene is None or now < inc.t_onscene:  # engine arrivals polled together
+                inc.t_onscene = now
+            if len(inc.arrivals) == len(inc.needs):
+                self._arrived[inc.id].succeed()
+            if unit.kind == "ambulance":
+                inc.t_patient_contact = now + PATIENT_CONTACT_S
+        if k <= 2:
+            now = times.get("t_onscene", float(env.now))
+            work_s = inc_rules.ON_SCENE_S[inc.type] * float(self.draw_units.uniform(0.5, 1.5)) \
+                / max(len(inc.needs), 1)
+            yield env.timeout(max(now + work_s - float(env.now), 0.0))
+            if unit.kind == inc_rules.clearing_kind(inc.type):
+                if not self._arrived[inc.id].triggered:
+                    yield self._arrived[inc.id]
+                self._reopen(inc)
         origin = inc.link
         at_node: int | None = None
-        if unit.kind == "ambulance" and self.hospitals and (
+        if k <= 4 and unit.kind == "ambulance" and self.hospitals and (
                 inc.type == "medical" or inc.injury != "none"):
             self.sync()
-            unit.set_status("transporting", float(env.now))
-            inc.t_transport = float(env.now)
             legs = [(self.travel.to_node_s(origin, h), h) for h in self.hospitals]
             leg_s, at_node = min(legs)
-            yield env.timeout(leg_s if math.isfinite(leg_s) else 3600.0)
-            inc.t_at_facility = float(env.now)
-            yield env.timeout(HANDOVER_S)
-        unit.set_status("returning", float(env.now))
+            if k <= 3:
+                unit.set_status("transporting", float(env.now))
+                inc.t_transport = float(env.now)
+                yield env.timeout(leg_s if math.isfinite(leg_s) else 3600.0)
+                inc.t_at_facility = float(env.now)
+                yield env.timeout(HANDOVER_S)
+            else:
+                handed = inc.t_at_facility if inc.t_at_facility is not None else float(env.now)
+                yield env.timeout(max(handed + HANDOVER_S - float(env.now), 0.0))
+        if k <= 4:
+            unit.set_status("returning", float(env.now))
         self.sync()
-        src = self.travel.node_vertex(at_node) if at_node is not None else origin
+        if at_node is not None:
+            src = self.travel.node_vertex(at_node)
+        else:
+            src = unit.link if k == 5 and unit.link is not None else origin
         back = self.travel.to_node_s(src, unit.home_node)
         yield env.timeout(back if math.isfinite(back) else 3600.0)
         unit.link = None  # back at its station

@@ -204,6 +204,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f" nuisance {_pct(c['nuisance_share'])}",
         f"incidents {summary['incidents']}, still waiting for a unit at the end: "
         f"{len(k['waiting'])}",
+        *([f"resumed {summary['resumed_incidents']} open incidents from run "
+           f"{summary['resumed_from']}"] if summary.get("resumed_from") else []),
         "service    n  processing<=60s  turnout P90  travel P50/P90/P95  response P50/P90/P95"
         "  compliance  utilisation",
     ]
