@@ -161,6 +161,39 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
    vehicle of that lane behind the requester's rear treats that rear as a
    leader (with the requester's speed), so a gap opens (cooperative merging).
 
+**Emergency vehicles** (``veh_emergency`` 1: an ambulance, fire engine or police
+car on a call; UU 22/2009 art. 134 gives them right of way, and art. 135(3) lifts
+traffic signals and signs for them). Nothing below applies while no vehicle has the
+flag (``em_on`` false), so the rules above are then exactly those of a run without it.
+
+- *Desired speed*: ``v0`` (everywhere a vehicle's own ``v0`` is used: phases 1, 2
+  and 6) is ``speed_limit * speed_factor * link_speed_factor *
+  emergency_speed_factor``, capped by ``v_max``.
+- *Red and amber*: when the front emergency vehicle would stop for red or amber
+  (phase 2, as above), it instead goes once it is within ``approach_m`` of the line,
+  at most ``emergency_crawl_mps`` fast, and the junction is *clear* for it: no
+  conflicting movement was crossed less than ``clear_s`` ago and no front vehicle
+  heading for one is moving (``v > stop_speed``) within ``yield_gap_s`` of its line,
+  whatever that movement's signal shows. Going so, its ``v0`` for the step is
+  ``min(v0, emergency_crawl_mps)``: it crawls through. Until then it stops at the line
+  as any vehicle does (so it slows to a crawl or a standstill there). Its entry on
+  red counts as a red-light crossing (counter and detector events), as a camera would
+  record it.
+- *Priority*: an emergency vehicle does not apply the yielding rule above; in its
+  place it stops (within the same distance of the line) only while the junction is
+  not clear for it. Every other vehicle about to make movement ``m`` also yields when
+  the front vehicle of a lane heading for a movement conflicting with ``m`` is an
+  emergency vehicle within ``max(queue_front_m, v yield_gap_s)`` of its line that
+  could go (as in *could go* above), whatever the signals show.
+- *Moving aside* (phase 6): a vehicle in a good lane with an emergency vehicle
+  behind it in the same lane, their fronts at most ``emergency_clear_m`` apart,
+  first tries to change to the lower, then the higher adjacent good lane as a
+  mandatory change (no incentive test, ``b_safe_mandatory``); if it cannot, it goes on
+  as above. No vehicle makes a discretionary change that puts an emergency vehicle
+  right behind it (its new follower). A queue in a lane with no room beside it still
+  holds the emergency vehicle: vehicles do not drive onto the kerb or the opposite
+  carriageway here.
+
 Counters: vehicle updates (vehicles active at the start of each step), steps
 without progress (no vehicle moved, crossed, arrived or entered), refused
 junction entries, red-light crossings (entering on a red connection).
@@ -216,7 +249,10 @@ P_BLOCK_LOOKAHEAD_M = 13
 P_LOOP_LENGTH_M = 14
 P_KEEP_CLEAR_M = 15
 P_MERGE_ZONE_M = 16
-N_PARAMS = 17
+P_EM_SPEED_FACTOR = 17
+P_EM_CRAWL_MPS = 18
+P_EM_CLEAR_M = 19
+N_PARAMS = 20
 
 # Every kernel but the step loop and the signal phase (which allocate) runs
 # without reference counting (numba's ``_nrt`` compiler flag): with it, each
@@ -377,6 +413,20 @@ def signal_codes(t, prog_offset_s, prog_cycle_s, prog_phase_off, phase_dur_s, ph
 @njit(**_JIT)
 def _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor, cls_max_speed_mps):
     v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
+    if cls_max_speed_mps[c] < v0:
+        v0 = cls_max_speed_mps[c]
+    return v0
+
+
+@njit(**_JIT)
+def _v0_of(i, link, veh_class, veh_emergency, link_speed_limit_mps, link_speed_factor,
+           cls_speed_factor, cls_max_speed_mps, fp):
+    """Desired speed of vehicle ``i`` on ``link``: :func:`_v0`, with the limit times
+    ``emergency_speed_factor`` for an emergency vehicle (capped by the class's top speed)."""
+    c = veh_class[i]
+    v0 = link_speed_limit_mps[link] * cls_speed_factor[c] * link_speed_factor[link]
+    if veh_emergency[i] != 0:
+        v0 = v0 * fp[P_EM_SPEED_FACTOR]
     if cls_max_speed_mps[c] < v0:
         v0 = cls_max_speed_mps[c]
     return v0
@@ -598,6 +648,65 @@ def must_yield(veh, link, mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, veh_s
     return False
 
 
+@njit(**_JIT)
+def emergency_clear(mov, t, veh_pos_m, veh_speed_mps, veh_route_pos, route_offsets, route_links,
+                    link_length_m, link_lane_off, slots, lane_slot_off, lane_head, lane_count,
+                    mov_from_link, mov_to_link, mov_conf_off, mov_conf, mov_last_cross_s, fp):
+    """Whether the movements conflicting with ``mov`` are clear for an emergency vehicle
+    (phase 2): none was crossed less than ``clear_s`` ago and no front vehicle heading for
+    one is moving within ``yield_gap_s`` of its line, whatever their signals show."""
+    for j in range(mov_conf_off[mov], mov_conf_off[mov + 1]):
+        m2 = mov_conf[j]
+        if t - mov_last_cross_s[m2] < fp[P_CLEAR_S]:
+            return False
+        l2 = mov_from_link[m2]
+        for lane in range(link_lane_off[l2], link_lane_off[l2 + 1]):
+            if lane_count[lane] == 0:
+                continue
+            w = lane_at(slots, lane_slot_off, lane_head, lane, 0)
+            if next_link_of(w, veh_route_pos, route_offsets, route_links) != mov_to_link[m2]:
+                continue
+            d_w = link_length_m[l2] - veh_pos_m[w]
+            v_w = veh_speed_mps[w]
+            if v_w > fp[P_STOP_SPEED] and d_w < v_w * fp[P_YIELD_GAP_S]:
+                return False
+    return True
+
+
+@njit(**_JIT)
+def yield_to_emergency(mov, veh_pos_m, veh_speed_mps, veh_route_pos, veh_emergency,
+                       route_offsets, route_links, link_length_m, link_lane_off, lane_link,
+                       slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                       lane_conn_off, conn_to_link, conn_to_lane, mov_from_link, mov_to_link,
+                       mov_conf_off, mov_conf, veh_class, cls_length_m, cls_min_gap_m, fp):
+    """Whether a vehicle about to make ``mov`` gives way to an emergency vehicle (phase 2):
+    the front vehicle of a lane heading for a conflicting movement is one, within
+    ``max(queue_front_m, v yield_gap_s)`` of its line, and could go (:func:`_can_go`)."""
+    for j in range(mov_conf_off[mov], mov_conf_off[mov + 1]):
+        m2 = mov_conf[j]
+        l2 = mov_from_link[m2]
+        for lane in range(link_lane_off[l2], link_lane_off[l2 + 1]):
+            if lane_count[lane] == 0:
+                continue
+            w = lane_at(slots, lane_slot_off, lane_head, lane, 0)
+            if veh_emergency[w] == 0:
+                continue
+            if next_link_of(w, veh_route_pos, route_offsets, route_links) != mov_to_link[m2]:
+                continue
+            reach = veh_speed_mps[w] * fp[P_YIELD_GAP_S]
+            if reach < fp[P_QUEUE_FRONT_M]:
+                reach = fp[P_QUEUE_FRONT_M]
+            if link_length_m[l2] - veh_pos_m[w] > reach:
+                continue
+            if _can_go(w, lane, mov_to_link[m2], veh_route_pos, route_offsets, route_links,
+                       link_length_m, link_lane_off, lane_link, lane_conn_off, conn_to_link,
+                       conn_to_lane, slots, lane_slot_off, lane_head, lane_count,
+                       lane_block_pos_m, veh_pos_m, veh_speed_mps, veh_class, cls_length_m,
+                       cls_min_gap_m, fp):
+                return True
+    return False
+
+
 def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                  veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
                  veh_conn, route_offsets, route_links,
@@ -608,7 +717,7 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                  mov_last_cross_s,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                  cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
-                 lane_merge_veh):
+                 lane_merge_veh, veh_emergency, em_on):
     """Phase 2: next position and speed of every active vehicle (parallel over lanes)."""
     n_lanes = lane_link.shape[0]
     for lane in prange(n_lanes):
@@ -628,8 +737,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
             v = veh_speed_mps[i]
             a = cls_accel_mps2[c]
             b = cls_decel_mps2[c]
-            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                     cls_max_speed_mps)
+            v0 = _v0_of(i, link, veh_class, veh_emergency, link_speed_limit_mps,
+                        link_speed_factor, cls_speed_factor, cls_max_speed_mps, fp)
+            em = veh_emergency[i] != 0
+            crawl = False
             gap = math.inf
             v_lead = v
             max_x = math.inf
@@ -661,6 +772,16 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                             elif sig == SIG_AMBER:
                                 if v * v <= 2.0 * b * d:
                                     stop = True
+                            # an emergency vehicle crawls through a red or amber line
+                            if stop and em and d <= fp[P_APPROACH_M] \
+                                    and v <= fp[P_EM_CRAWL_MPS] and emergency_clear(
+                                        conn_mov[best_c], t, veh_pos_m, veh_speed_mps,
+                                        veh_route_pos, route_offsets, route_links,
+                                        link_length_m, link_lane_off, slots, lane_slot_off,
+                                        lane_head, lane_count, mov_from_link, mov_to_link,
+                                        mov_conf_off, mov_conf, mov_last_cross_s, fp):
+                                stop = False
+                                crawl = True
                             # keep_clear's own first test, here, spares most fronts the call
                             if not stop and v * v <= 2.0 * b * d and short_link(
                                     conn_to_lane[best_c], c, link_length_m, lane_link,
@@ -673,7 +794,14 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                     cls_min_gap_m, fp):
                                 stop = True
                             if not stop and d <= v * v / (2.0 * b) + fp[P_APPROACH_M]:
-                                if must_yield(i, link, conn_mov[best_c], t, veh_pos_m,
+                                if em:
+                                    stop = not emergency_clear(
+                                        conn_mov[best_c], t, veh_pos_m, veh_speed_mps,
+                                        veh_route_pos, route_offsets, route_links,
+                                        link_length_m, link_lane_off, slots, lane_slot_off,
+                                        lane_head, lane_count, mov_from_link, mov_to_link,
+                                        mov_conf_off, mov_conf, mov_last_cross_s, fp)
+                                elif must_yield(i, link, conn_mov[best_c], t, veh_pos_m,
                                               veh_speed_mps, veh_route_pos, veh_stopped_since_s,
                                               route_offsets, route_links, link_length_m,
                                               link_lane_off, slots, lane_slot_off, lane_head,
@@ -683,6 +811,15 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                               lane_block_pos_m, lane_conn_off, conn_to_link,
                                               conn_to_lane, veh_class, cls_length_m,
                                               cls_min_gap_m, fp):
+                                    stop = True
+                                elif em_on and yield_to_emergency(
+                                        conn_mov[best_c], veh_pos_m, veh_speed_mps,
+                                        veh_route_pos, veh_emergency, route_offsets,
+                                        route_links, link_length_m, link_lane_off, lane_link,
+                                        slots, lane_slot_off, lane_head, lane_count,
+                                        lane_block_pos_m, lane_conn_off, conn_to_link,
+                                        conn_to_lane, mov_from_link, mov_to_link, mov_conf_off,
+                                        mov_conf, veh_class, cls_length_m, cls_min_gap_m, fp):
                                     stop = True
                         veh_target_lane[i] = conn_to_lane[best_c]
                         veh_conn[i] = best_c
@@ -720,6 +857,8 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                 if req_rear > x and req_rear - x < gap:
                     gap = req_rear - x
                     v_lead = veh_speed_mps[req]
+            if crawl and fp[P_EM_CRAWL_MPS] < v0:
+                v0 = fp[P_EM_CRAWL_MPS]
             acc = idm_accel(v, v0, gap, v_lead, a, cls_idm_den[c], cls_headway_s[c],
                             cls_min_gap_m[c])
             v_new = v + acc * dt
@@ -1057,7 +1196,7 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
                 veh_pos_m, veh_speed_mps, veh_lc_s, slots, lane_slot_off, lane_head, lane_count,
                 lane_block_pos_m, link_speed_limit_mps, link_speed_factor,
                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_idm_den,
-                cls_max_speed_mps, cls_speed_factor, fp):
+                cls_max_speed_mps, cls_speed_factor, fp, veh_emergency):
     """Move vehicle ``i`` (place ``k`` of ``lane``) to place ``kk`` of ``target``
     (:func:`_place_in_lane`) if safe (and, when not mandatory, worth it by MOBIL;
     ``a_c`` is then its acceleration in ``lane``). Returns whether it moved."""
@@ -1082,6 +1221,8 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
         gap_front = blk_new
     if gap_front < min_gap:
         return False
+    if not mandatory and new_fol >= 0 and veh_emergency[new_fol] != 0:
+        return False  # no discretionary change in front of an emergency vehicle
     a_n_new = 0.0
     a_n_old = 0.0
     if new_fol >= 0:
@@ -1089,8 +1230,8 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
         if gap_back < min_gap:
             return False
         cf = veh_class[new_fol]
-        v0f = _v0(cf, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                  cls_max_speed_mps)
+        v0f = _v0_of(new_fol, link, veh_class, veh_emergency, link_speed_limit_mps,
+                     link_speed_factor, cls_speed_factor, cls_max_speed_mps, fp)
         a_n_new = idm_accel(veh_speed_mps[new_fol], v0f, gap_back, veh_speed_mps[i],
                             cls_accel_mps2[cf], cls_idm_den[cf], cls_headway_s[cf],
                             cls_min_gap_m[cf])
@@ -1104,8 +1245,8 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
                                     veh_speed_mps, v0f, cls_length_m, cls_min_gap_m,
                                     cls_headway_s, cls_accel_mps2, cls_idm_den)
     if not mandatory:
-        v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                 cls_max_speed_mps)
+        v0 = _v0_of(i, link, veh_class, veh_emergency, link_speed_limit_mps, link_speed_factor,
+                    cls_speed_factor, cls_max_speed_mps, fp)
         old_lead = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
         a_c_new = _accel_behind(i, new_lead, blk_new, veh_class, veh_pos_m, veh_speed_mps, v0,
                                 cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
@@ -1114,9 +1255,8 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
         a_o_old = 0.0
         if k + 1 < lane_count[lane]:
             o = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
-            co = veh_class[o]
-            v0o = _v0(co, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                      cls_max_speed_mps)
+            v0o = _v0_of(o, link, veh_class, veh_emergency, link_speed_limit_mps,
+                         link_speed_factor, cls_speed_factor, cls_max_speed_mps, fp)
             blk_o = (lane_block_pos_m[lane] - veh_pos_m[o]
                      if lane_block_pos_m[lane] > veh_pos_m[o] else math.inf)
             a_o_old = _accel_behind(o, i, blk_o, veh_class, veh_pos_m, veh_speed_mps, v0o,
@@ -1135,12 +1275,27 @@ def _try_change(i, lane, k, target, kk, mandatory, a_c, t_end, veh_class, veh_li
     return True
 
 
+@njit(**_JIT)
+def _emergency_behind(lane, k, x, veh_pos_m, veh_emergency, slots, lane_slot_off, lane_head,
+                      lane_count, fp):
+    """Whether an emergency vehicle is behind place ``k`` of ``lane`` (front at ``x``),
+    its front within ``emergency_clear_m`` of ``x``."""
+    for kk in range(k + 1, lane_count[lane]):
+        e = lane_at(slots, lane_slot_off, lane_head, lane, kk)
+        if veh_pos_m[e] < x - fp[P_EM_CLEAR_M]:
+            return False
+        if veh_emergency[e] != 0:
+            return True
+    return False
+
+
 def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps, veh_route_pos,
                  veh_lc_s, route_offsets, route_links, link_lanes, link_lane_off,
                  link_speed_limit_mps, link_speed_factor, slots, lane_slot_off, lane_head,
                  lane_count, lane_block_pos_m, lane_conn_off, conn_to_link,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_idm_den,
-                 cls_max_speed_mps, cls_speed_factor, fp, link_changes, lane_merge_veh):
+                 cls_max_speed_mps, cls_speed_factor, fp, link_changes, lane_merge_veh,
+                 veh_emergency, em_on):
     """Phase 6: mandatory and discretionary lane changes (parallel over links)."""
     look = fp[P_BLOCK_LOOKAHEAD_M]
     for link in prange(link_lanes.shape[0]):
@@ -1164,12 +1319,36 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                     x = veh_pos_m[i]
                     len_i = cls_length_m[veh_class[i]]
                     nxt = next_link_of(i, veh_route_pos, route_offsets, route_links)
-                    if _good_lane(lane, x, len_i, nxt, lane_conn_off, conn_to_link,
-                                  lane_block_pos_m, look):
+                    good = _good_lane(lane, x, len_i, nxt, lane_conn_off, conn_to_link,
+                                      lane_block_pos_m, look)
+                    if good and em_on and veh_emergency[i] == 0 and _emergency_behind(
+                            lane, k, x, veh_pos_m, veh_emergency, slots, lane_slot_off,
+                            lane_head, lane_count, fp):
+                        # out of an emergency vehicle's way: as a mandatory change
+                        for side in range(2):
+                            target = lane - 1 if side == 0 else lane + 1
+                            if target < first or target >= first + n_l:
+                                continue
+                            if not _good_lane(target, x, len_i, nxt, lane_conn_off,
+                                              conn_to_link, lane_block_pos_m, look):
+                                continue
+                            kk = _place_in_lane(slots, lane_slot_off, lane_head, lane_count,
+                                                veh_pos_m, target, x)
+                            if _try_change(i, lane, k, target, kk, True, 0.0, t_end,
+                                           veh_class, veh_link, veh_lane, veh_pos_m,
+                                           veh_speed_mps, veh_lc_s, slots, lane_slot_off,
+                                           lane_head, lane_count, lane_block_pos_m,
+                                           link_speed_limit_mps, link_speed_factor,
+                                           cls_length_m, cls_min_gap_m, cls_headway_s,
+                                           cls_accel_mps2, cls_idm_den, cls_max_speed_mps,
+                                           cls_speed_factor, fp, veh_emergency):
+                                moved = True
+                                break
+                    if not moved and good:
                         # discretionary: only a vehicle its leader (or a block) holds back
                         c = veh_class[i]
-                        v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor,
-                                 cls_speed_factor, cls_max_speed_mps)
+                        v0 = _v0_of(i, link, veh_class, veh_emergency, link_speed_limit_mps,
+                                    link_speed_factor, cls_speed_factor, cls_max_speed_mps, fp)
                         ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1) if k > 0 else -1
                         blk_i = lane_block_pos_m[lane] - x if lane_block_pos_m[lane] > x \
                             else math.inf
@@ -1200,10 +1379,10 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                                            link_speed_limit_mps, link_speed_factor,
                                            cls_length_m, cls_min_gap_m, cls_headway_s,
                                            cls_accel_mps2, cls_idm_den, cls_max_speed_mps,
-                                           cls_speed_factor, fp):
+                                           cls_speed_factor, fp, veh_emergency):
                                 moved = True
                                 break
-                    else:
+                    elif not moved:
                         best = -1
                         best_d = 1 << 30
                         for g in range(first, first + n_l):
@@ -1229,7 +1408,8 @@ def _lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps
                                                 link_speed_limit_mps, link_speed_factor,
                                                 cls_length_m, cls_min_gap_m, cls_headway_s,
                                                 cls_accel_mps2, cls_idm_den,
-                                                cls_max_speed_mps, cls_speed_factor, fp)
+                                                cls_max_speed_mps, cls_speed_factor, fp,
+                                                veh_emergency)
                             if not moved:
                                 moved = _try_swap(i, lane, k, target, t_end, veh_class, veh_lane,
                                                   veh_pos_m, veh_speed_mps, veh_lc_s,
@@ -1253,7 +1433,8 @@ def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_p
               route_offsets, route_links, link_lanes, link_lane_off, link_speed_limit_mps,
               link_speed_factor, link_entered, slots, lane_slot_off, lane_head, lane_count,
               lane_block_pos_m, lane_conn_off, conn_to_link, ins_off, ins_veh, ins_ptr,
-              cls_length_m, cls_min_gap_m, cls_headway_s, cls_max_speed_mps, cls_speed_factor):
+              cls_length_m, cls_min_gap_m, cls_headway_s, cls_max_speed_mps, cls_speed_factor,
+              veh_emergency, fp):
     """Phase 1: waiting vehicles due by ``t`` enter their first link (sequential)."""
     done = 0
     for link in range(link_lanes.shape[0]):
@@ -1269,8 +1450,8 @@ def insertion(t, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_p
             nxt = -1
             if route_offsets[i] + 1 < route_offsets[i + 1]:
                 nxt = route_links[route_offsets[i] + 1]
-            v0 = _v0(c, link, link_speed_limit_mps, link_speed_factor, cls_speed_factor,
-                     cls_max_speed_mps)
+            v0 = _v0_of(i, link, veh_class, veh_emergency, link_speed_limit_mps,
+                        link_speed_factor, cls_speed_factor, cls_max_speed_mps, fp)
             best = -1
             best_rear = -math.inf
             v_in = v0
@@ -1340,7 +1521,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
               veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
               veh_speed_mps, veh_route_pos, veh_depart_s, veh_insert_s, veh_arrive_s,
               veh_stopped_since_s, veh_lc_s, veh_next_pos_m, veh_next_speed_mps,
-              veh_target_lane, veh_conn, route_offsets, route_links,
+              veh_target_lane, veh_conn, veh_emergency, route_offsets, route_links,
               link_length_m, link_lanes, link_speed_limit_mps, link_speed_factor, link_lane_off,
               link_entered, link_exited, link_changes,
               lane_link, lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
@@ -1362,6 +1543,11 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
     in it (``counters[C_STEPS]`` tells how many steps ran in total).
     """
     cls_idm_den = 2.0 * np.sqrt(cls_accel_mps2 * cls_decel_mps2)  # the IDM's 2 sqrt(a b)
+    em_on = False  # any emergency vehicle: only then are the yielding rules looked at
+    for i in range(veh_emergency.shape[0]):
+        if veh_emergency[i] != 0:
+            em_on = True
+            break
     for _ in range(n_steps):
         if counters[C_EVENTS] + ev_margin > ev_det.shape[0]:
             break
@@ -1377,7 +1563,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                           link_entered, slots, lane_slot_off, lane_head, lane_count,
                           lane_block_pos_m, lane_conn_off, conn_to_link, ins_off, ins_veh,
                           ins_ptr, cls_length_m, cls_min_gap_m, cls_headway_s,
-                          cls_max_speed_mps, cls_speed_factor)
+                          cls_max_speed_mps, cls_speed_factor, veh_emergency, fp)
         active = 0
         for lane in range(lane_count.shape[0]):
             active += lane_count[lane]
@@ -1393,7 +1579,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              mov_last_cross_s,
                              cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                              cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                             fp, lane_moved, lane_merge_veh)
+                             fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
         else:
             longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                          veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
@@ -1405,7 +1591,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          mov_last_cross_s,
                          cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                         fp, lane_moved, lane_merge_veh)
+                         fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
         if det_lanes.shape[0] > 0:
             detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps,
                    veh_next_speed_mps, veh_conn, conn_sig, cls_length_m, slots, lane_slot_off,
@@ -1435,7 +1621,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
                              conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                              cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
-                             lane_merge_veh)
+                             lane_merge_veh, veh_emergency, em_on)
         else:
             lane_changes(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
                          veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,
@@ -1443,7 +1629,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
                          conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
-                             lane_merge_veh)
+                         lane_merge_veh, veh_emergency, em_on)
         progress = n_ins + n_tr
         for lane in range(lane_moved.shape[0]):
             progress += lane_moved[lane]

@@ -135,6 +135,16 @@ class MicroParams:
     off (>= 0). Off by default: 50 m passes a 2 -> 1 lane drop at ~94 % of a lane's
     capacity, but raises the Jatinegara demo's mean travel time (the steadier priority
     stream starves a minor approach, see tests/verification/test_micro_theory.py)."""
+    emergency_speed_factor: float = 1.25
+    """An emergency vehicle's desired speed is the limit times this (and its class's
+    desired-speed factor), capped by the class's top speed (> 0)."""
+    emergency_crawl_mps: float = 3.0
+    """An emergency vehicle facing red or amber passes the line once it is within
+    ``approach_m`` of it at no more than this speed and the conflicting movements are
+    clear, and crawls through at this speed (> 0)."""
+    emergency_clear_m: float = 100.0
+    """A vehicle with an emergency vehicle behind it in its lane, fronts at most this
+    far apart, changes to an adjacent lane when it safely can (> 0)."""
     parallel_min_vehicles: int = 20_000
     """Run the parallel kernels (numba threads) when at least this many vehicles
     are on the road at the start of an :func:`advance` call; serial below.
@@ -160,7 +170,8 @@ class MicroParams:
         order = ("lookahead_m", "b_emergency_mps2", "approach_m", "yield_gap_s", "clear_s",
                  "queue_front_m", "stop_speed_mps", "min_entry_gap_m", "lc_cooldown_s",
                  "politeness", "a_threshold_mps2", "b_safe_mps2", "b_safe_mandatory_mps2",
-                 "block_lookahead_m", "loop_length_m", "keep_clear_m", "merge_zone_m")
+                 "block_lookahead_m", "loop_length_m", "keep_clear_m", "merge_zone_m",
+                 "emergency_speed_factor", "emergency_crawl_mps", "emergency_clear_m")
         assert len(order) == _nb.N_PARAMS
         return np.array([float(getattr(self, n)) for n in order], dtype=np.float64)
 
@@ -172,7 +183,7 @@ _COLUMNS: dict[str, type] = {
     "veh_route_pos": np.int32, "veh_depart_s": np.float64, "veh_insert_s": np.float64,
     "veh_arrive_s": np.float64, "veh_stopped_since_s": np.float64, "veh_lc_s": np.float64,
     "veh_next_pos_m": np.float64, "veh_next_speed_mps": np.float64,
-    "veh_target_lane": np.int32, "veh_conn": np.int32,
+    "veh_target_lane": np.int32, "veh_conn": np.int32, "veh_emergency": np.int8,
     "route_offsets": np.int64, "route_links": np.int32,
     "link_length_m": np.float64, "link_lanes": np.int32, "link_speed_limit_mps": np.float64,
     "link_speed_factor": np.float64, "link_lane_off": np.int64, "link_entered": np.int64,
@@ -237,6 +248,7 @@ class MicroState:
     veh_next_speed_mps: FloatArray
     veh_target_lane: NDArray[np.int32]
     veh_conn: NDArray[np.int32]
+    veh_emergency: NDArray[np.int8]
     route_offsets: NDArray[np.int64]
     route_links: NDArray[np.int32]
     link_length_m: FloatArray
@@ -550,6 +562,7 @@ def new_state(
         veh_next_speed_mps=np.zeros(n_veh),
         veh_target_lane=np.full(n_veh, -1, np.int32),
         veh_conn=np.full(n_veh, -1, np.int32),
+        veh_emergency=np.zeros(n_veh, np.int8),
         route_offsets=r_off,
         route_links=r_links,
         link_length_m=length,

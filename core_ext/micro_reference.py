@@ -65,6 +65,9 @@ class _Rules:
     loop_length_m: float
     keep_clear_m: float
     merge_zone_m: float
+    em_speed_factor: float
+    em_crawl: float
+    em_clear_m: float
 
     @classmethod
     def of(cls, p: MicroParams) -> _Rules:
@@ -77,7 +80,9 @@ class _Rules:
             a_threshold=float(p.a_threshold_mps2), b_safe=float(p.b_safe_mps2),
             b_safe_mandatory=float(p.b_safe_mandatory_mps2),
             block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m),
-            keep_clear_m=float(p.keep_clear_m), merge_zone_m=float(p.merge_zone_m))
+            keep_clear_m=float(p.keep_clear_m), merge_zone_m=float(p.merge_zone_m),
+            em_speed_factor=float(p.emergency_speed_factor),
+            em_crawl=float(p.emergency_crawl_mps), em_clear_m=float(p.emergency_clear_m))
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,8 @@ class _World:
         self.next_speed: list[float] = s.veh_next_speed_mps.tolist()
         self.target_lane: list[int] = s.veh_target_lane.tolist()
         self.conn: list[int] = s.veh_conn.tolist()
+        self.emergency: list[int] = s.veh_emergency.tolist()
+        self.em_on = any(self.emergency)  # the kernel looks at the yielding rules only then
         # lanes
         head: list[int] = s.lane_head.tolist()
         count: list[int] = s.lane_count.tolist()
@@ -212,6 +219,8 @@ class _World:
         """Desired speed of vehicle ``i`` on ``link`` (kernel: ``_v0``)."""
         k = self.classes[self.cls[i]]
         v = self.link_limit[link] * k.speed_factor * self.link_factor[link]
+        if self.emergency[i]:
+            v = v * self.r.em_speed_factor  # its desired speed may exceed the limit
         return k.v_max if k.v_max < v else v
 
     def length_of(self, i: int) -> float:
@@ -355,6 +364,48 @@ class _World:
             return False
         return not self.keep_clear(w, self.conn_to_lane[choice], room)
 
+    def front_vehicles(self, mov: int) -> list[tuple[int, int]]:
+        """(lane, front vehicle) of every lane of ``mov``'s link whose front vehicle is
+        heading for ``mov``."""
+        src = self.mov_from[mov]
+        out = []
+        for g in range(self.first_lane[src], self.first_lane[src] + self.link_nlanes[src]):
+            if self.lanes[g] and self.next_link(self.lanes[g][0]) == self.mov_to[mov]:
+                out.append((g, self.lanes[g][0]))
+        return out
+
+    def emergency_clear(self, mov: int, t: float) -> bool:
+        """Whether the movements conflicting with ``mov`` are clear for an emergency
+        vehicle, whatever their signals: none crossed less than ``clear_s`` ago, no front
+        vehicle heading for one moving within ``yield_gap_s`` of its line (kernel:
+        ``emergency_clear``)."""
+        r = self.r
+        for other in self.mov_conflicts[mov]:
+            if t - self.last_cross[other] < r.clear_s:
+                return False
+            src = self.mov_from[other]
+            for _, w in self.front_vehicles(other):
+                vw = self.speed[w]
+                if vw > r.stop_speed and self.link_length[src] - self.pos[w] < vw * r.yield_gap_s:
+                    return False
+        return True
+
+    def yield_to_emergency(self, mov: int) -> bool:
+        """Whether a vehicle about to make ``mov`` gives way to an emergency vehicle at the
+        front of a conflicting approach, near its line and able to go (kernel:
+        ``yield_to_emergency``)."""
+        r = self.r
+        for other in self.mov_conflicts[mov]:
+            src = self.mov_from[other]
+            for g, w in self.front_vehicles(other):
+                if not self.emergency[w]:
+                    continue
+                reach = max(self.speed[w] * r.yield_gap_s, r.queue_front_m)
+                if self.link_length[src] - self.pos[w] <= reach \
+                        and self.can_go(w, g, self.mov_to[other]):
+                    return True
+        return False
+
     def target_of(self, i: int, g: int, nxt: int) -> tuple[int, float]:
         """The connection front vehicle ``i`` of lane ``g`` takes to ``nxt`` (-1: none) and
         the space of its target lane: one that leads on along the route first, then the
@@ -397,8 +448,9 @@ class _World:
         queued = short - room_tl if room_tl < short else 0.0
         return room - queued < need
 
-    def ahead_of_line(self, i: int, g: int, t: float) -> tuple[float, float, float]:
-        """What the front vehicle of lane ``g`` follows: (gap, leader speed, max_x).
+    def ahead_of_line(self, i: int, g: int, t: float) -> tuple[float, float, float, bool]:
+        """What the front vehicle of lane ``g`` follows: (gap, leader speed, max_x, whether
+        it crawls through a red or amber line as an emergency vehicle).
 
         Also records the chosen connection and target lane of ``i``.
         """
@@ -408,12 +460,14 @@ class _World:
         x, v = self.pos[i], self.speed[i]
         nxt = self.next_link(i)
         if nxt < 0:
-            return INF, v, INF  # last link: free road, arrives at the end
+            return INF, v, INF, False  # last link: free road, arrives at the end
         d = length - x
         choice, choice_room = self.target_of(i, g, nxt)
         if choice < 0:
-            return d, 0.0, length  # wrong lane: stop at the line
+            return d, 0.0, length, False  # wrong lane: stop at the line
         stop = False
+        crawl = False
+        em = bool(self.emergency[i])
         if d <= r.lookahead_m:
             code = self.sig[choice]
             k = self.classes[self.cls[i]]
@@ -421,18 +475,25 @@ class _World:
                 stop = True
             elif code == AMBER and v * v <= 2.0 * k.decel * d:
                 stop = True
+            if stop and em and code in (RED, AMBER) and d <= r.approach_m \
+                    and v <= r.em_crawl and self.emergency_clear(self.conn_mov[choice], t):
+                stop, crawl = False, True  # UU 22/2009 art. 134-135: it may pass, slowly
             if not stop and v * v <= 2.0 * k.decel * d:
                 stop = self.keep_clear(i, self.conn_to_lane[choice], choice_room)
             if not stop and d <= v * v / (2.0 * k.decel) + r.approach_m:
-                stop = self.must_yield(i, link, self.conn_mov[choice], t)
+                if em:  # it gives way only to what is in the junction or about to be
+                    stop = not self.emergency_clear(self.conn_mov[choice], t)
+                else:
+                    stop = self.must_yield(i, link, self.conn_mov[choice], t) or (
+                        self.em_on and self.yield_to_emergency(self.conn_mov[choice]))
         self.target_lane[i] = self.conn_to_lane[choice]
         self.conn[i] = choice
         if stop:
-            return d, 0.0, length
+            return d, 0.0, length, crawl
         if choice_room == INF:
-            return INF, v, INF
+            return INF, v, INF, crawl
         tl = self.conn_to_lane[choice]
-        return d + choice_room, self.space_speed(tl, v), length + choice_room
+        return d + choice_room, self.space_speed(tl, v), length + choice_room, crawl
 
     def only_target(self, g: int, nxt: int) -> int:
         """The lane of ``nxt`` that lane ``g`` connects to when it connects to exactly one
@@ -488,8 +549,9 @@ class _World:
                 x, v = self.pos[i], self.speed[i]
                 self.target_lane[i] = -1
                 self.conn[i] = -1
+                crawl = False
                 if k == 0:
-                    gap, v_lead, max_x = self.ahead_of_line(i, g, t)
+                    gap, v_lead, max_x, crawl = self.ahead_of_line(i, g, t)
                 else:
                     rear = self.rear_of(vehicles[k - 1])
                     gap, v_lead, max_x = rear - x, self.speed[vehicles[k - 1]], rear
@@ -508,7 +570,10 @@ class _World:
                     asking_rear = self.rear_of(asking)
                     if x < asking_rear and asking_rear - x < gap:
                         gap, v_lead = asking_rear - x, self.speed[asking]
-                acc = idm_acceleration(v, self.v0(i, link), gap, v_lead, kc)
+                v0 = self.v0(i, link)
+                if crawl:
+                    v0 = min(v0, self.r.em_crawl)
+                acc = idm_acceleration(v, v0, gap, v_lead, kc)
                 # ballistic update, stopping within the step when the speed would go negative
                 v_new = v + acc * dt
                 if v_new < 0.0:
@@ -692,6 +757,8 @@ class _World:
             return False  # the block would lie under the vehicle
         new_lead = there[place - 1] if place > 0 else -1
         new_follower = there[place] if place < len(there) else -1
+        if not mandatory and new_follower >= 0 and self.emergency[new_follower]:
+            return False  # no discretionary change in front of an emergency vehicle
         blk_new = self.block_gap(target, x)
         room_ahead = self.rear_of(new_lead) - x if new_lead >= 0 else INF
         room_ahead = min(room_ahead, blk_new)
@@ -791,6 +858,17 @@ class _World:
         a_free = self.classes[self.cls[i]].accel * (1.0 - ratio * ratio * ratio * ratio)
         return a_free - a_now > self.r.a_threshold
 
+    def emergency_behind(self, g: int, k: int) -> bool:
+        """Whether an emergency vehicle follows place ``k`` of lane ``g``, its front within
+        ``emergency_clear_m`` of that vehicle's (kernel: ``_emergency_behind``)."""
+        x = self.pos[self.lanes[g][k]]
+        for e in self.lanes[g][k + 1:]:
+            if self.pos[e] < x - self.r.em_clear_m:
+                return False
+            if self.emergency[e]:
+                return True
+        return False
+
     def lane_changes(self, t_end: float) -> None:
         """Phase 6: mandatory and discretionary lane changes, link by link (kernel: ``_lane_changes``)."""
         r = self.r
@@ -809,17 +887,25 @@ class _World:
                     moved = False
                     if t_end - self.lc_s[i] >= r.cooldown_s:
                         x, length, nxt = self.pos[i], self.length_of(i), self.next_link(i)
-                        if self.good_lane(g, x, length, nxt):
+                        good = self.good_lane(g, x, length, nxt)
+                        if good and self.em_on and not self.emergency[i] \
+                                and self.emergency_behind(g, k):
+                            for target in (g - 1, g + 1):  # out of its way, as if mandatory
+                                if target in lanes and self.good_lane(target, x, length, nxt) \
+                                        and self.try_change(i, g, k, target, True, t_end):
+                                    moved = True
+                                    break
+                        if not moved and good:
                             sides = (g - 1, g + 1) if self.held_back(i, g, k) else ()
                             for target in sides:  # the lower lane first
                                 if target in lanes and self.good_lane(target, x, length, nxt) \
                                         and self.try_change(i, g, k, target, False, t_end):
                                     moved = True
                                     break
-                        else:
-                            good = [h for h in lanes if self.good_lane(h, x, length, nxt)]
-                            if good:
-                                nearest = min(good, key=lambda h: (abs(h - g), h))
+                        elif not moved:
+                            good_lanes = [h for h in lanes if self.good_lane(h, x, length, nxt)]
+                            if good_lanes:
+                                nearest = min(good_lanes, key=lambda h: (abs(h - g), h))
                                 target = g + 1 if nearest > g else g - 1
                                 moved = self.try_change(i, g, k, target, True, t_end) \
                                     or self.try_swap(i, g, target, t_end)

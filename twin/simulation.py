@@ -674,13 +674,41 @@ class Simulation:
 
     # ------------------------------------------------------- added vehicles
     def add_vehicle(self, route_links: Sequence[int] | NDArray[np.integer[Any]],
-                    depart_s: float, vehicle_class: str | int = "car") -> int:
+                    depart_s: float, vehicle_class: str | int = "car", *,
+                    emergency: bool = False) -> int:
         """Add one vehicle during the run; see :meth:`add_vehicles`. Returns its index."""
-        return int(self.add_vehicles([route_links], [depart_s], [vehicle_class])[0])
+        return int(self.add_vehicles([route_links], [depart_s], [vehicle_class],
+                                     emergency=[emergency])[0])
+
+    def set_emergency(self, vehicles: Sequence[int] | NDArray[np.integer[Any]],
+                      on: bool) -> None:
+        """Put ``vehicles`` on an emergency call (``on``) or back in ordinary service.
+
+        An emergency vehicle drives with the privileges of UU 22/2009 art. 134-135
+        as the engine models them (see :mod:`core_ext._micro_nb`): a desired speed above
+        the limit (``MicroParams.emergency_speed_factor``), passing red at a crawl when
+        the junction is clear, priority at junctions, and vehicles ahead moving aside.
+        Part of :meth:`snapshot`.
+
+        Raises
+        ------
+        ValueError
+            On a vehicle index out of range.
+        """
+        idx = np.asarray(vehicles, dtype=np.int64).reshape(-1)
+        n = self._state.n_vehicles
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"vehicle index out of range 0..{n - 1}")
+        self._state.veh_emergency[idx] = 1 if on else 0
+
+    @property
+    def emergency(self) -> NDArray[np.bool_]:
+        """Whether each vehicle is on an emergency call ((n_vehicles,), a new array)."""
+        return self._state.veh_emergency != 0
 
     def add_vehicles(self, routes: Sequence[Sequence[int] | NDArray[np.integer[Any]]],
                      depart_s: Sequence[float], vehicle_class: Sequence[str | int],
-                     ) -> NDArray[np.int64]:
+                     emergency: Sequence[bool] | None = None) -> NDArray[np.int64]:
         """Add vehicles during the run, each queued to enter the first link of its route.
 
         A vehicle waits until ``depart_s`` and until its first link has room, then
@@ -694,6 +722,8 @@ class Simulation:
         routes : sequence of link-index sequences, each drivable along lane connections
         depart_s : sequence of float, departure times, not before :attr:`time_s`
         vehicle_class : sequence of class names (``"car"``) or class indices
+        emergency : sequence of bool, optional; True puts that vehicle on an emergency
+            call (:meth:`set_emergency`); default none
 
         Returns
         -------
@@ -709,6 +739,8 @@ class Simulation:
         if len(depart_s) != n or len(vehicle_class) != n:
             raise ValueError(f"{n} routes but {len(depart_s)} departures and "
                              f"{len(vehicle_class)} classes")
+        if emergency is not None and len(emergency) != n:
+            raise ValueError(f"{n} routes but {len(emergency)} emergency flags")
         rs = [np.asarray(r, dtype=np.int64) for r in routes]
         check_routes(self._state, rs, self.network.conn_from_link, self.network.conn_to_link)
         dep = np.asarray(depart_s, dtype=np.float64).reshape(n)
@@ -725,6 +757,8 @@ class Simulation:
                                  f"{', '.join(VEHICLE_CLASSES)} or 0..{n_classes - 1})")
             codes[j] = code
         first = append_vehicles(self._state, rs, dep, codes)
+        if emergency is not None:
+            self._state.veh_emergency[first:] = np.asarray(emergency, dtype=bool)
         dest = np.array([self.network.link_to[int(r[-1])] for r in rs], np.int64)
         self._dest_node = np.concatenate([self._dest_node, dest])
         self._rebuild_insertion_queues()

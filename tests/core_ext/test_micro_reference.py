@@ -640,3 +640,23 @@ def test_micro_imports_with_jit_disabled():
     """``import core_ext.micro`` works with NUMBA_DISABLE_JIT=1 (debugging, coverage)."""
     proc = _run_no_jit("")
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ------------------------------------------------------------ emergency vehicles
+@pytest.mark.parametrize("signals", [True, False], ids=["signalised", "unsignalised"])
+def test_emergency_vehicles_match_reference(signals):
+    """Busy two-lane grid with every ninth vehicle on an emergency call: its desired speed,
+    red-light crawl, junction priority and vehicles moving aside, kernel = reference."""
+    net = grid_network(3, 3, block_m=120.0, lanes=2, signals=signals)
+    trips = random_trips(net, n_trips=150, duration_s=120.0, rng=_rng(21))
+    emergency = np.arange(0, len(trips), 9)
+
+    def setup(sim: Simulation) -> None:
+        sim.set_emergency(emergency, True)
+
+    a, b = run_pair(net, trips, 260, setup=setup)
+    assert a.emergency.sum() == emergency.size
+    assert a.n_arrived > 100
+    if signals:
+        assert a.summary()["red_light_runs"] > 0  # emergency vehicles crawled through red
+    assert a.summary() == b.summary()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import simpy
 
+from core_ext.micro import MicroParams
 from twin.demand.trips import Trips
 from twin.importers.grid import grid_network
 from twin.modules.dispatch import DispatchModel, parse_config
@@ -58,7 +59,8 @@ def test_on_scene_is_departure_plus_the_engine_vehicles_travel_time() -> None:
     assert times["t_onscene"] == pytest.approx(times["t_enroute"] + drive.engine_s + drive.last_s,
                                                abs=1e-9)
     assert inc.t_onscene == times["t_onscene"]
-    free_s = 4 * 200.0 / 13.89
+    # an emergency vehicle: its desired speed is the limit times emergency_speed_factor
+    free_s = 4 * 200.0 / (13.89 * MicroParams().emergency_speed_factor)
     assert free_s - 1e-6 <= drive.engine_s < free_s + 10.0
     assert inc.t_clear is not None  # the rest of the trip goes on as before
 
@@ -94,3 +96,14 @@ def test_units_in_traffic_runs_repeat() -> None:
                 for d in model.drives.drives]
     first = fingerprint()
     assert len(first) >= 3 and first == fingerprint()
+
+
+def test_the_unit_drives_as_an_emergency_vehicle() -> None:
+    """The unit's engine vehicle is on an emergency call: above the 50 km/h limit on the
+    empty street, it beats that limit's travel time over its four blocks."""
+    # (an ordinary car's drive here is 4 * 200 m / 13.89 m/s and a little more)
+    model = _corridor_run(0)
+    (drive,) = model.drives.drives
+    v = drive.vehicle
+    assert v is not None and bool(model.sim.emergency[v])
+    assert model.sim.travel_time_s[v] < 4 * 200.0 / 13.89

@@ -3,12 +3,16 @@
 A dispatched unit's route is the fastest one on the CURRENT link travel times when it
 sets off (:meth:`TravelTimes.route_to_link`), from its station (or its last reported
 position) to the start of the incident's link. It is added to the engine with
-:meth:`twin.simulation.Simulation.add_vehicle` as an ordinary ``car``: it queues,
-follows, waits at red lights and gives way like everyone else, so congestion and
-blocked lanes on its way lengthen its drive by what the engine simulates, not by a
-formula. Emergency privileges (traffic yielding, running reds, using the opposite
-lane) are kernel features the engine does not have; they are not imitated here, and
-``emergency_speedup`` does not shorten the engine's part of the drive.
+:meth:`twin.simulation.Simulation.add_vehicle` as a ``car`` on an emergency call
+(``emergency=True``): the engine gives it the privileges of UU 22/2009 art. 134-135 as
+:mod:`core_ext._micro_nb` models them (a desired speed above the limit, passing red at
+a crawl when the junction is clear, priority at junctions, vehicles ahead moving
+aside on multi-lane roads). It still follows, and waits in a queue that fills every
+lane or a single-lane road (nobody drives onto the kerb or the opposite carriageway
+in the engine), so congestion and blocked lanes lengthen its drive by what the
+engine simulates, not by a formula; ``emergency_speedup`` does not shorten the
+engine's part of the drive. A drive cut off at :data:`MAX_DRIVE_S` clears the flag:
+the vehicle drives on as ordinary traffic.
 
 The drive ends where the incident's link begins (the vehicle's route stops one link
 short), and the last stretch to the incident in the middle of that link is the
@@ -98,12 +102,14 @@ class UnitDrives:
                   0.5 * self.travel.link_time_s(link) / self.travel.speedup)
         self.drives.append(d)
         if route.size > 1:
-            d.vehicle = self.sim.add_vehicle(route[:-1], start, "car")
+            d.vehicle = self.sim.add_vehicle(route[:-1], start, "car", emergency=True)
             done = env.event()
             self._waiting[d.vehicle] = done
             yield done | env.timeout(MAX_DRIVE_S)
             self._waiting.pop(d.vehicle, None)
             arrived = float(self.sim.arrive_s[d.vehicle])
+            if not math.isfinite(arrived):
+                self.sim.set_emergency([d.vehicle], False)  # no longer on this call
             d.engine_s = arrived - start if math.isfinite(arrived) else float(env.now) - start
         rest = start + d.travel_s - float(env.now)
         if rest > 0:
