@@ -80,10 +80,11 @@ def parse_range(text: str) -> ParamRange:
     try:
         if not (eq and colon and name.strip()):
             raise ValueError
-        return ParamRange(name.strip(), float(low), float(high))
+        bounds = float(low), float(high)
     except ValueError:
         raise CalibrationError(f"--param {text!r}: expected NAME=LOW:HIGH, e.g. "
                                f"demand.scale=0.5:2") from None
+    return ParamRange(name.strip(), *bounds)
 
 
 def _pair(text: str, what: str) -> tuple[float, float]:
