@@ -205,3 +205,24 @@ def test_parse_range_and_write_calibrated(tmp_path):
     assert out.read_text().startswith("# note\n")
     with pytest.raises(CalibrationError, match="only table.key"):
         write_calibrated(JATINEGARA, tmp_path / "d.toml", {"incidents.0.duration_s": 60}, "")
+
+
+def test_of_equally_good_fits_the_smallest_change_is_taken():
+    """Two parameters, one corridor: speed = 20 * factor + 10 * scale km/h fits 35 km/h on a
+    line; of the fits within the tolerance, the one nearest the scenario's (1, 1) is taken."""
+    def runs(jobs):
+        out = []
+        for params, _seed in jobs:
+            v = (20 * params["network.speed_limit_factor"] + 10 * params["demand.scale"]) / 3.6
+            out.append({"window_link_speed_mps": [v], "window_link_vehicle_samples": [1]})
+        return out
+    problem = CalibrationProblem(GRID, {"c": 35.0}, {"c": np.array([0])}, (0.0, 60.0), (1, 2))
+    ranges = [ParamRange("demand.scale", 0.5, 1.5),
+              ParamRange("network.speed_limit_factor", 0.5, 1.5)]
+    exact = calibrate(problem, ranges, grid=3, refine=0, run_many=runs)
+    assert exact.before.rmse_kmh == pytest.approx(5.0)
+    # (0.5, 1.5) and (1.5, 1.0) both fit exactly; the second is the smaller change
+    assert exact.after.params == {"demand.scale": 1.5, "network.speed_limit_factor": 1.0}
+    assert exact.after.rmse_kmh == pytest.approx(0.0, abs=1e-9)
+    loose = calibrate(problem, ranges, grid=3, refine=0, tie_kmh=5.0, run_many=runs)
+    assert loose.after.params == {"demand.scale": 1.0, "network.speed_limit_factor": 1.0}

@@ -10,8 +10,12 @@ Method
 - Search: a grid over the parameter ranges (``grid`` values per parameter, every
   combination), then Nelder-Mead (scipy) from the best grid point for at most ``refine``
   more evaluations, kept inside the ranges. Every evaluation runs the same seeds (common
-  random numbers), so the objective is a deterministic function of the parameters and
-  differences between points are not seed noise.
+  random numbers), so the objective is a deterministic function of the parameters; it
+  still carries seed noise (another set of seeds gives another value), which each
+  evaluation's per-seed speeds show.
+- Fitted point: the lowest RMSE; with a tolerance ``tie_kmh`` (about the seed noise), the
+  point nearest the scenario's own values among those within it, since fewer corridors
+  than parameters leave a ridge of equally good fits.
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ class Evaluation:
     params: dict[str, float]
     simulated_kmh: dict[str, float]
     rmse_kmh: float
+    seed_kmh: dict[str, list[float]] = field(default_factory=dict)
+    """Each corridor's speed in each seed's run alone (the spread across seeds)."""
 
 
 @dataclass
@@ -94,7 +100,8 @@ class CalibrationResult:
     def to_dict(self, problem: CalibrationProblem) -> dict[str, Any]:
         """JSON-ready."""
         def ev(e: Evaluation) -> dict[str, Any]:
-            return {"params": e.params, "rmse_kmh": e.rmse_kmh, "simulated_kmh": e.simulated_kmh}
+            return {"params": e.params, "rmse_kmh": e.rmse_kmh, "simulated_kmh": e.simulated_kmh,
+                    "seed_kmh": e.seed_kmh}
         return {"scenario": str(problem.scenario_path), "observed_kmh": problem.observed_kmh,
                 "window_s": list(problem.window_s), "seeds": list(problem.seeds),
                 "duration_s": problem.duration_s, "before": ev(self.before),
@@ -188,16 +195,19 @@ class _Evaluator:
         self.runs += len(jobs)
         k = len(self.problem.seeds)
         for i, p in enumerate(new):
-            sim = corridor_speeds_kmh(results[i * k:(i + 1) * k], self.problem.links)
+            runs = results[i * k:(i + 1) * k]
+            sim = corridor_speeds_kmh(runs, self.problem.links)
+            per_seed = [corridor_speeds_kmh([r], self.problem.links) for r in runs]
             ev = Evaluation(p, {c: round(v, 3) for c, v in sim.items()},
-                            rmse_kmh(sim, self.problem.observed_kmh))
+                            rmse_kmh(sim, self.problem.observed_kmh),
+                            {c: [round(d[c], 3) for d in per_seed] for c in sim})
             self.cache[tuple(sorted(p.items()))] = ev
             self.history.append(ev)
         return [self.cache[tuple(sorted(p.items()))] for p in rounded]
 
 
 def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid: int = 3,
-              refine: int = 12, run_many: RunMany | None = None,
+              refine: int = 12, tie_kmh: float = 0.0, run_many: RunMany | None = None,
               log: Callable[[str], None] | None = None) -> CalibrationResult:
     """Fit ``ranges``' parameters: the scenario's own values (before), a grid, then
     Nelder-Mead from the grid's best (after = the best point evaluated).
@@ -208,6 +218,10 @@ def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid
     ranges : the parameters and their intervals.
     grid : values per parameter on the grid (>= 2), evenly spaced, ends included.
     refine : at most this many Nelder-Mead evaluations after the grid (0: grid only).
+    tie_kmh : points whose RMSE is within this of the lowest count as fitting equally well
+        (e.g. the seed noise); of those, "after" is the one nearest the scenario's own
+        values (distance in units of each range's width): the smallest change that fits.
+        0: simply the lowest RMSE.
     run_many : how runs are executed (default :func:`serial_runs`; a Dask client's map
         in the CLI).
     log : called with a line of progress per evaluation batch.
@@ -224,6 +238,8 @@ def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid
         raise CalibrationError(f"grid needs at least 2 values per parameter, got {grid}")
     if refine < 0:
         raise CalibrationError(f"refine must be >= 0, got {refine}")
+    if not (math.isfinite(tie_kmh) and tie_kmh >= 0):
+        raise CalibrationError(f"tie_kmh must be >= 0, got {tie_kmh}")
     scenario = load_scenario(problem.scenario_path)
     names = [r.name for r in ranges]
     if len(set(names)) != len(names):
@@ -257,6 +273,12 @@ def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid
         minimize(objective, x0, method="Nelder-Mead", bounds=list(zip(lo, hi, strict=True)),
                  options={"initial_simplex": np.array(simplex), "maxfev": refine,
                           "xatol": 1e-3, "fatol": 0.05})
-    after = min(ev.history, key=lambda e: e.rmse_kmh)
+    lowest = min(e.rmse_kmh for e in ev.history)
+    width = {r.name: r.high - r.low for r in ranges}
+
+    def change(e: Evaluation) -> float:
+        return math.hypot(*((e.params[n] - start[n]) / width[n] for n in names))
+    after = min((e for e in ev.history if e.rmse_kmh <= lowest + tie_kmh),
+                key=lambda e: (change(e), e.rmse_kmh))
     say(f"after: {after.params} rmse {after.rmse_kmh:.2f} km/h ({ev.runs} runs)")
     return CalibrationResult(before, after, list(ev.history), ev.runs)
