@@ -226,3 +226,14 @@ def test_of_equally_good_fits_the_smallest_change_is_taken():
     assert exact.after.rmse_kmh == pytest.approx(0.0, abs=1e-9)
     loose = calibrate(problem, ranges, grid=3, refine=0, tie_kmh=5.0, run_many=runs)
     assert loose.after.params == {"demand.scale": 1.0, "network.speed_limit_factor": 1.0}
+
+
+def test_speed_limit_factor_scales_every_link_and_is_bounded():
+    from twin.planning.params import ParameterError, apply_parameters
+
+    base = load_scenario(GRID)
+    slow = apply_parameters(base, {"network.speed_limit_factor": 0.5})
+    np.testing.assert_allclose(build_network(slow).link_speed_limit_mps,
+                               build_network(base).link_speed_limit_mps * 0.5)
+    with pytest.raises(ParameterError, match="speed_limit_factor"):
+        apply_parameters(base, {"network.speed_limit_factor": 2.5})
