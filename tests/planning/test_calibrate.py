@@ -168,12 +168,13 @@ def test_kota_calibrate_prints_before_after_and_writes_the_calibrated_scenario(t
     out = tmp_path / "calibrated.toml"
     argv = ["calibrate", str(scen), "--observed", str(OBSERVED), "--corridors", str(MAP),
             "--param", "network.speed_limit_factor=0.6:1.0", "--grid", "2", "--refine", "0",
-            "--seeds", "1,2", "--window-s", "300:600", "--write", str(out)]
+            "--seeds", "1,2", "--window-s", "300:600", "--write", str(out), "--check-seeds", "3"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     before = float(re.search(r"RMSE before: ([\d.]+)", text).group(1))
     after = float(re.search(r"RMSE after:  ([\d.]+)", text).group(1))
     assert after <= before
+    assert re.search(r"with other seeds \[3\]: before [\d.]+, after [\d.]+ km/h", text)
     assert re.search(r"I Gusti Ngurah Rai\s+proxy\s+35\.4", text)
     assert "cannot match:" in text and "a proxy, not the same road" in text
     fitted = float(re.search(r"fitted: network.speed_limit_factor = ([\d.]+)", text).group(1))

@@ -35,8 +35,8 @@ from twin.planning.run_kpis import run_point
 from twin.scenario import Scenario, load_scenario
 
 __all__ = ["CalibrationProblem", "CalibrationResult", "Evaluation", "ParamRange",
-           "RunMany", "calibrate", "corridor_speeds_kmh", "current_value", "rmse_kmh",
-           "serial_runs"]
+           "RunMany", "calibrate", "corridor_speeds_kmh", "current_value", "evaluate",
+           "rmse_kmh", "serial_runs"]
 
 RunMany = Callable[[Sequence[tuple[dict[str, Any], int]]], list[dict[str, Any]]]
 """Runs ``(params, seed)`` pairs and returns :func:`run_point`'s dicts in the same order."""
@@ -204,6 +204,13 @@ class _Evaluator:
             self.cache[tuple(sorted(p.items()))] = ev
             self.history.append(ev)
         return [self.cache[tuple(sorted(p.items()))] for p in rounded]
+
+
+def evaluate(problem: CalibrationProblem, points: Sequence[Mapping[str, float]],
+             run_many: RunMany | None = None) -> list[Evaluation]:
+    """Each point's corridor speeds and RMSE with ``problem``'s seeds (e.g. fresh seeds, to
+    check a fit on runs it was not fitted to)."""
+    return _Evaluator(problem, run_many or serial_runs(problem)).many(points)
 
 
 def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid: int = 3,

@@ -12,6 +12,7 @@ parameters, and what the comparison cannot show; writes the scenario with the fi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -19,7 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from twin.planning.calibrate import CalibrationProblem, CalibrationResult, ParamRange, RunMany, calibrate
+from twin.planning.calibrate import (
+    CalibrationProblem,
+    CalibrationResult,
+    Evaluation,
+    ParamRange,
+    RunMany,
+    calibrate,
+    evaluate,
+)
 from twin.planning.corridor_speeds import (
     CalibrationError,
     CorridorMap,
@@ -60,6 +69,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "scenario's own values is taken (default 1 km/h, below the seed noise of a "
                    "corridor's speed here; 0: the lowest RMSE)")
     p.add_argument("--seeds", default="1,2,3", help="seeds of every evaluation (default 1,2,3)")
+    p.add_argument("--check-seeds", default="101,102,103,104,105", metavar="S1,S2",
+                   help="after the fit, run before and after again with these other seeds "
+                   "(default 101-105; 'none' to skip)")
     p.add_argument("--window-s", default="3600:7200", metavar="START:END",
                    help="peak window in seconds from the scenario's start; the run stops at END "
                    "(default 3600:7200, 07:00-08:00 for a 06:00 start)")
@@ -181,19 +193,25 @@ def write_calibrated(source: Path, target: Path, params: dict[str, float], heade
 
 
 def format_result(problem: CalibrationProblem, mapping: list[CorridorMap],
-                  result: CalibrationResult) -> str:
-    """The report printed: before/after RMSE, per corridor, the fitted values, the caveats."""
+                  result: CalibrationResult,
+                  check: tuple[tuple[int, ...], Evaluation, Evaluation] | None = None) -> str:
+    """The report printed: before/after RMSE, per corridor, the fitted values, the caveats;
+    ``check`` = (other seeds, before and after run with them)."""
     out = [f"peak window {problem.window_s[0]:g}-{problem.window_s[1]:g} s, seeds "
            f"{list(problem.seeds)}, {result.runs} runs",
            f"RMSE before: {result.before.rmse_kmh:.2f} km/h  ({_params(result.before.params)})",
-           f"RMSE after:  {result.after.rmse_kmh:.2f} km/h  ({_params(result.after.params)})",
-           "", f"{'corridor':<24}{'match':<13}{'observed':>9}{'before':>9}{'after':>9}  km/h"
-               "  (after, per seed)"]
+           f"RMSE after:  {result.after.rmse_kmh:.2f} km/h  ({_params(result.after.params)})"]
+    if check is not None:
+        other, before, after = check
+        out.append(f"with other seeds {list(other)}: before {before.rmse_kmh:.2f}, after "
+                   f"{after.rmse_kmh:.2f} km/h")
+    out += ["", f"{'corridor':<24}{'match':<13}{'observed':>9}{'before':>9}{'after':>9}  km/h"
+            "  (after, per seed)"]
     for c in mapping:
-        seeds = ", ".join(f"{v:.1f}" for v in result.after.seed_kmh.get(c.observed, []))
+        per_seed = ", ".join(f"{v:.1f}" for v in result.after.seed_kmh.get(c.observed, []))
         out.append(f"{c.observed:<24}{c.match:<13}{problem.observed_kmh[c.observed]:>9.1f}"
                    f"{result.before.simulated_kmh[c.observed]:>9.1f}"
-                   f"{result.after.simulated_kmh[c.observed]:>9.1f}  ({seeds})")
+                   f"{result.after.simulated_kmh[c.observed]:>9.1f}  ({per_seed})")
     out += ["", "fitted: " + _params(result.after.params), "", "cannot match:"]
     out += [f"- {line}" for line in limitations(problem, mapping, result)]
     return "\n".join(out)
@@ -246,16 +264,23 @@ def run(args: argparse.Namespace) -> int:
 
         client, cluster = _client(args.scheduler, args.workers, 10.0)
         run_many = _dask_runs(problem, client)
+    check_seeds = None if args.check_seeds.strip().lower() == "none" else _seeds(args.check_seeds)
+    check = None
     try:
         result = calibrate(problem, ranges, grid=args.grid, refine=args.refine,
                            tie_kmh=args.tie_kmh, run_many=run_many,
                            log=lambda line: print(line, file=sys.stderr))
+        if check_seeds is not None:
+            other = dataclasses.replace(problem, seeds=check_seeds)
+            before, after = evaluate(other, [result.before.params, result.after.params],
+                                     _dask_runs(other, client) if client is not None else None)
+            check = (check_seeds, before, after)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    report = format_result(problem, mapping, result)
+    report = format_result(problem, mapping, result, check)
     print(report)
     target = args.write or args.scenario.with_name(f"{args.scenario.stem}_calibrated.toml")
     header = (f"Calibrated by `kota calibrate {args.scenario.name}` against observed corridor "
@@ -264,5 +289,11 @@ def run(args: argparse.Namespace) -> int:
     write_calibrated(args.scenario, target, result.after.params, header)
     print(f"\nwrote {target}")
     if args.json is not None:
-        args.json.write_text(json.dumps(result.to_dict(problem), indent=1), encoding="utf-8")
+        data = result.to_dict(problem)
+        if check is not None:
+            data["check"] = {"seeds": list(check[0]), "before_rmse_kmh": check[1].rmse_kmh,
+                             "after_rmse_kmh": check[2].rmse_kmh,
+                             "before_kmh": check[1].simulated_kmh,
+                             "after_kmh": check[2].simulated_kmh}
+        args.json.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return 0
