@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     report = format_result(problem, mapping, result, check)
     print(report)
     target = args.write or args.scenario.with_name(f"{args.scenario.stem}_calibrated.toml")
-    header = (f"Calibrated by `kota calibrate {args.scenario.name}` against observed corridor "
+    header = (f"Calibrated by `kota calibrate {args.scenario}` against observed corridor "
               f"speeds\n(grid, then Nelder-Mead; objective RMSE km/h over the corridors).\n"
               + report)
     write_calibrated(args.scenario, target, result.after.params, header)
