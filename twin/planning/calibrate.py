@@ -217,7 +217,7 @@ def calibrate(problem: CalibrationProblem, ranges: Sequence[ParamRange], *, grid
               refine: int = 12, tie_kmh: float = 0.0, run_many: RunMany | None = None,
               log: Callable[[str], None] | None = None) -> CalibrationResult:
     """Fit ``ranges``' parameters: the scenario's own values (before), a grid, then
-    Nelder-Mead from the grid's best (after = the best point evaluated).
+    Nelder-Mead from the grid's best (after = the best point evaluated, see ``tie_kmh``).
 
     Parameters
     ----------
