@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,9 @@ def build_network(scenario: Scenario) -> Network:
             network = add_default_signals(network, [sig.node], [sig.id or sig.node])
         except NetworkError as exc:
             raise ScenarioError(f"{scenario.path or 'scenario'}: network.signals.{i}: {exc}") from None
+    if spec.speed_limit_factor != 1.0:
+        network = dataclasses.replace(
+            network, link_speed_limit_mps=network.link_speed_limit_mps * spec.speed_limit_factor)
     return network
 
 

@@ -11,6 +11,7 @@
     kota dispatch SCENARIO [--store URL] [--duration-s S] [--compare] [--json]
     kota quality [--store URL] [--window-days N] [--area A] [--export DIR] [--json]
     kota sweep SCENARIO [--param NAME=V1,V2]... [--replications N] [--scheduler ADDRESS]
+    kota calibrate SCENARIO [--param NAME=LOW:HIGH]... [--seeds S1,S2] [--corridor NAME]...
     kota user add NAME --role ROLE [--password-file F] | kota user list | kota user disable NAME
     kota serve [SCENARIO] [--host H] [--port P] [--store URL] [--idle-timeout-min M]
     kota bridge | broker | emulate | replay ...   (the hardware bridge's commands, when installed)
@@ -48,6 +49,8 @@ examples:
   kota dispatch scenarios/jakarta_jatinegara_dispatch.toml  112 calls and units, response KPIs
   kota sweep scenarios/grid_small.toml --param demand.scale=0.5,1 --replications 5
                                                            a grid with seeds on Dask, with CIs
+  kota calibrate scenarios/jakarta_jatinegara.toml         fit demand and speed level to
+                                                           observed Jakarta corridor speeds
   kota user add ana --role admin                            the first admin (asks for a password)
   kota serve --host 0.0.0.0                                the dashboard with login, under waitress
   kota quarantine --limit 5                                what the bridge refused, and why
@@ -134,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     from twin.planning import cli as sweep_cli
 
     sweep_cli.add_parser(sub)
+    from twin.planning import calibrate_cli
+
+    calibrate_cli.add_parser(sub)
     from twin.accounts import cli as user_cli
 
     user_cli.add_parser(sub)
@@ -236,6 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from twin.planning import cli as sweep_cli
 
             return sweep_cli.run(args)
+        if args.command == "calibrate":
+            from twin.planning import calibrate_cli
+
+            return calibrate_cli.run(args)
         return _cmd_import(args)
     except (ScenarioError, NetworkError, PluginError, ValueError) as exc:
         print(f"kota {args.command}: error: {exc}", file=sys.stderr)

@@ -94,6 +94,9 @@ class NetworkSpec(_Strict):
     format: Literal["auto", "graphml", "sumo", "tntp", "npz", "grid"] = "auto"
     grid: GridSpec | None = None
     signals: list[SignalSpec] = Field(default_factory=list)
+    speed_limit_factor: float = Field(
+        default=1.0, gt=0, le=2,
+        description="multiplies every link's speed limit (a calibrated desired-speed level)")
 
     @model_validator(mode="after")
     def _file_or_grid(self) -> NetworkSpec:

@@ -107,9 +107,15 @@ class LinkSpeedMeter:
 
 
 def run_point(scenario_path: str, params: dict[str, Any], seed: int,
-              duration_s: float | None = None) -> dict[str, Any]:
+              duration_s: float | None = None,
+              window_s: tuple[float, float] | None = None) -> dict[str, Any]:
     """Run one point of a sweep and return its KPIs (plus ``wall_s``, and
     ``link_speed_mps``: :class:`LinkSpeedMeter`'s mean speed per link, for maps).
+
+    With ``window_s = (start, end)`` (seconds from the run's start) it also returns
+    ``window_link_speed_mps`` and ``window_link_vehicle_samples``: the meter over the
+    samples taken in ``(start, end]`` only (a peak hour), and the vehicles it counted per
+    link, so a stretch of links can be averaged vehicle-weighted (a space-mean speed).
 
     Raises
     ------
@@ -123,10 +129,13 @@ def run_point(scenario_path: str, params: dict[str, Any], seed: int,
     wall0 = time.perf_counter()
     run = TwinRun(scenario, store_url="sqlite://")
     meter = LinkSpeedMeter(run.network.n_links)
+    window = LinkSpeedMeter(run.network.n_links)
     try:
         while run.time_s < scenario.scenario.duration_s:
             run.advance(run.time_s + SAMPLE_EVERY_S)
             meter.sample(run.sim)
+            if window_s is not None and window_s[0] < run.time_s <= window_s[1]:
+                window.sample(run.sim)
         summary = run.finish()
         kpis = traffic_kpis(run.sim)
         kpis["camera_observations"] = run.cameras.published
@@ -139,4 +148,7 @@ def run_point(scenario_path: str, params: dict[str, Any], seed: int,
         run.close()
     kpis["wall_s"] = round(time.perf_counter() - wall0, 3)
     kpis["link_speed_mps"] = meter.to_list()
+    if window_s is not None:
+        kpis["window_link_speed_mps"] = window.to_list()
+        kpis["window_link_vehicle_samples"] = [int(v) for v in window.vehicle_samples]
     return kpis
