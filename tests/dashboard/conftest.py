@@ -24,8 +24,10 @@ def dask_threads_before_any_dash_server() -> None:
     client in the process waits on it forever.
     """
     from distributed.utils import _offload_executor
+    from tqdm import tqdm
 
     _offload_executor.submit(lambda: None).result(timeout=30)
+    tqdm.monitor_interval = 0  # no tqdm monitor thread for the runner to kill either
 
 
 WIB = timezone(timedelta(hours=7), "WIB")
