@@ -27,7 +27,7 @@ from twin.observations import ObservationKind
 from twin.store import Store
 
 from .queries import OBSERVATIONS
-from .risk import VIOLATIONS, _events
+from .risk import VIOLATIONS, risk_events
 
 SPEEDING_MARGIN = 1.1
 """An interval counts as speeding when its mean speed exceeds the limit by 10 %."""
@@ -93,7 +93,7 @@ def link_evidence(store: Store, start: datetime, end: datetime,
     speeding = Counter(link for link, p in rows if link and p.get("mean_speed_mps") is not None
                        and link in link_limit_mps
                        and float(p["mean_speed_mps"]) > SPEEDING_MARGIN * link_limit_mps[link])
-    incidents = Counter(link for link, _at in _events(store, "incident", start, end) if link)
+    incidents = Counter(link for link, _at in risk_events(store, "incident", start, end) if link)
     return {link: LinkEvidence(link, violations[link], speeding[link], incidents[link])
             for link in sorted(set(violations) | set(speeding) | set(incidents))}
 

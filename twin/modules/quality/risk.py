@@ -60,7 +60,10 @@ class RiskMap:
     unplaced: int
 
 
-def _events(store: Store, kind: str, start: datetime, end: datetime) -> list[tuple[str | None, datetime]]:
+def risk_events(store: Store, kind: str, start: datetime,
+                end: datetime) -> list[tuple[str | None, datetime]]:
+    """``(link id or None, time)`` of each ``kind`` event in ``[start, end)``: ETLE
+    violations (``"violation"``), or incident reports that are not clearances (any other kind)."""
     with store.engine.connect() as conn:
         if kind == "violation":
             rows = conn.execute(select(VIOLATIONS.c.link_id, VIOLATIONS.c.observed_at).where(
@@ -90,7 +93,7 @@ def risk_map(store: Store, kind: Literal["violation", "incident"], start: dateti
         raise ValueError("the window needs timezone-aware start < end")
     if prior_h < 0:
         raise ValueError("prior_h must be >= 0")
-    return risk_from_events(kind, start, end, _events(store, kind, start, end), tz=tz,
+    return risk_from_events(kind, start, end, risk_events(store, kind, start, end), tz=tz,
                             prior_h=prior_h)
 
 
