@@ -31,7 +31,7 @@ import flask
 
 from dashboard import auth
 from dashboard.enforcement_view import ImageSource
-from twin.accounts.roles import PERSONAL_DATA
+from twin.accounts.roles import PAGE_ENFORCEMENT, PERSONAL_DATA
 from twin.modules.enforcement.live import DeskData, EnforcementLive
 from twin.modules.enforcement.plates import try_parse_plate
 from twin.modules.enforcement.pseudonym import PlateTokenizer
@@ -44,7 +44,7 @@ from twin.modules.enforcement.verification import DEFAULT_CLAIM_S, VerificationQ
 from twin.store import Store
 
 ENFORCEMENT_CONFIG_KEY = "KOTA_ENFORCEMENT"
-PAGE = "page:/enforcement"
+PAGE = PAGE_ENFORCEMENT
 VERIFY = "action:violation.verify"
 DEMO_OFFICER = "demo"
 """The officer's name in demo mode (no accounts)."""

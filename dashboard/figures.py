@@ -14,6 +14,7 @@ a metre north is as long on screen as a metre east.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ COORD_DECIMALS = 6
 
 MAP_BACKGROUND = "#0f141b"
 MAP_FONT_COLOUR = "#d8dee9"
+MARKER_HOVER = {"bgcolor": "#1b2330", "font": {"color": MAP_FONT_COLOUR, "size": 13}}
+"""The hover label of the maps' marker layers."""
 
 
 @dataclass(frozen=True)
@@ -367,3 +370,13 @@ def _polylines(
     hover = np.repeat(text, lengths)
     hover[sep] = None
     return {"x": x.tolist(), "y": y.tolist(), "hovertext": hover.tolist()}
+
+
+def marker_points(xs: Sequence[float], ys: Sequence[float], text: Sequence[str | None],
+                  ) -> dict[str, list[Any]]:
+    """A marker layer's ``x``/``y`` (rounded degrees) and ``hovertext``; with no points, one
+    gap point, so the layer keeps its legend entry."""
+    if not xs:
+        return {"x": [None], "y": [None], "hovertext": [None]}
+    return {"x": [round(x, COORD_DECIMALS) for x in xs], "y": [round(y, COORD_DECIMALS) for y in ys],
+            "hovertext": list(text)}

@@ -30,7 +30,7 @@ UNIT_COLOURS: dict[str, str] = {
     "out_of_service": "#616161", "broken": "#616161",
 }
 """Marker colour of a unit by status."""
-HOVER = {"bgcolor": "#1b2330", "font": {"color": figures.MAP_FONT_COLOUR, "size": 13}}
+HOVER = figures.MARKER_HOVER
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,7 @@ def trace_index(key: str) -> int:
 
 
 def _points(xs: Sequence[float], ys: Sequence[float], text: Sequence[str]) -> TraceData:
-    if not xs:  # one gap point, so the layer keeps its legend entry
-        return {"x": [None], "y": [None], "hovertext": [None]}
-    return {"x": [round(x, 6) for x in xs], "y": [round(y, 6) for y in ys], "hovertext": list(text)}
+    return figures.marker_points(xs, ys, text)
 
 
 def incident_data(incidents: Sequence[IncidentMark]) -> TraceData:

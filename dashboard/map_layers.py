@@ -125,19 +125,18 @@ def hotspot_data(network: Network, spots: Sequence[Hotspot]) -> dict[str, list[A
 def camera_site_data(network: Network, sites: Sequence[CameraSite]) -> dict[str, list[Any]]:
     """Stars at the suggested camera links, with the evidence."""
     pts = [link_midpoint(network, network.link_index[s.link_id]) for s in sites]
-    return {"x": [round(p[0], 6) for p in pts] or [None], "y": [round(p[1], 6) for p in pts] or [None],
-            "hovertext": [f"<b>#{s.rank} {_name(network, s.link_id)}</b><br>{s.violations} "
-                          f"violation(s), {s.speeding} speeding interval(s), {s.incidents} "
-                          "incident(s); no camera" for s in sites] or [None]}
+    return figures.marker_points(
+        [p[0] for p in pts], [p[1] for p in pts],
+        [f"<b>#{s.rank} {_name(network, s.link_id)}</b><br>{s.violations} violation(s), "
+         f"{s.speeding} speeding interval(s), {s.incidents} incident(s); no camera" for s in sites])
 
 
 def station_site_data(network: Network, sites: Sequence[StationSite]) -> dict[str, list[Any]]:
     """Markers at the suggested station sites."""
-    return {"x": [round(s.lon, 6) for s in sites] or [None],
-            "y": [round(s.lat, 6) for s in sites] or [None],
-            "hovertext": [f"<b>#{s.rank} {_name(network, s.link_id)}</b><br>covers {s.covered} "
-                          f"slow response(s), mean drive {s.mean_travel_s / 60:.1f} min"
-                          for s in sites] or [None]}
+    return figures.marker_points(
+        [s.lon for s in sites], [s.lat for s in sites],
+        [f"<b>#{s.rank} {_name(network, s.link_id)}</b><br>covers {s.covered} slow response(s), "
+         f"mean drive {s.mean_travel_s / 60:.1f} min" for s in sites])
 
 
 def area_data(areas: dict[str, list[tuple[float, float]]]) -> dict[str, list[Any]]:
@@ -155,7 +154,7 @@ def area_data(areas: dict[str, list[tuple[float, float]]]) -> dict[str, list[Any
 def layer_traces(network: Network, pm: ProblemMap, shown: Collection[str]) -> list[go.Scatter]:
     """One trace per layer of :data:`MAP_LAYERS`, visible when its key is in ``shown``."""
     traces = []
-    hover = {"bgcolor": "#1b2330", "font": {"color": figures.MAP_FONT_COLOUR, "size": 13}}
+    hover = figures.MARKER_HOVER
     for key, label in MAP_LAYERS:
         common: dict[str, Any] = {"name": label, "legendgroup": key, "hoverinfo": "text",
                                   "hoverlabel": hover, "visible": key in shown}

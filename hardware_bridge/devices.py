@@ -229,15 +229,17 @@ class DeviceRegistry:
                       f"topic read {d.topic_root[:-1]}cmd", ""]
         return "\n".join(lines)
 
-    def write_mosquitto_files(self, directory: str | Path, bridge_password: str) -> tuple[Path, Path]:
+    def write_mosquitto_files(self, directory: str | Path, bridge_password: str,
+                              tool: str | None = None) -> tuple[Path, Path]:
         """Write ``passwd`` (hashed by ``mosquitto_passwd -U``) and ``acl`` into ``directory``.
 
         Returns ``(password_file, acl_file)``. Needs the ``mosquitto_passwd`` tool
-        (Debian package ``mosquitto``).
+        (Debian package ``mosquitto``): ``tool``, as
+        :func:`hardware_bridge.mosquitto.find_mosquitto` finds it, or else on ``$PATH``.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        tool = tool or shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
         if not Path(tool).exists():
             raise FileNotFoundError("mosquitto_passwd not found; install the Debian package 'mosquitto'")
         passwd = directory / "passwd"

@@ -399,7 +399,7 @@ class MosquittoBroker:
         """
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
-        passwd, acl = registry.write_mosquitto_files(d, self.bridge_password)
+        passwd, acl = registry.write_mosquitto_files(d, self.bridge_password, find_mosquitto()[1])
         (d / "persist").mkdir(exist_ok=True)
         self.conf_file.write_text("\n".join([
             "per_listener_settings false",

@@ -165,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, command in plugin_commands().items():
         try:
             command.add_parser(sub)
-        except (ImportError, AttributeError) as exc:  # a plug-in whose implementation is missing
+        except ImportError as exc:  # a plug-in whose implementation is missing
             logging.getLogger(__name__).debug("kota command %r is unavailable: %s", name, exc)
     return p
 

@@ -64,7 +64,17 @@ class LazyCommand:
         self.module_name = module
 
     def _module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)
+        """The implementation module.
+
+        Raises
+        ------
+        ImportError : it does not import, or lacks ``add_parser`` or ``run``.
+        """
+        module = importlib.import_module(self.module_name)
+        missing = [name for name in ("add_parser", "run") if not hasattr(module, name)]
+        if missing:
+            raise ImportError(f"{self.module_name} defines no {' or '.join(missing)}")
+        return module
 
     def add_parser(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Register the command on the ``kota`` sub-command parser."""

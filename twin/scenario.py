@@ -33,10 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from twin.network import Network
-from twin.scenario_timed import ClosureSpec, ConditionSpec, EventSpec, OddEvenSpec
+from twin.scenario_timed import ClosureSpec, ConditionSpec, EventSpec, OddEvenSpec, ScenarioSection
 
 SCHEMA_NOTE = "see scenarios/README.md for every key"
 
@@ -45,11 +45,7 @@ class ScenarioError(ValueError):
     """A scenario file is missing, not TOML, or fails validation."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ScenarioMeta(_Strict):
+class ScenarioMeta(ScenarioSection):
     """``[scenario]``: what this run is."""
 
     name: str = Field(min_length=1)
@@ -67,7 +63,7 @@ class ScenarioMeta(_Strict):
         return v
 
 
-class GridSpec(_Strict):
+class GridSpec(ScenarioSection):
     """``[network.grid]``: a synthetic grid network."""
 
     rows: int = Field(ge=2, le=200)
@@ -79,7 +75,7 @@ class GridSpec(_Strict):
     signals: bool = True
 
 
-class SignalSpec(_Strict):
+class SignalSpec(ScenarioSection):
     """``[[network.signals]]``: a junction to give the default fixed-time program
     (:mod:`twin.importers.signals`), for junctions the network file does not mark."""
 
@@ -87,7 +83,7 @@ class SignalSpec(_Strict):
     id: str | None = Field(default=None, min_length=1, description="program id; default the node id")
 
 
-class NetworkSpec(_Strict):
+class NetworkSpec(ScenarioSection):
     """``[network]``: a network file, or a generated grid."""
 
     file: str | None = None
@@ -107,7 +103,7 @@ class NetworkSpec(_Strict):
         return self
 
 
-class DemandSpec(_Strict):
+class DemandSpec(ScenarioSection):
     """``[demand]``: where the trips come from."""
 
     kind: Literal["random", "od", "sumo_routes", "tntp"] = "random"
@@ -137,7 +133,7 @@ class DemandSpec(_Strict):
         return self
 
 
-class LoopDetectorSpec(_Strict):
+class LoopDetectorSpec(ScenarioSection):
     """``[[sensors.loop_detectors]]``: one virtual loop detector."""
 
     id: str = Field(min_length=1)
@@ -153,7 +149,7 @@ class LoopDetectorSpec(_Strict):
         return self
 
 
-class PlateReadSpec(_Strict):
+class PlateReadSpec(ScenarioSection):
     """``[sensors.plate_reads]``: how often the virtual cameras misread a plate.
 
     Shares of reads: ``misread_share`` get one character wrong (with a confidence as
@@ -174,7 +170,7 @@ class PlateReadSpec(_Strict):
         return self
 
 
-class SensorsSpec(_Strict):
+class SensorsSpec(ScenarioSection):
     """``[sensors]``: virtual sensors sampled from the simulation."""
 
     interval_s: float = Field(default=60.0, gt=0)
@@ -190,7 +186,7 @@ CAMERA_TYPES = ("anpr", "speed", "red_light", "cctv")
 _CCTV_KEYS = ("stopped_after_s", "congestion_speed_share", "congestion_after_s")
 
 
-class CameraSpec(_Strict):
+class CameraSpec(ScenarioSection):
     """``[[cameras]]``: a camera the simulator's virtual cameras (or a real one) feed.
 
     ``anpr``, ``speed`` and ``cctv`` cameras stand ``pos_m`` along ``link``
@@ -233,7 +229,7 @@ class CameraSpec(_Strict):
         return self
 
 
-class VehiclesSpec(_Strict):
+class VehiclesSpec(ScenarioSection):
     """``[vehicles]``: the synthetic registry of the simulated vehicles
     (:class:`twin.vehicles.Fleet`): plate regions, SIMs and drivers."""
 
@@ -256,7 +252,7 @@ class VehiclesSpec(_Strict):
         return v
 
 
-class IncidentSpec(_Strict):
+class IncidentSpec(ScenarioSection):
     """``[[incidents]]``: an incident injected at a time."""
 
     id: str = Field(min_length=1)
@@ -267,13 +263,13 @@ class IncidentSpec(_Strict):
     lanes_blocked: int = Field(default=1, ge=1)
 
 
-class StoreSpec(_Strict):
+class StoreSpec(ScenarioSection):
     """``[store]``: where records go."""
 
     url: str = "sqlite:///var/kota.db"
 
 
-class Scenario(_Strict):
+class Scenario(ScenarioSection):
     """A validated scenario. Load one with :func:`load_scenario`."""
 
     scenario: ScenarioMeta

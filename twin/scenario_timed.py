@@ -25,11 +25,14 @@ def _cars() -> list[VehicleClass]:
     return ["car"]
 
 
-class _Strict(BaseModel):
+class ScenarioSection(BaseModel):
+    """A scenario section: unknown keys are refused, values are immutable (also the base of
+    :mod:`twin.scenario`'s sections)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Window(_Strict):
+class _Window(ScenarioSection):
     id: str = Field(min_length=1)
     links: list[str] = Field(min_length=1, description="link ids")
     start_s: float = Field(ge=0)
@@ -76,7 +79,7 @@ class ClosureSpec(_Window):
     reason: Literal["roadworks", "event", "police", "other"] = "roadworks"
 
 
-class OddEvenSpec(_Strict):
+class OddEvenSpec(ScenarioSection):
     """``[[odd_even]]``: a ganjil-genap corridor (Pergub DKI 88/2019): within the windows,
     on odd dates only plates ending in an odd digit may use ``links``, on even dates only
     even ones. Defaults as the enforcement module's corridors: Monday-Friday, 06:00-10:00
@@ -104,7 +107,7 @@ class OddEvenSpec(_Strict):
 
 
 
-class EventSpec(_Strict):
+class EventSpec(ScenarioSection):
     """``[[events]]``: a large event letting out: ``trips`` extra trips leave ``origin``
     (a node: the venue's car park) between ``start_s`` and ``end_s``, to destinations
     spread over the network (``destinations``, default every node reachable)."""

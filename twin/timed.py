@@ -93,12 +93,6 @@ class TimedActions:
         self.closures: list[dict[str, Any]] = []
         self.odd_even: list[dict[str, Any]] = []
 
-    @property
-    def empty(self) -> bool:
-        """Whether the scenario has nothing timed for this class to run."""
-        s = self.scenario
-        return not (s.conditions or s.closures or s.odd_even)
-
     def start(self) -> None:
         """Start one clock process per condition, closure and odd-even window."""
         meta = self.scenario.scenario

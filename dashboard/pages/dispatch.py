@@ -21,11 +21,12 @@ from dashboard import auth, ids
 from dashboard import dispatch_view as view
 from dashboard.state import current_store
 from twin.accounts import AccessEntry
+from twin.accounts.roles import PAGE_DISPATCH
 from twin.modules.dispatch.board import load_board
 
 dash.register_page(__name__, path="/dispatch", name="Call centre & dispatch", order=3)
 
-PERMISSION = "page:/dispatch"
+PERMISSION = PAGE_DISPATCH
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_DISPATCH`)."""
 OVERRIDE = "action:unit.override"
 """Who may choose another unit than the recommended one."""

@@ -19,11 +19,12 @@ from dash import Input, Output, callback, dcc, html
 from dashboard import auth, ids
 from dashboard import index_view as view
 from dashboard.state import current_store
+from twin.accounts.roles import PAGE_INDEX
 from twin.modules.quality import SERVICES, areas, history
 
 dash.register_page(__name__, path="/index", name="Service index", order=4)
 
-PERMISSION = "page:/index"
+PERMISSION = PAGE_INDEX
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_INDEX`)."""
 DEFAULT_DAYS = 30
 NO_STORE = "No store attached: start the dashboard with a store (kota run --dashboard)."

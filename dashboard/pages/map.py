@@ -27,10 +27,11 @@ from dashboard.map_layers import (
     visibility_patch,
 )
 from dashboard.state import current_live, current_store
+from twin.accounts.roles import PAGE_MAP
 
 dash.register_page(__name__, path="/map", name="Map", order=1)
 
-PERMISSION = "page:/map"
+PERMISSION = PAGE_MAP
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_MAP`)."""
 
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, Patch, State, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import auth, figures, ids, live_layers
 from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
+from twin.accounts.roles import PAGE_OPERATIONS
 
 dash.register_page(__name__, path="/", name="Operations", order=0)
 
-PERMISSION = "page:/"
+PERMISSION = PAGE_OPERATIONS
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_OPERATIONS`)."""
 REFRESH_MS = 1000
 KPI_LABELS = {
@@ -105,15 +106,6 @@ def _alert_item(row: AlertRow) -> html.Li:
         html.Div(row.description, className="alert-description"),
         html.Div(row.source, className="alert-source"),
     ])
-
-
-def band_patch(traces: list[dict[str, list[Any]]]) -> Patch:
-    """A figure Patch replacing the data of trace ``i`` by ``traces[i]``."""
-    patch = Patch()
-    for i, data in enumerate(traces):
-        for key, values in data.items():
-            patch["data"][i][key] = values
-    return patch
 
 
 def _view_key(view: Any) -> list[Any]:

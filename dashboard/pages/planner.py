@@ -33,6 +33,7 @@ from dashboard.sweep_report import (
     load_sweep,
     point_link_speed_mps,
 )
+from twin.accounts.roles import PAGE_PLANNER
 from twin.network import NetworkError
 from twin.planning.params import ParameterError
 from twin.planning.run_kpis import KPI_NAMES
@@ -40,7 +41,7 @@ from twin.scenario import ScenarioError
 
 dash.register_page(__name__, path="/planner", name="Planner", order=6)
 
-PERMISSION = "page:/planner"
+PERMISSION = PAGE_PLANNER
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_PLANNER`)."""
 WORKERS_CONFIG_KEY = "KOTA_PLANNER_WORKERS"
 SCHEDULER_CONFIG_KEY = "KOTA_PLANNER_SCHEDULER"

@@ -23,11 +23,12 @@ from dashboard.sensor_table import (
     window_text,
 )
 from dashboard.state import current_store, sensors_clock
+from twin.accounts.roles import PAGE_SENSORS
 from twin.sensor_health import sensor_health
 
 dash.register_page(__name__, path="/sensors", name="Sensors", order=5)
 
-PERMISSION = "page:/sensors"
+PERMISSION = PAGE_SENSORS
 """Who may see this page and run its callbacks (:data:`twin.accounts.roles.PAGE_SENSORS`)."""
 REFRESH_MS = 5000
 WINDOW_S = 300.0

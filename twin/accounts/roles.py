@@ -18,25 +18,27 @@ PAGE_DISPATCH = "page:/dispatch"
 PAGE_INDEX = "page:/index"
 PAGE_PLANNER = "page:/planner"
 PAGE_SENSORS = "page:/sensors"
+PAGE_MAP = "page:/map"
 PAGE_AUDIT = "page:/audit"
 PERSONAL_DATA = "data:personal"
 
 PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "call-taker": frozenset({PAGE_OPERATIONS, PAGE_DISPATCH, "action:call.take"}),
-    "dispatcher": frozenset({PAGE_OPERATIONS, PAGE_DISPATCH, "action:unit.override"}),
-    "verifier": frozenset({PAGE_OPERATIONS, PAGE_ENFORCEMENT, "action:violation.verify",
+    "call-taker": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_DISPATCH, "action:call.take"}),
+    "dispatcher": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_DISPATCH, "action:unit.override"}),
+    "verifier": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_ENFORCEMENT, "action:violation.verify",
                            PERSONAL_DATA}),
-    "supervisor": frozenset({PAGE_OPERATIONS, PAGE_ENFORCEMENT, PAGE_DISPATCH, PAGE_INDEX,
+    "supervisor": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_ENFORCEMENT, PAGE_DISPATCH, PAGE_INDEX,
                              PAGE_SENSORS, "action:violation.verify", "action:unit.override",
                              PERSONAL_DATA}),
-    "analyst": frozenset({PAGE_OPERATIONS, PAGE_INDEX, PAGE_SENSORS}),
+    "analyst": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_INDEX, PAGE_SENSORS}),
     "auditor": frozenset({PAGE_INDEX, PAGE_AUDIT, PERSONAL_DATA}),
     "planner": frozenset({PAGE_PLANNER, PAGE_INDEX}),
-    "admin": frozenset({PAGE_OPERATIONS, PAGE_ENFORCEMENT, PAGE_DISPATCH, PAGE_INDEX,
+    "admin": frozenset({PAGE_OPERATIONS, PAGE_MAP, PAGE_ENFORCEMENT, PAGE_DISPATCH, PAGE_INDEX,
                         PAGE_PLANNER, PAGE_SENSORS, PAGE_AUDIT, PERSONAL_DATA,
                         "action:violation.verify", "action:unit.override", "action:users.manage"}),
 }
-"""Which role holds which permission. The auditor and the planner do not see Operations."""
+"""Which role holds which permission. The auditor and the planner do not see Operations;
+every role that sees Operations sees the Map page too."""
 
 
 def check_role(role: str) -> str:
@@ -55,8 +57,3 @@ def page_permission(path: str) -> str:
     """The permission guarding the page at ``path`` (``/enforcement/x`` -> ``page:/enforcement``)."""
     head = "/" + path.strip("/").split("/", 1)[0] if path.strip("/") else "/"
     return f"page:{head}"
-
-# -- the Map page (dashboard/pages/map.py): every role that sees Operations sees it too
-PAGE_MAP = "page:/map"
-PERMISSIONS = {role: perms | {PAGE_MAP} if PAGE_OPERATIONS in perms else perms
-               for role, perms in PERMISSIONS.items()}

@@ -260,9 +260,9 @@ def run(args: argparse.Namespace) -> int:
     client = cluster = None
     run_many: RunMany | None = None
     if args.scheduler is not None or args.workers > 1:
-        from twin.planning.sweep import _client
+        from twin.planning.sweep import dask_client
 
-        client, cluster = _client(args.scheduler, args.workers, 10.0)
+        client, cluster = dask_client(args.scheduler, args.workers, 10.0)
         run_many = _dask_runs(problem, client)
     check_seeds = None if args.check_seeds.strip().lower() == "none" else _seeds(args.check_seeds)
     check = None

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from twin.stats import nearest_rank
+
 __all__ = ["KPI_NAMES", "MODULE_KPI_NAMES", "LinkSpeedMeter", "module_kpis", "run_point",
            "traffic_kpis"]
 
@@ -42,7 +44,7 @@ def traffic_kpis(sim: Any) -> dict[str, Any]:
     total = int(summary["trips_total"])
     return {
         "mean_travel_time_s": float(tt[done].mean()) if done.any() else None,
-        "p90_travel_time_s": float(np.percentile(tt[done], 90)) if done.any() else None,
+        "p90_travel_time_s": nearest_rank(tt[done], 90) if done.any() else None,
         "mean_delay_s": float(delay.mean()) if done.any() else None,
         "trips_total": total,
         "trips_completed": int(done.sum()),

@@ -32,7 +32,7 @@ from twin.planning.ci import mean_ci
 from twin.planning.run_kpis import KPI_NAMES, MODULE_KPI_NAMES, run_point
 from twin.planning.sweep_spec import SweepPoint, SweepSpec
 
-__all__ = ["SchedulerUnreachable", "SweepResult", "run_sweep", "summarise"]
+__all__ = ["SchedulerUnreachable", "SweepResult", "dask_client", "run_sweep", "summarise"]
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -78,8 +78,14 @@ def _finished(out_dir: Path, point: SweepPoint) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and record.get("key") == point.key else None
 
 
-def _client(scheduler: str | None, workers: int, timeout_s: float) -> tuple[Any, Any]:
-    """A Dask client (and the LocalCluster it owns, or None)."""
+def dask_client(scheduler: str | None, workers: int, timeout_s: float) -> tuple[Any, Any]:
+    """A Dask client of ``scheduler``, or of a new LocalCluster of ``workers`` processes,
+    and the LocalCluster it owns (None for a scheduler); close both when done.
+
+    Raises
+    ------
+    SchedulerUnreachable : ``scheduler`` cannot be reached within ``timeout_s``.
+    """
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -136,7 +142,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, scheduler: str | None = N
         if client is None and scheduler is None:
             _warm_kernels(spec, todo[0])
         own_client, cluster = (client, None) if client is not None else \
-            _client(scheduler, workers, timeout_s)
+            dask_client(scheduler, workers, timeout_s)
         try:
             attempt = uuid.uuid4().hex[:8]  # a failed run's key is remembered by the scheduler
             futures = {own_client.submit(run_point, str(spec.scenario_path), p.params, p.seed,
