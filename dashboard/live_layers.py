@@ -130,9 +130,10 @@ def layer_data(view: TwinView, key: str) -> TraceData:
 
 def layer_digests(view: TwinView) -> dict[str, str]:
     """A digest of each live layer's records in ``view`` (equal digests: nothing to send)."""
-    records = {"incidents": view.incidents, "units": view.units, "routes": view.units}
-    return {key: hashlib.blake2b(repr(records[key]).encode(), digest_size=8).hexdigest()
-            for key in LIVE_KEYS}
+    incidents, units = (hashlib.blake2b(repr(records).encode(), digest_size=8).hexdigest()
+                        for records in (view.incidents, view.units))
+    digests = {"incidents": incidents, "units": units, "routes": units}  # routes: the units'
+    return {key: digests[key] for key in LIVE_KEYS}
 
 
 def _trace(layer: Layer, data: TraceData) -> go.Scatter:

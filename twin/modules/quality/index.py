@@ -39,6 +39,15 @@ class Measurement:
     excluded: Mapping[str, int] = field(default_factory=dict)
     """Events left out of the KPI and why (e.g. ``{"ghost_or_prank": 12}``); reported, not hidden."""
 
+    @classmethod
+    def share(cls, hits: int, total: int, sources: tuple[str, ...], note: str,
+              excluded: Mapping[str, int] | None = None) -> Measurement:
+        """``hits / total`` over ``total`` samples; with none, no value and "no events in
+        the window"."""
+        if not total:
+            return cls(None, 0, sources, "no events in the window", dict(excluded or {}))
+        return cls(hits / total, total, sources, note, dict(excluded or {}))
+
 
 @dataclass(frozen=True)
 class Window:

@@ -87,11 +87,6 @@ def _no_area(area: str) -> Measurement | None:
     return None
 
 
-def _share(hits: int, total: int, sources: tuple[str, ...], note: str) -> Measurement:
-    return Measurement(hits / total if total else None, total, sources, note if total else
-                       "no events in the window")
-
-
 # -- ETLE ----------------------------------------------------------------------------------
 
 _ETLE = ("etle_cases", "etle_transitions")
@@ -145,7 +140,7 @@ def answered_by_h8_share(store: Store, area: str, window: Window,
         total += 1
         answered = [states[s] for s in ("CONFIRMED", "DISPUTED") if s in states]
         hits += bool(answered and min(answered) <= due)
-    return _share(hits, total, _ETLE, "CONFIRMED or DISPUTED by confirmation_due_at")
+    return Measurement.share(hits, total, _ETLE, "CONFIRMED or DISPUTED by confirmation_due_at")
 
 
 def paid_by_h15_share(store: Store, area: str, window: Window, cfg: IndexConfig) -> Measurement:
@@ -157,7 +152,7 @@ def paid_by_h15_share(store: Store, area: str, window: Window, cfg: IndexConfig)
             continue
         total += 1
         hits += bool("PAID" in states and states["PAID"] <= due)
-    return _share(hits, total, _ETLE, "PAID by payment_due_at")
+    return Measurement.share(hits, total, _ETLE, "PAID by payment_due_at")
 
 
 def disputed_or_overturned_share(store: Store, area: str, window: Window,
@@ -165,7 +160,7 @@ def disputed_or_overturned_share(store: Store, area: str, window: Window,
     """Share of noticed cases the owner disputed or an officer dismissed."""
     noticed = [states for _case, states in _etle_cases(store, area, window) if "NOTICE_SENT" in states]
     hits = sum(1 for s in noticed if "DISPUTED" in s or "DISMISSED" in s)
-    return _share(hits, len(noticed), _ETLE, "DISPUTED or DISMISSED among NOTICE_SENT")
+    return Measurement.share(hits, len(noticed), _ETLE, "DISPUTED or DISMISSED among NOTICE_SENT")
 
 
 def stnk_unblocked_within_1d_share(store: Store, area: str, window: Window,
@@ -183,7 +178,7 @@ def stnk_unblocked_within_1d_share(store: Store, area: str, window: Window,
     paid_blocked = [(paid, lifted) for paid, blocked, lifted in rows if blocked <= paid]
     hits = sum(1 for paid, lifted in paid_blocked
                if lifted is not None and lifted - paid <= timedelta(days=1))
-    return _share(hits, len(paid_blocked), ("etle_stnk_blocks", "etle_transitions"),
+    return Measurement.share(hits, len(paid_blocked), ("etle_stnk_blocks", "etle_transitions"),
                   "block lifted <= 1 day after PAID")
 
 
@@ -217,7 +212,7 @@ def detector_fresh_share(store: Store, area: str, window: Window,
                 continue
             total += 1
             hits += (nxt - at).total_seconds() <= 2.0 * interval_s
-    return _share(hits, total, ("observations:detector_interval",), "gaps <= 2 x interval_s")
+    return Measurement.share(hits, total, ("observations:detector_interval",), "gaps <= 2 x interval_s")
 
 
 def alert_latency_p90_s(store: Store, area: str, window: Window, cfg: IndexConfig) -> Measurement:
@@ -254,7 +249,7 @@ def quarantine_share(store: Store, area: str, window: Window, cfg: IndexConfig) 
         good = conn.execute(select(func.count()).select_from(OBSERVATIONS).where(
             OBSERVATIONS.c.received_at >= window.start, OBSERVATIONS.c.received_at < window.end)
         ).scalar_one()
-    return _share(int(bad), int(bad) + int(good), ("quarantine", "observations"),
+    return Measurement.share(int(bad), int(bad) + int(good), ("quarantine", "observations"),
                   "quarantined / (quarantined + stored), by received_at")
 
 

@@ -195,13 +195,6 @@ def _nuisance_note(store: Store, area: str, window: Window) -> str:
             "open no incident and are left out")
 
 
-def _share(hits: int, total: int, note: str, sources: tuple[str, ...],
-           excluded: dict[str, int]) -> Measurement:
-    if not total:
-        return Measurement(None, 0, sources, "no events in the window", excluded)
-    return Measurement(hits / total, total, sources, note, excluded)
-
-
 def _p90(values: list[float], cfg: IndexConfig, scale: float, note: str,
          excluded: dict[str, int]) -> Measurement:
     if not values:
@@ -246,9 +239,8 @@ def police_calls_answered_15s_share(store: Store, area: str, window: Window,
                 total += 1
                 hits += answered and answer - ring <= ANSWER_TARGET_S
     bad = nuisance_calls(store, window)[0] if area == ALL_AREAS else 0
-    return _share(hits, total, "answered <= 15 s / offered police calls; "
-                  + _nuisance_note(store, area, window), _SRC_CALLS,
-                  _left_out(bad, "ghost_or_prank"))
+    return Measurement.share(hits, total, _SRC_CALLS, "answered <= 15 s / offered police calls; "
+                             + _nuisance_note(store, area, window), _left_out(bad, "ghost_or_prank"))
 
 
 def p1_police_call_to_scene_p90_min(store: Store, area: str, window: Window,
@@ -285,8 +277,8 @@ def fire_response_15min_share(store: Store, area: str, window: Window,
             continue
         total += 1
         hits += onscene is not None and onscene - inc.t_ring <= FIRE_RESPONSE_TARGET_S
-    return _share(hits, total, "fire t_onscene - t_ring <= 15 min; "
-                  + _nuisance_note(store, area, window), _SRC_INC, {})
+    return Measurement.share(hits, total, _SRC_INC, "fire t_onscene - t_ring <= 15 min; "
+                             + _nuisance_note(store, area, window))
 
 
 def ems_call_to_arrival_p90_min(store: Store, area: str, window: Window,
@@ -340,8 +332,8 @@ def sar_call_processing_60s_share(store: Store, area: str, window: Window,
         total += 1
         hits += inc.t_dispatch is not None and \
             inc.t_dispatch - inc.t_answer <= PROCESSING_TARGET_S
-    return _share(hits, total, "flood t_dispatch - t_answer <= 60 s; "
-                  + _nuisance_note(store, area, window), _SRC_INC, {})
+    return Measurement.share(hits, total, _SRC_INC, "flood t_dispatch - t_answer <= 60 s; "
+                             + _nuisance_note(store, area, window))
 
 
 DISPATCH_QUERIES = {
