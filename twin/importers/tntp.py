@@ -28,6 +28,9 @@ prefix) and otherwise the common TNTP convention of miles and minutes:
   free-flow speed is 40 km/h (the 90th percentile 54 km/h) against
   Berlin's 50 km/h urban limit, while minutes would give 2 km/h and seconds
   120 km/h. ``fft_unit_s = 3`` is that inference, not a documented fact.
+- ``ChicagoSketch``: miles and minutes (the common convention); its README
+  gives the node coordinates in the Illinois state plane system in feet
+  (``coord_unit_m = 0.3048``), so drawn link lengths match the file's.
 
 ``speed_limit_mps = length_m / (fft * fft_unit_s)``. Zone connectors in
 some files have length 0 and free-flow time 0; a Network needs both positive,
@@ -73,6 +76,9 @@ TNTP_PRESETS: dict[str, dict[str, float | str]] = {
     "SiouxFalls": {"length_unit_m": 1000.0, "fft_unit_s": 36.0, "coords": "lonlat"},
     "friedrichshain-center": {"length_unit_m": 1.0, "fft_unit_s": 3.0, "coords": "planar",
                               "coord_unit_m": MILE_M},
+    # README: "Node coordinates in Illinois state plane coordinate system, feet"
+    "ChicagoSketch": {"length_unit_m": MILE_M, "fft_unit_s": 60.0, "coords": "planar",
+                      "coord_unit_m": 0.3048},
 }
 #: Units for a network without a preset: miles and minutes, coordinates auto.
 GENERIC_UNITS: dict[str, float | str] = {"length_unit_m": MILE_M, "fft_unit_s": 60.0,

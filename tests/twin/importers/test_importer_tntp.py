@@ -14,6 +14,7 @@ from twin.network import NetworkError, project_lonlat
 
 SIOUX = "tntp/SiouxFalls/SiouxFalls_net.tntp"
 BERLIN = "tntp/Berlin-Friedrichshain/friedrichshain-center_net.tntp"
+CHICAGO = "tntp/Chicago-Sketch/ChicagoSketch_net.tntp"
 
 
 def _file_links(path: Path) -> list[list[str]]:
@@ -91,6 +92,27 @@ def test_berlin_friedrichshain(data_dir: Path) -> None:
     kmh = net.link_speed_limit_mps[roads] * 3.6
     assert 30 < np.median(kmh) < 50
     assert read_tntp_bpr(path).first_thru_node == 24
+
+
+def test_chicago_sketch_miles_minutes_and_feet(data_dir: Path) -> None:
+    """933 nodes, 2,950 links; miles and minutes; state-plane coordinates in feet."""
+    path = data_dir / CHICAGO
+    net = load_network(path)
+    rows = _file_links(path)
+    assert (net.n_nodes, net.n_links) == (933, 2950)
+    length_mi = np.array([float(r[3]) for r in rows])
+    fft_min = np.array([float(r[4]) for r in rows])
+    roads = (length_mi > 0) & (fft_min > 0)
+    np.testing.assert_allclose(net.link_length_m[roads], length_mi[roads] * 1609.344)
+    np.testing.assert_allclose(net.link_speed_limit_mps[roads],
+                               length_mi[roads] * 1609.344 / (fft_min[roads] * 60))
+    kmh = net.link_speed_limit_mps[roads] * 3.6
+    assert 40 < np.median(kmh) < 110  # urban streets to expressways
+    # With coord_unit_m = 1 foot, straight node distances match the link lengths.
+    dx = net.node_x_m[net.link_to] - net.node_x_m[net.link_from]
+    dy = net.node_y_m[net.link_to] - net.node_y_m[net.link_from]
+    ratio = np.hypot(dx, dy)[roads] / net.link_length_m[roads]
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
 
 
 def test_without_node_file_nodes_go_on_a_circle(data_dir: Path, tmp_path: Path) -> None:
