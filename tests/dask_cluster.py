@@ -10,6 +10,8 @@ from typing import Any
 import dask
 from distributed import Client, LocalCluster
 
+from twin.planning.sweep import worker_env
+
 
 @contextmanager
 def local_client(n_workers: int = 1, **config: Any) -> Iterator[Client]:
@@ -20,7 +22,7 @@ def local_client(n_workers: int = 1, **config: Any) -> Iterator[Client]:
     """
     with dask.config.set({"logging.distributed": "warning", **config}):
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               dashboard_address=":0", env=worker_env(n_workers))
         client = Client(cluster)
     try:
         yield client

@@ -24,7 +24,13 @@ from tests.pg_server import _free_port
 from twin.cli import main
 from twin.planning.ci import mean_ci
 from twin.planning.run_kpis import KPI_NAMES, run_point
-from twin.planning.sweep import SchedulerUnreachable, run_sweep, summarise
+from twin.planning.sweep import (
+    SchedulerUnreachable,
+    dask_client,
+    run_sweep,
+    summarise,
+    worker_env,
+)
 from twin.planning.sweep_spec import SweepPoint, SweepSpec
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -112,6 +118,26 @@ def test_an_unreachable_scheduler_is_a_clear_error_and_runs_nothing(tmp_path):
     with pytest.raises(SchedulerUnreachable, match=f"cannot reach the Dask scheduler at {address}"):
         run_sweep(spec, tmp_path, scheduler=address, timeout_s=2.0, progress=False)
     assert not list((tmp_path / "runs").glob("*.json")) if (tmp_path / "runs").exists() else True
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def test_local_workers_share_the_cores_between_their_kernels():
+    assert worker_env(2, cores=2) == {"NUMBA_NUM_THREADS": "1"}
+    assert worker_env(2, cores=8) == {"NUMBA_NUM_THREADS": "4"}
+    assert worker_env(4, cores=2) == {"NUMBA_NUM_THREADS": "1"}
+    client, cluster = dask_client(None, 2, 30.0)
+    try:
+        threads = client.run(_numba_threads)
+    finally:
+        client.close()
+        cluster.close()
+    assert len(threads) == 2
+    assert set(threads.values()) == {max(1, (os.cpu_count() or 1) // 2)}
 
 
 def test_summary_of_no_finished_runs_says_none_rather_than_zero(tmp_path):

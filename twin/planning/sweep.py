@@ -96,8 +96,18 @@ def dask_client(scheduler: str | None, workers: int, timeout_s: float) -> tuple[
                 f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:g} s ({exc}); "
                 "check the address, or leave --scheduler out to run on this machine") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")  # any free port: never fight over 8787
+                           dashboard_address=":0",  # any free port: never fight over 8787
+                           env=worker_env(workers))
     return Client(cluster), cluster
+
+
+def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
+    """Environment of a local worker process: its share of the cores for the engine's
+    parallel kernels (``NUMBA_NUM_THREADS``, at least 1). Without it each worker's kernels
+    would start a thread per core once a run has enough vehicles on the road, and the
+    workers' threads would wait on each other at every parallel region's barrier."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return {"NUMBA_NUM_THREADS": str(max(1, cores // max(1, workers)))}
 
 
 def _warm_kernels(spec: SweepSpec, point: SweepPoint) -> None:
