@@ -89,13 +89,17 @@ def layout(**_kwargs: Any) -> html.Div:
     Output(ids.INDEX_AAI_TEXT, "children"),
     Output(ids.INDEX_STATUS, "children"),
     Output(ids.INDEX_TREND, "figure"),
+    Output(ids.INDEX_DRILL, "children"),
     *CONTROLS,
+    Input(ids.INDEX_SELECTED, "data"),
     prevent_initial_call=True,
 )
-def refresh(days: float, end_mode: str, area: str, trend_kind: str) -> tuple[Any, ...]:
-    """Recompute the index for the chosen window and area and redraw the gauges and trend."""
+def refresh(days: float, end_mode: str, area: str, trend_kind: str,
+            service: str | None = None) -> tuple[Any, ...]:
+    """Recompute the index for the chosen window and area once, and redraw the gauges,
+    the trend and the chosen service's explanation from it."""
     auth.require(PERMISSION)
-    return _content(days, end_mode, area, trend_kind)
+    return _content(days, end_mode, area, trend_kind, service)
 
 
 @callback(
@@ -112,38 +116,24 @@ def select(*_clicks: int | None) -> str:
     return service
 
 
-@callback(
-    Output(ids.INDEX_DRILL, "children"),
-    Input(ids.INDEX_SELECTED, "data"),
-    *CONTROLS,
-    prevent_initial_call=True,
-)
-def explain(service: str | None, days: float, end_mode: str, area: str,
-            trend_kind: str) -> Any:
-    """The explanation of the chosen service's score for the chosen window and area."""
-    auth.require(PERMISSION)
-    store = current_store()
-    if store is None:
-        return NO_STORE
-    if service not in SERVICES:
-        return CHOOSE
-    result = view.compute_view(store, days, area, end_mode)
-    trend = view.trend_rows(history(store, area=area, service=service), trend_kind, days)
-    return view.drill_children(result, service, trend, view.trend_label(trend_kind, days))
-
-
-def _content(days: float, end_mode: str, area: str, trend_kind: str) -> tuple[Any, ...]:
-    """Gauges, grade lines, AAI gauge and line, status line and trend figure."""
+def _content(days: float, end_mode: str, area: str, trend_kind: str,
+             service: str | None = None) -> tuple[Any, ...]:
+    """Gauges, grade lines, AAI gauge and line, status line, trend figure and the
+    explanation of ``service`` (or the prompt to choose one), from one computation."""
     store = current_store()
     if store is None:
         empty = go.Figure()
         return ((empty,) * len(SERVICES) + ("–",) * len(SERVICES)
-                + (empty, "–", NO_STORE, empty))
+                + (empty, "–", NO_STORE, empty, NO_STORE))
     result = view.compute_view(store, days, area, end_mode)
     records = [view.service_record(result, s) for s in SERVICES]
     trend = view.trend_rows(history(store, area=area), trend_kind, days)
+    drill: Any = CHOOSE
+    if service in SERVICES:
+        picked = view.trend_rows(history(store, area=area, service=service), trend_kind, days)
+        drill = view.drill_children(result, service, picked, view.trend_label(trend_kind, days))
     return (*[view.gauge_figure(r) for r in records],
             *[f"{view.grade_text(r)} · {view.kpi_count_text(r)}" for r in records],
             view.gauge_figure(result["aai"], "AAI"), view.aai_text(result),
             view.window_text(result),
-            view.trend_figure(trend, what=view.trend_label(trend_kind, days)))
+            view.trend_figure(trend, what=view.trend_label(trend_kind, days)), drill)

@@ -152,7 +152,7 @@ def test_format_value_units():
 # -- callbacks -----------------------------------------------------------------------------------
 
 
-def test_refresh_and_explain_callbacks_follow_the_area(dispatch_store, tiny_network,
+def test_refresh_callback_follows_the_area_and_explains_the_chosen_service(dispatch_store, tiny_network,
                                                        view_factory):
     """Through the page's callbacks (demo mode): the area filter offers the dispatch areas,
     and the gauges for one area are the module's index of that area."""
@@ -161,8 +161,10 @@ def test_refresh_and_explain_callbacks_follow_the_area(dispatch_store, tiny_netw
     with app.server.test_request_context("/index"):
         out = page.refresh(7, "latest", "west", "rolling")
         options = page.layout().children[0].children[2].children[1].options
-        drill = page.explain("safety", 7, "latest", "west", "rolling")
-        assert page.explain(None, 7, "latest", "west", "rolling") == page.CHOOSE
+        chosen = page.refresh(7, "latest", "west", "rolling", "safety")
+        drill = chosen[-1]
+    assert out[-1] == page.CHOOSE
+    assert chosen[:-1] == out[:-1]  # the same computation draws the gauges and the explanation
     assert [o["value"] for o in options] == ["all", "east", "west"]
     ref = _reference(dispatch_store, 7, "west")
     for i, s in enumerate(SERVICES):
@@ -200,7 +202,8 @@ def test_a_role_without_the_index_page_is_refused(tmp_path, dispatch_store, tiny
             "inputs": [{"id": ids.INDEX_WINDOW, "property": "value", "value": 7},
                        {"id": ids.INDEX_END, "property": "value", "value": "latest"},
                        {"id": ids.INDEX_AREA, "property": "value", "value": "all"},
-                       {"id": ids.INDEX_TREND_KIND, "property": "value", "value": "rolling"}],
+                       {"id": ids.INDEX_TREND_KIND, "property": "value", "value": "rolling"},
+                       {"id": ids.INDEX_SELECTED, "property": "data", "value": None}],
             "changedPropIds": [f"{ids.INDEX_WINDOW}.value"]}
     ok = login("ann").post("/_dash-update-component", json=body)
     assert ok.status_code == 200 and "Index 2026.1" in ok.get_data(as_text=True)
@@ -208,7 +211,7 @@ def test_a_role_without_the_index_page_is_refused(tmp_path, dispatch_store, tiny
     assert login("dan").get("/index").status_code == 403
     # the callbacks check the permission themselves too, not only the request guard
     for call in (lambda: page.refresh(7, "latest", "all", "rolling"),
-                 lambda: page.explain("law", 7, "latest", "all", "rolling"),
+                 lambda: page.refresh(7, "latest", "all", "rolling", "law"),
                  lambda: page.select(1)):
         with app.server.test_request_context("/_dash-update-component"):
             flask.g.kota_session = Session("dan", "dispatcher", 0.0)
@@ -223,5 +226,5 @@ def test_page_without_a_store_says_so(tiny_network, view_factory):
     page = _page()
     with app.server.test_request_context("/index"):
         out = page.refresh(30, "latest", "all", "rolling")
-        assert page.explain("law", 30, "latest", "all", "rolling") == page.NO_STORE
+        assert page.refresh(30, "latest", "all", "rolling", "law")[-1] == page.NO_STORE
     assert out[2 * len(SERVICES) + 2] == page.NO_STORE
