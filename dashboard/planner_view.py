@@ -57,6 +57,17 @@ def list_scenarios(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
+DEFAULT_SCENARIO = "jakarta_jatinegara.toml"
+"""The form's first choice when the folder has it: the demo ``make run`` runs."""
+
+
+def default_scenario(scenarios: list[str]) -> str | None:
+    """:data:`DEFAULT_SCENARIO` when listed, else the first scenario (None for none)."""
+    if DEFAULT_SCENARIO in scenarios:
+        return DEFAULT_SCENARIO
+    return scenarios[0] if scenarios else None
+
+
 def list_sweeps(root: Path) -> list[str]:
     """The sweeps under ``root`` with a summary (a first pass finished), by folder name."""
     if not root.is_dir():

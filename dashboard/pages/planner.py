@@ -80,7 +80,7 @@ def layout(**_kwargs: Any) -> html.Div:
             html.Div(className="planner-form", children=[
                 _field("Scenario", dcc.Dropdown(
                     id=ids.PLAN_SCENARIO, options=scenarios, clearable=False,
-                    value=scenarios[0] if scenarios else None)),
+                    value=view.default_scenario(scenarios))),
                 _field("Parameter", dcc.Input(id=ids.PLAN_PARAM, type="text", value="demand.scale",
                                               placeholder="demand.scale"),
                        "a scenario field by its dotted name"),
@@ -183,10 +183,13 @@ def points(sweep: str | None) -> tuple[Any, ...]:
 
 @callback(Output(ids.PLAN_COMPARE_MESSAGE, "children"), Output(ids.PLAN_DELTAS, "children"),
           Output(ids.PLAN_MAP, "figure"), Output(ids.PLAN_KPIS, "children"),
-          Input(ids.PLAN_SWEEP, "value"), Input(ids.PLAN_POINT_A, "value"),
-          Input(ids.PLAN_POINT_B, "value"))
-def compare(sweep: str | None, a: str | None, b: str | None) -> tuple[Any, ...]:
-    """KPI deltas of B against A, the map of the change in link speed, a chart per KPI."""
+          Input(ids.PLAN_POINT_A, "value"), Input(ids.PLAN_POINT_B, "value"),
+          State(ids.PLAN_SWEEP, "value"))
+def compare(a: str | None, b: str | None, sweep: str | None) -> tuple[Any, ...]:
+    """KPI deltas of B against A, the map of the change in link speed, a chart per KPI.
+
+    The sweep is a State: choosing one sets A and B (:func:`points`), which runs this once,
+    instead of once for the sweep and again for its points."""
     auth.require(PERMISSION)
     folder = view.sweep_folder(_folders().sweeps, sweep)
     if folder is None or not a or not b:

@@ -58,6 +58,10 @@ def test_planner_runs_a_sweep_and_compares_its_two_points(dash_duo, tmp_path, ti
         assert "Planner" in dash_duo.find_element(f"#{ids.NAV_LINKS}").text
         assert dash_duo.find_element(f"#{ids.PLAN_PROGRESS}").text == "No sweep started yet."
 
+        assert "jakarta_jatinegara.toml" in dash_duo.find_element(f"#{ids.PLAN_SCENARIO}").text
+        dash_duo.select_dcc_dropdown(f"#{ids.PLAN_SCENARIO}", value="grid_small.toml")
+        until(lambda: "grid_small.toml" in dash_duo.find_element(f"#{ids.PLAN_SCENARIO}").text,
+              timeout=10)
         _type(dash_duo, ids.PLAN_PARAM, "demand.scal")
         dash_duo.wait_for_contains_text(f"#{ids.PLAN_PARAM_CHECK}",
                                         "unknown parameter 'demand.scal'", timeout=10)

@@ -82,6 +82,9 @@ def test_scenarios_and_finished_sweeps_are_listed_from_the_configured_folders(sw
     folders = sweeps["folders"]
     assert "grid_small.toml" in view.list_scenarios(folders.scenarios)
     assert "README.md" not in view.list_scenarios(folders.scenarios)
+    assert view.default_scenario(view.list_scenarios(folders.scenarios)) == view.DEFAULT_SCENARIO
+    assert view.default_scenario(["b.toml", "a.toml"]) == "b.toml"
+    assert view.default_scenario([]) is None
     assert view.list_sweeps(folders.sweeps) == ["scale"]  # "other" was refused: no folder
     assert view.sweep_points(folders.sweeps, "scale") == [A, B]
     assert view.sweep_points(folders.sweeps, "../scale") == []  # only names inside the root
@@ -254,12 +257,12 @@ def test_the_callbacks_start_show_progress_and_compare(sweeps, tiny_network, vie
         assert page.poll(2, ["scale"], seen)[2:4] == (dash.no_update, dash.no_update)
         assert page.points("scale") == ([A, B], A, [A, B], B)
         assert page.points("missing") == ([], None, [], None)
-        message, table, fig, charts = page.compare("scale", A, B)
+        message, table, fig, charts = page.compare(A, B, "scale")
         assert message == "scale: B against A over 4 runs."
         assert len(table.children[1].children) == len(KPI_NAMES)
         assert sum(len(t.x) for t in fig.data) > 0 and "B (demand.scale=2.0)" in fig.layout.title.text
         assert len(charts) == len(KPI_NAMES)
-        assert page.compare("scale", A, "demand.scale=9")[0] == (
+        assert page.compare(A, "demand.scale=9", "scale")[0] == (
             "'demand.scale=0.5' or 'demand.scale=9' is not a point of scale.")
         download, _ = page.export(1, "scale", A)
         assert download["filename"] == "scale-report.html"
@@ -309,7 +312,7 @@ def test_a_role_without_the_planner_page_is_refused(sweeps, tmp_path, tiny_netwo
     # the callbacks check the permission themselves too, not only the request guard
     for call in (lambda: page.check_parameter("grid_small.toml", "demand.scale"),
                  lambda: page.start(1, *FORM.values()), lambda: page.poll(1, [], None),
-                 lambda: page.points("scale"), lambda: page.compare("scale", A, B),
+                 lambda: page.points("scale"), lambda: page.compare(A, B, "scale"),
                  lambda: page.export(1, "scale", A)):
         with app.server.test_request_context("/_dash-update-component"):
             flask.g.kota_session = Session("dan", "dispatcher", 0.0)
