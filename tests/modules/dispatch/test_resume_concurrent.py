@@ -3,12 +3,29 @@ incidents; only a run whose process died is resumed, and by one run only (issue 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.twin.test_store_run_locks import eventually_acquired
 from twin.modules.dispatch.board import load_board, load_incidents
 from twin.modules.dispatch.resume import is_over
 from twin.runner import TwinRun
 from twin.store import open_store
 
 from .test_resume import CRASH_S, dispatch_of, scenario
+
+ROOT = Path(__file__).resolve().parents[3]
+
+RUN_A = """
+import sys
+from tests.modules.dispatch.test_resume import CRASH_S, scenario
+from twin.runner import TwinRun
+a = TwinRun(scenario(), store_url=sys.argv[1])
+a.advance(CRASH_S)
+print(a.run_id, flush=True)
+sys.stdin.read()  # runs on until killed
+"""
 
 
 def open_ids(run: TwinRun) -> set[str]:
@@ -102,6 +119,36 @@ def test_a_dead_run_being_taken_over_is_not_taken_over_twice(store_url: str) -> 
     c.start()
     resumed = dispatch_of(c).resumed
     assert resumed is not None and resumed.run_id == a_id
+    for run in (b, c):
+        run.finish()
+        run.close()
+
+
+def test_kota_run_twice_then_the_first_process_killed(store_url: str) -> None:
+    """Run A in a process of its own; run B of the same scenario starts while A's process
+    lives and leaves A alone. A's process is killed (no clean-up at all); run C resumes A."""
+    proc = subprocess.Popen([sys.executable, "-c", RUN_A, store_url], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        a_id = proc.stdout.readline().strip()
+        assert a_id
+        b = TwinRun(scenario(), store_url=store_url)
+        b.start()
+        assert dispatch_of(b).resumed is None
+        run_a = b.store.run(a_id)
+        assert run_a is not None and run_a.status == "running"
+    finally:
+        proc.kill()
+        proc.wait()
+    # the server ends the killed process's session a moment later
+    assert eventually_acquired(store_url, a_id)
+    c = TwinRun(scenario(), store_url=store_url)
+    c.start()
+    resumed = dispatch_of(c).resumed
+    assert resumed is not None and resumed.run_id == a_id and resumed.incidents
+    run_a = c.store.run(a_id)
+    assert run_a is not None and run_a.status == "interrupted"
     for run in (b, c):
         run.finish()
         run.close()
