@@ -7,6 +7,8 @@ odd-even windows (:mod:`twin.timed`). Virtual sensors (loop detectors, and the c
 :mod:`twin.cameras` reading the plates of :class:`twin.vehicles.Fleet`) publish
 Observations to the bus; the store drains its bus subscription in batches, so
 every Observation the sensors publish is stored once (deduplicated by ``event_id``).
+From its start to its finish the run holds its run lock in the store
+(:mod:`twin.store.run_lock`), which tells it apart from a run whose process died.
 """
 
 from __future__ import annotations
@@ -306,6 +308,7 @@ class TwinRun:
         self.store.start_run(
             meta.name, run_id=self.run_id, scenario_hash=self.scenario.sha256, seed=meta.seed,
         )
+        self.store.run_locks.acquire(self.run_id)  # live until finished or the process dies
         self.clock.process(self._traffic())
         for spec in self.scenario.incidents:
             self.clock.process(self._incident(spec))
@@ -337,6 +340,7 @@ class TwinRun:
         if modules:
             summary["modules"] = modules
         self.store.finish_run(self.run_id, status=status, summary=summary)
+        self.store.run_locks.release(self.run_id)
         self.live.publish_view(self.view(finished=True))
         return summary
 

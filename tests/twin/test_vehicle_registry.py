@@ -91,6 +91,21 @@ def test_a_plate_leads_back_to_its_vehicle(fleet, all_plates):
     assert fleet.vehicle_of(unissued) is None
 
 
+def test_vehicles_added_after_the_fleet_have_plates_of_their_own(fleet, all_plates):
+    """A dispatch unit added to the simulation: a well-formed plate no fleet vehicle has,
+    of no fleet owner; the fleet's own indices are refused."""
+    added = np.arange(N, N + 50)
+    service = fleet.service_plates(added)
+    assert len(set(service)) == 50 and not set(service) & set(all_plates)
+    assert all(parse_plate(p).text == p for p in service)
+    assert fleet.service_plates(added[::-1]) == service[::-1]  # by index, not by order
+    assert all(fleet.vehicle_of(p) is None for p in service)
+    with pytest.raises(ValueError, match="service vehicle index"):
+        fleet.service_plates([N - 1])
+    with pytest.raises(ValueError, match="out of range"):
+        fleet.plates([N])
+
+
 def test_drivers_hold_the_sim_their_vehicle_needs(fleet, classes):
     wanted = {"motorcycle": "C", "car": "A", "bus": "B1", "truck": "B1"}
     for code, name in enumerate(VEHICLE_CLASSES):

@@ -35,6 +35,17 @@ Observations on the bus, with the payload fields ETLE's rules read
     ``incident_report`` alerts from :mod:`.cctv` (stopped vehicle, congestion; no
     wrong way, which the engine never produces).
 
+Emergency vehicles: the read of a vehicle on an emergency call
+(:meth:`~twin.simulation.Simulation.set_emergency`: lights and siren on, as the
+camera's image shows them) carries ``emergency`` True, a key absent from every other
+read. The camera still reads it as any vehicle, at the speed and on the signal it passed
+(it may cross red at a crawl, or above the limit); whether that is a violation is the
+enforcement rules' matter (UU 22/2009 art. 134-135 exempt it). The flag is the
+engine's at the sample that publishes the read, which follows the crossing within the
+stretch of steps; the dispatch module clears it only when a drive is cut off. A vehicle
+added to the simulation after the fleet (a dispatch unit) has a plate of its own,
+outside the fleet's registry (:meth:`~twin.vehicles.Fleet.service_plates`).
+
 Event ids are ``{event_scope}/{camera_id}:{n}`` (``n`` counts the camera's
 observations; ``{event_scope}/{program_id}:{n}`` for signal states), so two runs are
 two worlds. Reads are published when :meth:`VirtualCameras.sample` is called (after
@@ -329,7 +340,8 @@ class VirtualCameras:
             return []
         keep = keep[np.argsort(cr.time_s[keep], kind="stable")]
         vehicles = np.unique(cr.vehicle[keep])
-        plates = dict(zip(vehicles.tolist(), self.fleet.plates(vehicles), strict=True))
+        plates = dict(zip(vehicles.tolist(), self._plates(vehicles), strict=True))
+        on_call = set(vehicles[self.sim.emergency[vehicles]].tolist())
         classes = self.sim.vehicle_class
         dt = self.sim.config.dt_s
         out = []
@@ -345,10 +357,17 @@ class VirtualCameras:
                     if found is None:
                         continue
                     lane, extra = found
+                if v in on_call:
+                    extra = {**extra, "emergency": True}
                 obs = self._read(cam, t, v, plates[v], VEHICLE_CLASSES[int(classes[v])],
                                  float(cr.speed_mps[j]), lane, extra)
                 out.append((t, obs))
         return out
+
+    def _plates(self, vehicles: np.ndarray) -> list[str]:
+        """Plates of ``vehicles`` (sorted): the fleet's, then added vehicles' service plates."""
+        k = int(np.searchsorted(vehicles, self.fleet.n_vehicles))
+        return self.fleet.plates(vehicles[:k]) + self.fleet.service_plates(vehicles[k:])
 
     def _red_light(self, cam: _Camera, key: tuple[int, int], v: int, t: float, code: int,
                    dt: float) -> tuple[int | None, dict[str, Any]] | None:

@@ -44,6 +44,7 @@ from twin.observations import Location, Observation, ObservationKind
 
 from .engine import DEFAULT_URL, IMMEDIATE, is_disconnect, is_transient_conflict, make_engine
 from .migrate import upgrade
+from .run_lock import RunLocks
 from .schema import LinkIntervalRow, ObservationRow, QuarantineRow, RunRow
 
 __all__ = [
@@ -408,11 +409,19 @@ class Store:
         self._engine = engine
         self._reconnect_timeout_s = reconnect_timeout_s
         self._closed = False
+        self._run_locks = RunLocks(engine)
 
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for tests and read-only analytics)."""
         return self._engine
+
+    @property
+    def run_locks(self) -> RunLocks:
+        """The locks of the live runs this store's process runs (:mod:`.run_lock`): a
+        run holds its own while it runs; a run with status ``running`` whose lock nobody
+        holds is one whose process died."""
+        return self._run_locks
 
     @property
     def dialect(self) -> str:
@@ -429,8 +438,10 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection; the store cannot be used afterwards."""
+        """Release the run locks, close every pooled connection; the store cannot be
+        used afterwards."""
         self._closed = True
+        self._run_locks.close()
         self._engine.dispose()
 
     # -- transactions -----------------------------------------------------------------

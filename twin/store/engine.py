@@ -42,6 +42,11 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+def is_memory_database(database: str) -> bool:
+    """Whether a SQLite URL's ``database`` part names an in-memory database."""
+    return database in ("", ":memory:") or database.startswith("file::memory:")
+
+
 def make_engine(url: str | URL) -> Engine:
     """An engine for ``url`` configured the way the store needs it.
 
@@ -58,8 +63,7 @@ def make_engine(url: str | URL) -> Engine:
     dumps = partial(json.dumps, allow_nan=False, ensure_ascii=False)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        memory = database in ("", ":memory:") or database.startswith("file::memory:")
-        if memory:
+        if is_memory_database(database):
             engine = create_engine(
                 parsed, json_serializer=dumps, poolclass=StaticPool,
                 connect_args={"check_same_thread": False},

@@ -222,6 +222,9 @@ class Fleet:
     def region_index(self, vehicles: ArrayLike) -> NDArray[np.int64]:
         """Index into :attr:`region_codes` of each vehicle's plate prefix."""
         idx = _as_index(vehicles, self.n_vehicles)
+        return self._region_index(idx)
+
+    def _region_index(self, idx: NDArray[np.int64]) -> NDArray[np.int64]:
         return np.searchsorted(self._region_cum, self._uniform(idx, _S_REGION), side="right")
 
     def plate_numbers(self, vehicles: ArrayLike) -> NDArray[np.int64]:
@@ -235,7 +238,29 @@ class Fleet:
 
     def plates(self, vehicles: ArrayLike) -> list[str]:
         """The plates of ``vehicles`` in normal form (``"B 1234 XYZ"``)."""
-        idx = _as_index(vehicles, self.n_vehicles)
+        return self._plates(_as_index(vehicles, self.n_vehicles))
+
+    def service_plates(self, vehicles: ArrayLike) -> list[str]:
+        """The plates of vehicles added to the simulation after the fleet's (indices from
+        :attr:`n_vehicles` on: the emergency units the dispatch module drives).
+
+        Derived from the index as the fleet's are, so each is unique and no fleet
+        vehicle's, but of no owner in the fleet (:meth:`vehicle_of` gives None): a
+        service vehicle is registered to its service, not to a household of the
+        synthetic registry.
+
+        Raises
+        ------
+        ValueError
+            When an index is one of the fleet's, or beyond the plate codes.
+        """
+        idx = np.asarray(vehicles, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < self.n_vehicles or idx.max() >= _N_CODES):
+            raise ValueError(f"service vehicle index out of range {self.n_vehicles}.."
+                             f"{_N_CODES - 1}")
+        return self._plates(idx)
+
+    def _plates(self, idx: NDArray[np.int64]) -> list[str]:
         if idx.size <= _FEW:  # numpy's per-call cost exceeds the work: plain integers
             out = []
             for i in idx.tolist():
@@ -245,7 +270,7 @@ class Fleet:
                 out.append(f"{region} {code % _N_NUMBERS + 1} {_suffix(code // _N_NUMBERS)}")
             return out
         codes = self._codes(idx)
-        regions = self.region_index(idx)
+        regions = self._region_index(idx)
         out = []
         for code, r in zip(codes.tolist(), regions.tolist(), strict=True):
             out.append(f"{self.region_codes[r]} {code % _N_NUMBERS + 1} "

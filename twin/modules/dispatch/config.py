@@ -185,10 +185,10 @@ class DispatchConfig(StrictModel):
     and take the operators' recorded overrides every this many simulated seconds."""
     resume: bool = True
     """Inside a twin run: on start, resume the open incidents of the latest interrupted run
-    of the same scenario in the store (one whose process died: status still ``running``);
-    see :mod:`twin.modules.dispatch.resume`. ``kota dispatch`` (a batch) never resumes.
-    A store holds one live centre per scenario: two runs of the same scenario at once on
-    one store need ``resume = false``, or the later takes over the earlier's incidents."""
+    of the same scenario in the store (one whose process died: status still ``running``
+    and its run lock free); see :mod:`twin.modules.dispatch.resume`. A run of the same
+    scenario still running on the store (another process) is not taken over. ``kota
+    dispatch`` (a batch) never resumes."""
 
     @model_validator(mode="after")
     def _unique(self) -> DispatchConfig:

@@ -29,7 +29,8 @@ dispatch``). The calls the model generates itself (the section's ``rates``,
 reported calls alone.
 
 Restart: with ``resume`` (the default) a run that starts on a store holding an interrupted
-run of the same scenario (its process died: still ``running``) takes over that run's open
+run of the same scenario (its process died: still ``running``, and its run lock free, so
+a run of the same scenario still running elsewhere is left alone) takes over that run's open
 incidents, calls and busy units (:func:`.resume.resume`), logs ``resumed N open incidents
 from run X``, and records the interrupted run as ``interrupted`` with ``resumed_by`` in its
 summary (finished at its last saved board), so it is resumed once; this run's summary
@@ -51,7 +52,7 @@ from .incidents import Incident
 from .marks import RouteBook, dispatch_marks
 from .model import DispatchModel, Proc
 from .persist import Progress, save_run
-from .resume import Resumed, interrupted_run, resume, resume_gap_s
+from .resume import Resumed, claim_interrupted_run, resume, resume_gap_s
 from .run import traffic_process
 from .scenario_run import dispatch_config, dispatch_summary, start_hour
 
@@ -117,16 +118,21 @@ class DispatchLive:
         (:mod:`.resume`), and close that run as ``interrupted``; None when there is none."""
         assert self.model is not None
         ctx = self.ctx
-        old = interrupted_run(ctx.store, ctx.scenario.scenario.name, exclude=ctx.run_id)
-        board = None if old is None else load_board(ctx.store, old)
-        if old is None or board is None:
+        old = claim_interrupted_run(ctx.store, ctx.scenario.scenario.name, exclude=ctx.run_id)
+        if old is None:
             return None
-        gap_s = resume_gap_s(board.saved_at, datetime.now(UTC), ctx.clock.speedup) \
-            if ctx.realtime else 0.0
-        res = resume(self.model, ctx.store, old, gap_s=gap_s)
-        ctx.store.finish_run(old, status="interrupted", finished_at=res.saved_at,
-                             summary={"resumed_by": ctx.run_id,
-                                      "resumed_incidents": list(res.incidents)})
+        try:
+            board = load_board(ctx.store, old)
+            if board is None:
+                return None
+            gap_s = resume_gap_s(board.saved_at, datetime.now(UTC), ctx.clock.speedup) \
+                if ctx.realtime else 0.0
+            res = resume(self.model, ctx.store, old, gap_s=gap_s)
+            ctx.store.finish_run(old, status="interrupted", finished_at=res.saved_at,
+                                 summary={"resumed_by": ctx.run_id,
+                                          "resumed_incidents": list(res.incidents)})
+        finally:
+            ctx.store.run_locks.release(old)
         # a warning: an operator should know the last run died (shown without ``-v``)
         log.warning("resumed %d open incidents from run %s", len(res.incidents), old)
         self.resumed = res
@@ -176,6 +182,7 @@ class DispatchLive:
         incidents and calls that changed (what the dashboard's dispatch page shows, and
         what a restart resumes) under the run's id."""
         assert self.model is not None
+        self.ctx.store.run_locks.check()  # a lock lost with its connection is taken again
         self.take_overrides()
         self.progress.save(self.model)
         self.boards_saved += 1

@@ -3,8 +3,22 @@
 A live run saves its incidents, calls and board as it goes (:class:`.persist.Progress`,
 every ``board_every_s``); a run whose process died keeps the status ``running`` in the
 store's ``runs`` table. When a new run of the same scenario starts with ``[modules.dispatch]
-resume = true`` (the default), :func:`interrupted_run` finds the latest such run with a
-saved board and :func:`resume` reloads its open incidents into the new model:
+resume = true`` (the default), :func:`claim_interrupted_run` finds the latest such run with
+a saved board and :func:`resume` reloads its open incidents into the new model.
+
+Dead, not merely running: another run of the same scenario may be running on the same
+store at the same time (two ``kota run`` against one PostgreSQL store), with the same
+status and a board it saves as it goes. A run is dead when nobody holds its run lock
+(:mod:`twin.store.run_lock`): a live run holds its own from its start to its finish, and
+the database or the kernel releases it the moment its process dies. A lock rather than
+a lease renewed with each board save: the board is saved every ``board_every_s``
+*simulated* seconds, which are any number of wall seconds (a run many times faster than
+real time, or slower on a big network, or paused between steps), and a dead process's
+simulated clock says nothing at all; a lease would have to be long to never expire under
+a live but slow run, and then a restart right after a crash could not resume. The lock
+asks neither clock. The new run holds the dead run's lock while it takes it over, so two
+runs starting at once do not both resume it:
+
 
 - Incidents not cleared keep their ids, type, injury, priority, link, area, calls count,
   units sent and every timestamp. Times are seconds since the new run's start: each is
@@ -76,18 +90,39 @@ class Resumed:
     """When the interrupted run last saved its board (its last sign of life)."""
 
 
-def interrupted_run(store: Store, scenario: str, *, exclude: str | None = None) -> str | None:
-    """The latest run of ``scenario`` that never finished (status ``running``) and saved a
-    dispatch board, other than ``exclude``; None when there is none."""
+def _unfinished_runs(store: Store, scenario: str, exclude: str | None,
+                     only: str | None = None) -> list[str]:
+    """Runs of ``scenario`` with status ``running`` and a saved dispatch board, latest
+    board first."""
+    q = (select(RunRow.run_id)
+         .join(DispatchBoardRow, DispatchBoardRow.run_id == RunRow.run_id)
+         .where(RunRow.status == "running", RunRow.scenario == scenario)
+         .order_by(DispatchBoardRow.saved_at.desc(), RunRow.started_at.desc()))
+    if exclude is not None:
+        q = q.where(RunRow.run_id != exclude)
+    if only is not None:
+        q = q.where(RunRow.run_id == only)
     with store.engine.connect() as conn:
-        q = (select(RunRow.run_id)
-             .join(DispatchBoardRow, DispatchBoardRow.run_id == RunRow.run_id)
-             .where(RunRow.status == "running", RunRow.scenario == scenario)
-             .order_by(DispatchBoardRow.saved_at.desc(), RunRow.started_at.desc()))
-        if exclude is not None:
-            q = q.where(RunRow.run_id != exclude)
-        row = conn.execute(q.limit(1)).first()
-    return None if row is None else str(row[0])
+        return [str(r[0]) for r in conn.execute(q)]
+
+
+def claim_interrupted_run(store: Store, scenario: str, *,
+                          exclude: str | None = None) -> str | None:
+    """The latest run of ``scenario`` that died unfinished (status ``running``, its run
+    lock free) and saved a dispatch board, other than ``exclude``; None when there is none.
+
+    Runs still live (their lock held by their process, or by another run taking them
+    over) are passed over. The run returned has its lock held by ``store``: release it
+    (``store.run_locks.release``) once the run is closed as ``interrupted``.
+    """
+    for run_id in _unfinished_runs(store, scenario, exclude):
+        if not store.run_locks.acquire(run_id):
+            continue
+        # another run may have taken it over and released it since the query above
+        if _unfinished_runs(store, scenario, exclude, only=run_id):
+            return run_id
+        store.run_locks.release(run_id)
+    return None
 
 
 def is_over(rec: IncidentRecord) -> bool:

@@ -1,7 +1,12 @@
 """The detector: routes each Observation to the rules of its camera.
 
 Plate reads of cameras it does not know, and observation kinds it does not use, are
-counted and ignored. ``signal_state`` observations update the signal tracker. The
+counted and ignored. A read of an emergency vehicle on duty (:attr:`PlateRead.emergency`)
+is counted and raises nothing, on any rule: UU 22/2009 art. 134-135 give ambulances, fire
+engines and the police on duty the right of way, to which traffic lights and signs,
+speed limits among them, do not apply; odd-even (DKI Pergub 88/2019) exempts them too,
+and a unit on a call may take the busway. Its plate is not remembered for a section
+either. ``signal_state`` observations update the signal tracker. The
 detector's memory (signal history, open section entries) is JSON-ready through
 :meth:`Detector.state`, so the service stores it with each committed batch and a
 restarted process picks up exactly where the last commit left off.
@@ -40,6 +45,7 @@ class DetectorCounts:
     Attributes
     ----------
     plate_reads : reads of known cameras
+    emergency_exempt : of those, reads of emergency vehicles on duty (no rule applied)
     unknown_camera : reads of cameras not configured
     signal_states : signal observations taken
     ignored : observations of other kinds
@@ -47,6 +53,7 @@ class DetectorCounts:
     """
 
     plate_reads: int = 0
+    emergency_exempt: int = 0
     unknown_camera: int = 0
     signal_states: int = 0
     ignored: int = 0
@@ -114,6 +121,9 @@ class Detector:
             return []
         self.counts.plate_reads += 1
         read = PlateRead.of(obs)
+        if read.emergency:
+            self.counts.emergency_exempt += 1
+            return []
         found: list[Violation] = []
         for rule in rules:
             v = rule.check(read, self.signals) if isinstance(rule, RedLightRule) else rule.check(read)

@@ -119,6 +119,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     rows: list[tuple[str, Any]] = [
         ("scenario", summary.get("scenario")), ("run id", summary.get("run_id")),
         ("observations", summary.get("observations")), ("plate reads", summary.get("plate_reads")),
+        ("emergency on duty, exempt", summary.get("emergency_exempt_reads")),
         ("violations", ", ".join(f"{k} {v}" for k, v in sorted(summary["violations_by_code"].items()))),
         ("cases created", summary.get("cases_created")),
         ("cases by state", ", ".join(f"{k} {v}" for k, v in sorted(summary["cases_by_state"].items()))),

@@ -95,6 +95,7 @@ class Enforcement:
         report = c.verify_audit()
         return {
             "plate_reads": self.detector.counts.plate_reads,
+            "emergency_exempt_reads": self.detector.counts.emergency_exempt,
             "violations_by_code": violation_counts(c),
             "cases_by_state": c.count_by_state(),
             "payments_accepted": c.count(PAYMENTS),

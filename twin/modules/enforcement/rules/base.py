@@ -24,7 +24,9 @@ class PlateRead:
 
     Optional payload fields a camera may send beside ``plate`` and ``confidence``:
     ``speed_mps``, ``vehicle_class``, ``heading_deg``, ``lane``, ``image_sha256`` (or
-    ``image_sha256s``, a list), ``signal_state`` and ``red_elapsed_s``.
+    ``image_sha256s``, a list), ``signal_state``, ``red_elapsed_s`` and ``emergency``
+    (True: an emergency vehicle on duty, lights and siren on, as the twin's cameras
+    report from the engine, :mod:`twin.cameras.virtual`).
 
     Attributes
     ----------
@@ -37,6 +39,7 @@ class PlateRead:
     heading_deg : float or None, compass heading of travel
     lane : int or None, 0 = kerb side
     image_sha256 : tuple of str, hashes of the evidence images
+    emergency : bool, an emergency vehicle on duty (the payload's ``emergency`` is True)
     """
 
     obs: Observation
@@ -48,6 +51,7 @@ class PlateRead:
     heading_deg: float | None
     lane: int | None
     image_sha256: tuple[str, ...]
+    emergency: bool = False
 
     @property
     def at(self) -> datetime:
@@ -78,6 +82,7 @@ class PlateRead:
             heading_deg=_finite(heading, 1.0),
             lane=lane if isinstance(lane, int) and not isinstance(lane, bool) else None,
             image_sha256=tuple(str(h) for h in images),
+            emergency=p.get("emergency") is True,
         )
 
 
