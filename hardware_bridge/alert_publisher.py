@@ -87,6 +87,7 @@ class AlertPublisher:
         self._client.on_publish = self._on_publish
         self._client.on_connect = self._on_connect
         self._connected = threading.Event()
+        self._refused: str | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -96,14 +97,20 @@ class AlertPublisher:
         Raises
         ------
         ConnectionError
-            When no connection was accepted within ``timeout_s``.
+            When the broker refused the connection (its reason, e.g. a bad user name or
+            password), at once; or when no connection was accepted within ``timeout_s``.
         """
         self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s)
         self._client.loop_start()
-        if not self._connected.wait(timeout_s):
-            self._client.loop_stop()
-            raise ConnectionError(
-                f"alert publisher: no connection to {self.broker.url} within {timeout_s:g} s")
+        deadline = time.monotonic() + timeout_s
+        while not self._connected.wait(0.05):
+            if self._refused is not None or time.monotonic() > deadline:
+                self._client.disconnect()
+                self._client.loop_stop()
+                reason = (f"the broker refused the connection: {self._refused}"
+                          if self._refused is not None
+                          else f"no connection within {timeout_s:g} s")
+                raise ConnectionError(f"alert publisher -> {self.broker.url}: {reason}")
         self._sub = self._bus.subscribe_callback("incident_report/#", self._queue.put, name="alert-publisher")
         self._worker = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
         self._worker.start()
@@ -140,8 +147,11 @@ class AlertPublisher:
 
     def _on_connect(self, client: object, userdata: object, flags: object, reason_code: Any,
                     properties: object) -> None:
-        if not reason_code.is_failure:
-            self._connected.set()
+        if reason_code.is_failure:
+            self._refused = str(reason_code)
+            log.error("alert publisher: broker refused the connection: %s", reason_code)
+            return
+        self._connected.set()
 
     def _run(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):

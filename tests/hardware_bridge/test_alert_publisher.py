@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from hardware_bridge.alert_publisher import AlertPublisher, alert_topic, is_public_alert
 from hardware_bridge.mqtt_client import new_client
@@ -83,3 +85,13 @@ def test_a_device_cannot_publish_public_information(mosquitto):
         client.disconnect()
         client.loop_stop()
 
+
+
+def test_a_refused_account_is_a_clear_error_at_once(mosquitto):
+    broker = mosquitto(registry_of("loop-a"))
+    wrong = dataclasses.replace(broker.bridge_config(), password="not-the-password")
+    publisher = AlertPublisher(wrong, Bus(), kab_kota="jakarta-timur")
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="refused the connection: Not authorized"):
+        publisher.start(timeout_s=30)
+    assert time.monotonic() - started < 25  # the refusal, not the timeout
