@@ -477,9 +477,13 @@ class Simulation:
         pick = cand[self.rng.random(cand.shape[0]) < share]
         return self._replan(pick)
 
-    def route_cost_s(self) -> FloatArray:
-        """Per-link cost of planning a route now: current travel times, ``inf`` on closed links."""
-        cost = self.link_travel_time_s()
+    def route_cost_s(self, travel_time_s: FloatArray | None = None) -> FloatArray:
+        """Per-link cost of planning a route now: current travel times, ``inf`` on closed links.
+
+        ``travel_time_s`` : the :meth:`link_travel_time_s` of this instant when the caller
+        has it already (it is not changed); computed when not given.
+        """
+        cost = self.link_travel_time_s() if travel_time_s is None else travel_time_s.copy()
         cost[self._closed] = np.inf
         return cost
 

@@ -163,3 +163,20 @@ def test_set_rerouting_replans_at_the_next_step(grid):
     assert changed > 0
     with pytest.raises(ValueError, match="reroute_share"):
         sim.set_rerouting(1.5)
+
+
+def test_route_cost_is_the_travel_time_with_closed_links_impassable(grid):
+    """route_cost_s: the current link travel times, inf on closed links; a travel-time array
+    the caller already has gives the same cost and is left as it was."""
+    sim = _sim(grid)
+    sim.run(200.0)
+    link = _busiest_link(sim)
+    sim.close_link(link)
+    travel = sim.link_travel_time_s()
+    cost = sim.route_cost_s()
+    assert np.isinf(cost[link]) and np.isfinite(travel[link])
+    open_links = np.arange(grid.n_links) != link
+    npt.assert_array_equal(cost[open_links], travel[open_links])
+    given = travel.copy()
+    npt.assert_array_equal(sim.route_cost_s(given), cost)
+    npt.assert_array_equal(given, travel)

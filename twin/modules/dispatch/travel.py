@@ -56,7 +56,7 @@ class TravelTimes:
             self._cache_time_s = now
             self._cost_s = np.asarray(self.sim.link_travel_time_s(), dtype=np.float64)
             # routes avoid closed links (Simulation.close_link); edge costs once per instant
-            self._edge_cost = self.graph.edge_cost(self.sim.route_cost_s())
+            self._edge_cost = self.graph.edge_cost(self.sim.route_cost_s(self._cost_s))
 
     def _tree(self, vertex: int) -> tuple[FloatArray, NDArray[np.int32]]:
         self._refresh()
