@@ -1,11 +1,13 @@
 """Operations: the live network map, the run's key figures and the alert feed.
 
 Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
-:class:`~twin.live.TwinView` and sends only the band traces' data and the marker layers
-(incidents, units, their routes: :mod:`dashboard.live_layers`) that changed (a
-``dash.Patch``), the tile texts and the alert feed (the view's recent alerts,
-newest first, coloured by severity: :mod:`dashboard.alert_feed`); the figure
-layout is sent once, with the page.
+:class:`~twin.live.TwinView` and sends the map's update (:func:`dashboard.live_layers.live_update`:
+every link's band, speed and vehicles, and the marker layers — incidents, units, their
+routes — that changed), the tile texts and the alert feed (the view's recent alerts,
+newest first, coloured by severity: :mod:`dashboard.alert_feed`). The figure and the links'
+geometry (:func:`dashboard.link_state.link_geometry`) are sent once, with the page; a
+clientside callback (``kota_ops.draw`` in ``assets/ops_map.js``) redraws the figure's band
+traces from the geometry and the update in the browser.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, figures, ids, live_layers
+from dashboard import auth, figures, ids, link_state, live_layers
 from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
 from twin.accounts.roles import PAGE_OPERATIONS
@@ -56,12 +58,14 @@ def layout(**_kwargs: Any) -> html.Div:
         ]),
         dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
         dcc.Store(id=ids.OPS_LAYER_KEYS, data=live_layers.layer_digests(view)),
+        dcc.Store(id=ids.OPS_LINK_GEOMETRY, data=link_state.link_geometry(live.network)),
+        dcc.Store(id=ids.OPS_TICK),
         dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
     ])
 
 
 @callback(
-    Output(ids.OPS_MAP, "figure"),
+    Output(ids.OPS_TICK, "data"),
     Output(ids.OPS_LAST_TIME, "data"),
     Output(ids.OPS_LAYER_KEYS, "data"),
     Output(ids.OPS_STATUS, "children"),
@@ -74,17 +78,28 @@ def layout(**_kwargs: Any) -> html.Div:
 )
 def refresh(_n_intervals: int, last_key: list[Any] | None,
             drawn: dict[str, str] | None = None) -> tuple[Any, ...]:
-    """Patch the map's band traces, its changed marker layers and the tiles when the view
-    has moved on."""
+    """The map's update (links and changed marker layers), the tiles and the alert feed
+    when the view has moved on."""
     auth.require(PERMISSION)
     live = current_live()
     view = live.latest()
     if last_key == _view_key(view):
         raise PreventUpdate
-    patch, digests = live_layers.live_patch(live.network, view, drawn)
+    update, digests = live_layers.live_update(live.network, view, drawn)
     kpis = figures.kpi_values(view)
-    return (patch, _view_key(view), digests, figures.status_text(view), feed_items(view),
+    return (update, _view_key(view), digests, figures.status_text(view), feed_items(view),
             *(kpis[key] for key in ids.OPS_KPI_KEYS))
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="kota_ops", function_name="draw"),
+    Output(ids.OPS_MAP, "figure"),
+    Input(ids.OPS_TICK, "data"),
+    State(ids.OPS_LINK_GEOMETRY, "data"),
+    State(ids.OPS_MAP, "figure"),
+    prevent_initial_call=True,
+)
+"""Draw each tick's update into the figure, in the browser (``assets/ops_map.js``)."""
 
 
 def feed_items(view: Any) -> list[html.Li]:
