@@ -145,9 +145,17 @@ def _trace(layer: Layer, data: TraceData) -> go.Scatter:
                       hoverlabel=HOVER, **style)
 
 
-def operations_figure(network: Network, view: TwinView) -> go.Figure:
-    """The live map: the speed bands, then every layer of :data:`LAYERS` for ``view``."""
+def operations_figure(network: Network, view: TwinView, *, links: bool = True) -> go.Figure:
+    """The live map: the speed bands, then every layer of :data:`LAYERS` for ``view``.
+
+    With ``links=False`` the band traces are styled but empty (one gap point each), for the
+    browser to draw from the link geometry and a :func:`live_update` (``assets/ops_map.js``);
+    the page is then about a quarter of the size.
+    """
     fig = figures.network_figure(network, view.link_speed_mps, view.link_vehicle_count)
+    if not links:
+        for band in fig.data:
+            band.update(x=[None], y=[None], hovertext=[None])
     fig.add_traces([_trace(layer, layer_data(view, layer.key)) for layer in LAYERS])
     return fig
 

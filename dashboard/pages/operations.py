@@ -4,10 +4,10 @@ Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
 :class:`~twin.live.TwinView` and sends the map's update (:func:`dashboard.live_layers.live_update`:
 every link's band, speed and vehicles, and the marker layers — incidents, units, their
 routes — that changed), the tile texts and the alert feed (the view's recent alerts,
-newest first, coloured by severity: :mod:`dashboard.alert_feed`). The figure and the links'
-geometry (:func:`dashboard.link_state.link_geometry`) are sent once, with the page; a
-clientside callback (``kota_ops.draw`` in ``assets/ops_map.js``) redraws the figure's band
-traces from the geometry and the update in the browser.
+newest first, coloured by severity: :mod:`dashboard.alert_feed`). The figure (its band
+traces empty), the links' geometry (:func:`dashboard.link_state.link_geometry`) and the
+first update are sent once, with the page; a clientside callback (``kota_ops.draw`` in
+``assets/ops_map.js``) draws the band traces from the geometry and each update in the browser.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def layout(**_kwargs: Any) -> html.Div:
     live = current_live()
     view = live.latest()
     kpis = figures.kpi_values(view)
-    figure = live_layers.operations_figure(live.network, view)
+    figure = live_layers.operations_figure(live.network, view, links=False)
+    drawn = live_layers.layer_digests(view)
+    update, _ = live_layers.live_update(live.network, view, drawn)  # the links, drawn on load
     return html.Div(className="ops-page", children=[
         html.Div(figures.status_text(view), id=ids.OPS_STATUS, className="ops-status"),
         html.Div(className="kpi-row", children=[_tile(key, kpis[key]) for key in ids.OPS_KPI_KEYS]),
@@ -57,9 +59,9 @@ def layout(**_kwargs: Any) -> html.Div:
             ]),
         ]),
         dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
-        dcc.Store(id=ids.OPS_LAYER_KEYS, data=live_layers.layer_digests(view)),
+        dcc.Store(id=ids.OPS_LAYER_KEYS, data=drawn),
         dcc.Store(id=ids.OPS_LINK_GEOMETRY, data=link_state.link_geometry(live.network)),
-        dcc.Store(id=ids.OPS_TICK),
+        dcc.Store(id=ids.OPS_TICK, data=update),
         dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
     ])
 
@@ -97,9 +99,9 @@ dash.clientside_callback(
     Input(ids.OPS_TICK, "data"),
     State(ids.OPS_LINK_GEOMETRY, "data"),
     State(ids.OPS_MAP, "figure"),
-    prevent_initial_call=True,
 )
-"""Draw each tick's update into the figure, in the browser (``assets/ops_map.js``)."""
+"""Draw the links when the page opens (its figure's band traces are empty) and each tick's
+update, in the browser (``assets/ops_map.js``)."""
 
 
 def feed_items(view: Any) -> list[html.Li]:

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from dash import dcc
 from dash.exceptions import PreventUpdate
 
-from dashboard import ids, live_layers
+from dashboard import ids, link_state, live_layers
 from dashboard.app import create_app, serve
 from dashboard.figures import SPEED_BANDS
 from dashboard.state import LIVE_CONFIG_KEY, current_live
@@ -60,6 +61,33 @@ def test_shell_serves_layout_assets_and_one_operations_callback(app_and_live):
     assert "ops_map.js" in index
     js = client.get("/assets/ops_map.js")
     assert js.status_code == 200 and b"kota_ops" in js.data
+
+
+def test_the_page_sends_the_geometry_once_and_the_links_for_the_browser_to_draw(
+        app_and_live, tiny_network, view_factory):
+    """The page's figure has styled but empty band traces; the link geometry and the first
+    update (the links of the view, no marker layer: the figure has them) come with it."""
+    app, live, _ = app_and_live
+    speed = tiny_network.link_speed_limit_mps * np.array([1.0, 0.6, 0.3, 0.1])
+    live.publish_view(view_factory(tiny_network, speed, np.array([1, 2, 0, 1])))
+    page = sys.modules["dashboard.pages.operations"]
+    with app.server.test_request_context():
+        stores = {c.id: c.data for c in _components(page.layout()) if isinstance(c, dcc.Store)}
+        (graph,) = [c for c in _components(page.layout()) if isinstance(c, dcc.Graph)]
+    bands = graph.figure.data[:len(SPEED_BANDS)]
+    assert [t.name for t in bands] == [b.label for b in SPEED_BANDS]
+    assert all(list(t.x) == [None] and list(t.hovertext) == [None] for t in bands)
+    view = live.latest()
+    assert stores[ids.OPS_TICK] == {"layers": [], "links": link_state.link_state(
+        tiny_network, view.link_speed_mps, view.link_vehicle_count)}
+    assert stores[ids.OPS_LINK_GEOMETRY] == link_state.link_geometry(tiny_network)
+
+
+def _components(component) -> list:
+    children = getattr(component, "children", None)
+    kids = children if isinstance(children, list) else [] if children is None else [children]
+    return [component, *(c for kid in kids if hasattr(kid, "to_plotly_json")
+                         for c in _components(kid))]
 
 
 def test_refresh_sends_the_links_state_and_tiles(app_and_live, tiny_network, view_factory):
