@@ -133,8 +133,8 @@ def speed_band_traces(
 ) -> list[dict[str, list[Any]]]:
     """The data of the map's band traces, in :data:`SPEED_BANDS` order.
 
-    The Operations page patches exactly these keys of the figure's traces
-    every tick (``dash.Patch``), so the layout and styling are sent once.
+    The Operations page's browser rebuilds exactly these from the link geometry and
+    each tick's link state (:mod:`dashboard.link_state`, ``assets/ops_map.js``).
 
     Parameters
     ----------

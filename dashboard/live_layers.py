@@ -40,7 +40,7 @@ class Layer:
     key: str
     label: str
     live: bool
-    """Patched when it changes (else drawn once, with the page)."""
+    """Sent again when it changes (else drawn once, with the page)."""
     style: Mapping[str, Any]
 
 

@@ -1,5 +1,5 @@
 """The map layers as plain functions on real runs: the Operations map's marker layers and
-its one-second Patch, and the Map page's hot spots, suggested sites, areas and switcher."""
+its one-second update, and the Map page's hot spots, suggested sites, areas and switcher."""
 
 from __future__ import annotations
 
