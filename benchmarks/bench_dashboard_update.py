@@ -7,7 +7,7 @@ module of ``jakarta_jatinegara_dispatch.toml`` running live, a crash reported to
 the crash (so their routes are drawn). The timed call is the whole server side of one
 tick: the refresh callback through Flask's test client (``POST /_dash-update-component``
 with the page's interval, last view key and layer digests), building the map's update
-(every link's band, speed and vehicles, and every live layer: incidents, units, routes;
+(the band, speed and vehicles of each link with vehicles, and every live layer: incidents, units, routes;
 the page had drawn none of them: the worst tick) and serialising it with the tiles and
 the alert feed. ``extra_info`` has the response bytes of that tick, of a typical tick (no
 marker changed: links only) and of the links-only baseline measured in the same run (the

@@ -2,8 +2,9 @@
 
 The page sends :func:`link_geometry` once, with its layout: every link's polyline (shifted to
 its side of the street, in degrees) and the fixed parts of its hover text. Each tick then
-sends only :func:`link_state`: every link's speed band, shown speed and vehicle count, about
-8 bytes a link instead of its whole polyline and a hover text per polyline point.
+sends only :func:`link_state`: the speed band, shown speed and vehicle count of every link
+with vehicles (the others are "no vehicles"), about 12 bytes a link instead of its whole
+polyline and a hover text per polyline point.
 ``assets/ops_map.js`` (``kota_ops.bandTraces``) rebuilds the band traces from the two exactly
 as :func:`dashboard.figures.speed_band_traces` builds them on the server; the browser test
 checks that they are equal.
@@ -38,12 +39,14 @@ def link_geometry(network: Network, *, side_offset_m: float = figures.SIDE_OFFSE
         of ``lon`` and ``lat`` (degrees, rounded to :data:`~dashboard.figures.COORD_DECIMALS`);
         ``head`` and ``tail`` (n_links,): the fixed parts of its hover text
         (:func:`~dashboard.figures.link_text_ends`); ``n_bands``: how many band traces
-        lead the figure (:data:`~dashboard.figures.SPEED_BANDS`).
+        lead the figure (:data:`~dashboard.figures.SPEED_BANDS`); ``empty_band``: the band
+        of a link :func:`link_state` does not list.
     """
     lon, lat = figures.map_geometry(network, float(side_offset_m))
     head, tail = figures.link_text_ends(network)
     return {"offsets": network.geom_offsets.tolist(), "lon": lon.tolist(), "lat": lat.tolist(),
-            "head": head, "tail": tail, "n_bands": len(figures.SPEED_BANDS)}
+            "head": head, "tail": tail, "n_bands": len(figures.SPEED_BANDS),
+            "empty_band": figures.EMPTY_BAND}
 
 
 def link_state(network: Network, link_speed_mps: NDArray[np.float64],
@@ -58,15 +61,22 @@ def link_state(network: Network, link_speed_mps: NDArray[np.float64],
 
     Returns
     -------
-    dict of lists, each (n_links,)
-        ``band``: index into :data:`~dashboard.figures.SPEED_BANDS`
-        (:func:`~dashboard.figures.link_bands`); ``speed_kmh``: whole km/h, ``None`` for
-        "no vehicles" (:func:`~dashboard.figures.shown_speed_kmh`); ``vehicles``.
-        Link ``i``'s hover text is ``head[i] + speed_text(speed_kmh[i], vehicles[i]) + tail[i]``
-        (:func:`link_geometry`, :func:`~dashboard.figures.speed_text`).
+    dict of lists of equal length
+        ``link``: the indices of the links with vehicles and a speed (the others are in the
+        "no vehicles" band, :data:`~dashboard.figures.EMPTY_BAND`); for each, ``band``: index
+        into :data:`~dashboard.figures.SPEED_BANDS` (:func:`~dashboard.figures.link_bands`),
+        ``speed_kmh``: whole km/h (:func:`~dashboard.figures.shown_speed_kmh`) and
+        ``vehicles``. A listed link's hover text is
+        ``head[i] + speed_text(speed_kmh[k], vehicles[k]) + tail[i]`` (:func:`link_geometry`,
+        :func:`~dashboard.figures.speed_text`), an unlisted link's
+        ``head[i] + speed_text(None, None) + tail[i]``.
     """
-    bands = figures.link_bands(network, link_speed_mps, link_vehicle_count)
     count = np.asarray(link_vehicle_count)
-    return {"band": bands.tolist(),
-            "speed_kmh": figures.shown_speed_kmh(link_speed_mps, count),
-            "vehicles": count.astype(np.int64).tolist()}
+    bands = figures.link_bands(network, link_speed_mps, count)
+    shown = figures.shown_speed_kmh(link_speed_mps, count)
+    listed = [i for i, (band, kmh) in enumerate(zip(bands.tolist(), shown, strict=True))
+              if band != figures.EMPTY_BAND or kmh is not None]
+    return {"link": listed,
+            "band": bands[listed].tolist(),
+            "speed_kmh": [shown[i] for i in listed],
+            "vehicles": count[listed].astype(np.int64).tolist()}

@@ -3,7 +3,8 @@
  *
  * The page holds the links' geometry (dashboard/link_state.py link_geometry, sent once);
  * each tick the server sends only the map update of dashboard/live_layers.py live_update:
- * every link's band, shown speed and vehicles, and the marker layers that changed.
+ * the band, shown speed and vehicles of each link with vehicles (dashboard/link_state.py
+ * link_state; the others are "no vehicles"), and the marker layers that changed.
  * bandTraces builds exactly what dashboard/figures.py speed_band_traces builds on the
  * server (the browser test compares them): per band, the polylines of its links in link
  * order, each followed by a null separator, the link's hover text on every point; a band
@@ -26,17 +27,25 @@
         const offsets = geometry.offsets;
         const lon = geometry.lon;
         const lat = geometry.lat;
+        const nLinks = geometry.head.length;
+        const band = new Array(nLinks).fill(geometry.empty_band);
+        const speedKmh = new Array(nLinks).fill(null);
+        const vehicles = new Array(nLinks).fill(null);
+        links.link.forEach(function (i, k) {
+            band[i] = links.band[k];
+            speedKmh[i] = links.speed_kmh[k];
+            vehicles[i] = links.vehicles[k];
+        });
         const traces = [];
         for (let b = 0; b < geometry.n_bands; b++) {
             traces.push({x: [], y: [], hovertext: []});
         }
-        for (let i = 0; i < links.band.length; i++) {
-            const trace = traces[links.band[i]];
+        for (let i = 0; i < nLinks; i++) {
+            const trace = traces[band[i]];
             if (trace === undefined) {
                 continue;
             }
-            const text = geometry.head[i] + speedText(links.speed_kmh[i], links.vehicles[i])
-                + geometry.tail[i];
+            const text = geometry.head[i] + speedText(speedKmh[i], vehicles[i]) + geometry.tail[i];
             for (let k = offsets[i]; k < offsets[i + 1]; k++) {
                 trace.x.push(lon[k]);
                 trace.y.push(lat[k]);

@@ -2,7 +2,7 @@
 
 Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
 :class:`~twin.live.TwinView` and sends the map's update (:func:`dashboard.live_layers.live_update`:
-every link's band, speed and vehicles, and the marker layers — incidents, units, their
+the band, speed and vehicles of each link with vehicles, and the marker layers — incidents, units, their
 routes — that changed), the tile texts and the alert feed (the view's recent alerts,
 newest first, coloured by severity: :mod:`dashboard.alert_feed`). The figure (its band
 traces empty), the links' geometry (:func:`dashboard.link_state.link_geometry`) and the

@@ -110,8 +110,8 @@ def test_refresh_sends_the_links_state_and_tiles(app_and_live, tiny_network, vie
         update, key, digests, status, feed, *tiles = page.refresh(2, first_key, drawn)
     # no incident or unit moved: the marker layers are not sent again
     assert update["layers"] == []
-    assert update["links"] == {"band": [1, 2, 3, 4], "speed_kmh": [36, 22, 14, 3],
-                               "vehicles": [1, 1, 1, 1]}
+    assert update["links"] == {"link": [0, 1, 2, 3], "band": [1, 2, 3, 4],
+                               "speed_kmh": [36, 22, 14, 3], "vehicles": [1, 1, 1, 1]}
     assert [SPEED_BANDS[b].key for b in update["links"]["band"]] == [
         "free", "slow", "heavy", "jam"]
     assert digests == drawn

@@ -20,10 +20,17 @@ def rebuild(geometry: dict[str, Any], links: dict[str, list[Any]]) -> list[dict[
     geometry, links = json.loads(to_json_plotly(geometry)), json.loads(to_json_plotly(links))
     traces: list[dict[str, list]] = [{"x": [], "y": [], "hovertext": []}
                                      for _ in range(geometry["n_bands"])]
+    n_links = len(geometry["head"])
+    band_of = [geometry["empty_band"]] * n_links
+    speed_of: list[int | None] = [None] * n_links
+    vehicles_of: list[int | None] = [None] * n_links
+    for k, i in enumerate(links["link"]):
+        band_of[i] = links["band"][k]
+        speed_of[i], vehicles_of[i] = links["speed_kmh"][k], links["vehicles"][k]
     offsets = geometry["offsets"]
-    for i, band in enumerate(links["band"]):
-        text = (geometry["head"][i] + figures.speed_text(links["speed_kmh"][i],
-                                                        links["vehicles"][i]) + geometry["tail"][i])
+    for i, band in enumerate(band_of):
+        text = (geometry["head"][i] + figures.speed_text(speed_of[i], vehicles_of[i])
+                + geometry["tail"][i])
         points = range(offsets[i], offsets[i + 1])
         traces[band]["x"] += [geometry["lon"][k] for k in points] + [None]
         traces[band]["y"] += [geometry["lat"][k] for k in points] + [None]
@@ -61,8 +68,10 @@ def test_a_bent_link_and_an_unnamed_link_rebuild_too(tiny_network):
     state = link_state.link_state(tiny_network, speed, count)
     assert rebuild(geometry, state) == figures.speed_band_traces(tiny_network, speed, count)
     assert np.diff(geometry["offsets"]).tolist() == [3, 2, 2, 2]
-    assert state == {"band": figures.link_bands(tiny_network, speed, count).tolist(),
-                     "speed_kmh": [36, 18, None, 7], "vehicles": [3, 1, 0, 2]}
+    bands = figures.link_bands(tiny_network, speed, count)
+    assert bands[2] == figures.EMPTY_BAND  # no vehicles: not listed
+    assert state == {"link": [0, 1, 3], "band": bands[[0, 1, 3]].tolist(),
+                     "speed_kmh": [36, 18, 7], "vehicles": [3, 1, 2]}
     assert geometry["head"][3] == "<b>unnamed service</b><br>"
     assert geometry["tail"][2] == "<br>limit 45 km/h"
 

@@ -74,7 +74,9 @@ def test_the_tick_update_sends_the_links_and_only_the_layers_that_changed(grid_v
     assert data == live_layers.layer_data(during, "incidents")
     update, again = live_layers.live_update(network, later, digests)
     assert update["layers"] == [] and again == digests  # the incident did not change
-    assert len(update["links"]["band"]) == network.n_links
+    busy = [i for i, n in enumerate(later.link_vehicle_count) if n > 0]
+    assert update["links"]["link"] == busy and update["links"]["vehicles"] == [
+        later.link_vehicle_count[i] for i in busy]
 
 
 def test_units_and_routes_are_patched_when_the_dispatch_units_move(tmp_path):
