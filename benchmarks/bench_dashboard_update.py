@@ -6,12 +6,14 @@ module of ``jakarta_jatinegara_dispatch.toml`` running live, a crash reported to
 30 s and the scenario's own lane block from 60 s; it is run until units are driving to
 the crash (so their routes are drawn). The timed call is the whole server side of one
 tick: the refresh callback through Flask's test client (``POST /_dash-update-component``
-with the page's interval, last view key and layer digests), building the band data and
-every live layer (incidents, units, routes; the page had drawn none of them: the
-worst tick) and serialising the Patch. ``extra_info`` has the response bytes of that
-tick, of a typical tick (no marker changed: bands only) and of the links-only baseline
-measured in the same run (the same view with no incidents, units or sites), and the
-time ratio against that baseline.
+with the page's interval, last view key and layer digests), building the map's update
+(the band, speed and vehicles of each link with vehicles, and every live layer: incidents, units, routes;
+the page had drawn none of them: the worst tick) and serialising it with the tiles and
+the alert feed. ``extra_info`` has the response bytes of that tick, of a typical tick (no
+marker changed: links only) and of the links-only baseline measured in the same run (the
+same view with no incidents, units or sites), the time ratio against that baseline, and
+the bytes of the page itself (the page router's response: figure, link geometry, tiles),
+sent once when the page opens.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _scenario() -> Any:
 def _body(app: Any, view: TwinView, drawn: dict[str, str]) -> dict[str, Any]:
     client = app.server.test_client()
     deps = client.get("/_dash-dependencies").get_json()
-    (dep,) = [d for d in deps if f"{ids.OPS_MAP}.figure" in d["output"]]
+    (dep,) = [d for d in deps if f"{ids.OPS_TICK}.data" in d["output"]]
     outputs = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
                for part in dep["output"].strip(".").split("...")]
     return {"output": dep["output"], "outputs": outputs,
@@ -58,7 +60,22 @@ def _body(app: Any, view: TwinView, drawn: dict[str, str]) -> dict[str, Any]:
             "changedPropIds": [f"{ids.OPS_INTERVAL}.n_intervals"]}
 
 
-def _poster(live: LiveTwin, drawn: dict[str, str]) -> Any:
+def _page_bytes(client: Any) -> int:
+    """The bytes of the Operations page as Dash's page router sends it when it opens."""
+    deps = client.get("/_dash-dependencies").get_json()
+    (router,) = [d["output"] for d in deps if "_pages_content.children" in d["output"]]
+    body = {"output": router,
+            "outputs": [{"id": "_pages_content", "property": "children"},
+                        {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"},
+                       {"id": "_pages_location", "property": "search", "value": ""}],
+            "changedPropIds": ["_pages_location.pathname"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200 and ids.OPS_MAP in response.get_data(as_text=True)
+    return len(response.get_data())
+
+
+def _poster(live: LiveTwin, drawn: dict[str, str]) -> tuple[Any, Any]:
     app = create_app(live)
     client = app.server.test_client()
     assert client.get("/").status_code == 200
@@ -69,7 +86,7 @@ def _poster(live: LiveTwin, drawn: dict[str, str]) -> Any:
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         return len(response.get_data())
 
-    return post
+    return post, client
 
 
 @pytest.mark.benchmark(group="dashboard")
@@ -88,7 +105,7 @@ def test_operations_update_jatinegara(benchmark) -> None:
     network = run.network
 
     links_only = dataclasses.replace(view, incidents=(), units=(), sites=())
-    base_post = _poster(LiveTwin(network, links_only), {})
+    base_post, _ = _poster(LiveTwin(network, links_only), {})
     base_post()  # warm (figure geometry cache, Flask)
     base_s = []
     for _ in range(BASELINE_ROUNDS):
@@ -96,12 +113,13 @@ def test_operations_update_jatinegara(benchmark) -> None:
         base_bytes = base_post()
         base_s.append(time.perf_counter() - t0)
 
-    full_post = _poster(LiveTwin(network, view), {})
-    typical_post = _poster(LiveTwin(network, view), live_layers.layer_digests(view))
+    full_post, _ = _poster(LiveTwin(network, view), {})
+    typical_post, typical_client = _poster(LiveTwin(network, view), live_layers.layer_digests(view))
     full_post()
     full_bytes = benchmark(full_post)
     typical_bytes = typical_post()
     full_s = benchmark.stats.stats.median if benchmark.stats else None
+    page_bytes = _page_bytes(typical_client)
 
     benchmark.extra_info.update({
         "links": network.n_links,
@@ -112,6 +130,7 @@ def test_operations_update_jatinegara(benchmark) -> None:
         "bytes_per_update": full_bytes,
         "bytes_typical_tick": typical_bytes,
         "bytes_links_only": base_bytes,
+        "bytes_page_once": page_bytes,
         "bytes_ratio": round(full_bytes / base_bytes, 3),
         "links_only_median_ms": round(1e3 * statistics.median(base_s), 2),
         "time_ratio": None if full_s is None else round(full_s / statistics.median(base_s), 3),

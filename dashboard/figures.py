@@ -133,8 +133,8 @@ def speed_band_traces(
 ) -> list[dict[str, list[Any]]]:
     """The data of the map's band traces, in :data:`SPEED_BANDS` order.
 
-    The Operations page patches exactly these keys of the figure's traces
-    every tick (``dash.Patch``), so the layout and styling are sent once.
+    The Operations page's browser rebuilds exactly these from the link geometry and
+    each tick's link state (:mod:`dashboard.link_state`, ``assets/ops_map.js``).
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def class_traces(network: Network, link_class: NDArray[np.integer], n_classes: i
     """One line trace's data per class ``0 .. n_classes - 1``: the polylines of the links
     of that class (``link_class``, (n_links,); other values are not drawn), each followed
     by a ``None`` separator, with ``link_text`` as their hover text."""
-    lon, lat = _map_geometry(network, float(side_offset_m))
+    lon, lat = map_geometry(network, float(side_offset_m))
     return [_polylines(network.geom_offsets, lon, lat, link_text, np.flatnonzero(link_class == i))
             for i in range(n_classes)]
 
@@ -287,21 +287,18 @@ def status_text(view: TwinView) -> str:
     )
 
 
-# ----------------------------------------------------------------- internals
-def _check_link_array(network: Network, values: NDArray[Any], name: str) -> NDArray[Any]:
-    arr = np.asarray(values)
-    if arr.shape != (network.n_links,):
-        raise ValueError(
-            f"{name} has shape {arr.shape}, expected ({network.n_links},) — one value per "
-            f"link of network {network.name!r}"
-        )
-    return arr
-
-
+# ------------------------------------------------------------------ geometry
 @lru_cache(maxsize=8)
-def _map_geometry(network: Network, side_offset_m: float) -> tuple[FloatArray, FloatArray]:
-    """Link polylines shifted ``side_offset_m`` to the left, in rounded degrees.
+def map_geometry(network: Network, side_offset_m: float) -> tuple[FloatArray, FloatArray]:
+    """Link polylines shifted ``side_offset_m`` (metres) to the left, in rounded degrees.
 
+    Returns
+    -------
+    lon, lat : float64 arrays, degrees, indexed like ``network.geom_x_m`` (link ``i`` is
+        ``network.geom_offsets[i]:network.geom_offsets[i + 1]``).
+
+    Notes
+    -----
     Cached per network (networks hash by identity), since the geometry never
     changes during a run.
     """
@@ -321,24 +318,80 @@ def _map_geometry(network: Network, side_offset_m: float) -> tuple[FloatArray, F
     return np.round(lon, COORD_DECIMALS), np.round(lat, COORD_DECIMALS)
 
 
+# ---------------------------------------------------------------- link hover
+def link_text_ends(network: Network) -> tuple[list[str], list[str]]:
+    """The fixed parts of each link's hover text: its name, and its speed limit.
+
+    A link's hover text is ``head + speed_text(...) + tail``.
+
+    Returns
+    -------
+    heads, tails : list of str, (n_links,)
+        ``"<b>name</b><br>"`` (``"unnamed <road class>"`` without a name) and
+        ``"<br>limit 50 km/h"``.
+    """
+    limit_kmh = network.link_speed_limit_mps * MPS_TO_KMH
+    names = [network.link_name[i] or f"unnamed {network.link_road_class[i] or 'road'}"
+             for i in range(network.n_links)]
+    heads = [f"<b>{name}</b><br>" for name in names]
+    tails = [f"<br>limit {limit_kmh[i]:.0f} km/h" for i in range(network.n_links)]
+    return heads, tails
+
+
+def shown_speed_kmh(link_speed_mps: FloatArray, link_vehicle_count: NDArray[np.integer] | None,
+                    ) -> list[int | None]:
+    """Each link's speed as the map shows it: whole km/h (rounded half to even), ``None``
+    where the link has no vehicles or no known speed.
+
+    Parameters
+    ----------
+    link_speed_mps : float64 array (n_links,), m/s; ``nan`` where unknown.
+    link_vehicle_count : int array (n_links,), optional
+    """
+    speed_kmh = np.asarray(link_speed_mps, dtype=np.float64) * MPS_TO_KMH
+    shown = np.isfinite(speed_kmh)
+    if link_vehicle_count is not None:
+        shown &= np.asarray(link_vehicle_count) != 0
+    rounded = np.rint(np.where(shown, speed_kmh, 0.0)).astype(np.int64).tolist()
+    return [kmh if ok else None for kmh, ok in zip(rounded, shown.tolist(), strict=True)]
+
+
+def speed_text(speed_kmh: int | None, vehicles: int | None) -> str:
+    """The middle line of a link's hover text (``assets/ops_map.js`` builds the same).
+
+    Parameters
+    ----------
+    speed_kmh : int or None
+        From :func:`shown_speed_kmh`; ``None``: "no vehicles".
+    vehicles : int or None
+        Vehicles on the link, shown after the speed when given.
+    """
+    if speed_kmh is None:
+        return "no vehicles"
+    return f"{speed_kmh} km/h" + ("" if vehicles is None else f" · {vehicles} veh")
+
+
+# ----------------------------------------------------------------- internals
+def _check_link_array(network: Network, values: NDArray[Any], name: str) -> NDArray[Any]:
+    arr = np.asarray(values)
+    if arr.shape != (network.n_links,):
+        raise ValueError(
+            f"{name} has shape {arr.shape}, expected ({network.n_links},) — one value per "
+            f"link of network {network.name!r}"
+        )
+    return arr
+
+
 def _link_hover_text(
     network: Network,
     link_speed_mps: FloatArray,
     link_vehicle_count: NDArray[np.integer] | None,
 ) -> list[str]:
-    speed_kmh = np.asarray(link_speed_mps, dtype=np.float64) * MPS_TO_KMH
-    limit_kmh = network.link_speed_limit_mps * MPS_TO_KMH
+    heads, tails = link_text_ends(network)
+    shown = shown_speed_kmh(link_speed_mps, link_vehicle_count)
     counts = None if link_vehicle_count is None else np.asarray(link_vehicle_count)
-    out = []
-    for i in range(network.n_links):
-        name = network.link_name[i] or f"unnamed {network.link_road_class[i] or 'road'}"
-        n = None if counts is None else int(counts[i])
-        if n == 0 or not math.isfinite(speed_kmh[i]):
-            speed = "no vehicles"
-        else:
-            speed = f"{speed_kmh[i]:.0f} km/h" + ("" if n is None else f" · {n} veh")
-        out.append(f"<b>{name}</b><br>{speed}<br>limit {limit_kmh[i]:.0f} km/h")
-    return out
+    return [head + speed_text(kmh, None if counts is None else int(counts[i])) + tail
+            for i, (head, kmh, tail) in enumerate(zip(heads, shown, tails, strict=True))]
 
 
 def _polylines(

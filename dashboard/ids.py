@@ -138,6 +138,8 @@ PLAN_DOWNLOAD = "plan-download"
 
 # live map layers and the Map page (dashboard/live_layers.py, dashboard/pages/map.py)
 OPS_LAYER_KEYS = "ops-layer-keys"  # dcc.Store: digests of the marker layers last drawn
+OPS_LINK_GEOMETRY = "ops-link-geometry"  # dcc.Store: dashboard.link_state.link_geometry, once
+OPS_TICK = "ops-tick"  # dcc.Store: the map's update of the last tick (live_layers.live_update)
 MAP_LAYERS = "map-layers"  # dcc.Checklist: dashboard.map_layers.MAP_LAYERS keys shown
 MAP_GRAPH = "map-graph"
 MAP_NOTES = "map-notes"  # what each layer holds (or why it is empty)

@@ -1,10 +1,11 @@
 """The Operations map's marker layers: incidents, units with their routes, cameras, detectors.
 
-Plain functions over a :class:`~twin.live.TwinView` (nothing here touches Dash but
-``dash.Patch``). The figure's traces are the speed bands (:data:`dashboard.figures.SPEED_BANDS`)
-followed by :data:`LAYERS`; the sites never change during a run and are sent once, with
-the page. Every tick :func:`live_patch` sends the band data, and the data of a live layer
-only when its digest (of the view's records) differs from the one the page last drew.
+Plain functions over a :class:`~twin.live.TwinView` (nothing here touches Dash). The figure's
+traces are the speed bands (:data:`dashboard.figures.SPEED_BANDS`) followed by :data:`LAYERS`;
+the sites never change during a run and are sent once, with the page. Every tick
+:func:`live_update` sends the links' state (:func:`dashboard.link_state.link_state`, from which
+the browser redraws the band traces: ``assets/ops_map.js``), and the data of a live layer only
+when its digest (of the view's records) differs from the one the page last drew.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Patch
 
-from dashboard import figures
+from dashboard import figures, link_state
 from twin.live import TwinView
 from twin.map_marks import IncidentMark, SiteMark, UnitMark
 from twin.network import Network
@@ -40,7 +40,7 @@ class Layer:
     key: str
     label: str
     live: bool
-    """Patched when it changes (else drawn once, with the page)."""
+    """Sent again when it changes (else drawn once, with the page)."""
     style: Mapping[str, Any]
 
 
@@ -145,31 +145,52 @@ def _trace(layer: Layer, data: TraceData) -> go.Scatter:
                       hoverlabel=HOVER, **style)
 
 
-def operations_figure(network: Network, view: TwinView) -> go.Figure:
-    """The live map: the speed bands, then every layer of :data:`LAYERS` for ``view``."""
+def operations_figure(network: Network, view: TwinView, *, links: bool = True) -> go.Figure:
+    """The live map: the speed bands, then every layer of :data:`LAYERS` for ``view``.
+
+    With ``links=False`` the band traces are styled but empty (one gap point each), for the
+    browser to draw from the link geometry and a :func:`live_update` (``assets/ops_map.js``);
+    the page is then about a quarter of the size.
+    """
     fig = figures.network_figure(network, view.link_speed_mps, view.link_vehicle_count)
+    if not links:
+        for band in fig.data:
+            band.update(x=[None], y=[None], hovertext=[None])
     fig.add_traces([_trace(layer, layer_data(view, layer.key)) for layer in LAYERS])
     return fig
 
 
-def live_patch(network: Network, view: TwinView, drawn: Mapping[str, str] | None
-               ) -> tuple[Patch, dict[str, str]]:
-    """The Patch of one tick: the band traces' data, and the live layers whose digest
-    differs from ``drawn`` (the digests the page holds); with the new digests."""
-    patch = Patch()
-    bands = figures.speed_band_traces(network, view.link_speed_mps, view.link_vehicle_count)
-    for i, data in enumerate(bands):
-        _put(patch, i, data)
+def trace_update(data: TraceData) -> dict[str, Any]:
+    """Layer data as the trace properties it sets: ``marker.color`` becomes
+    ``{"marker": {"color": ...}}`` (merged into the trace's marker by ``assets/ops_map.js``)."""
+    update: dict[str, Any] = {key: values for key, values in data.items() if key != "marker.color"}
+    if "marker.color" in data:
+        update["marker"] = {"color": data["marker.color"]}
+    return update
+
+
+def live_update(network: Network, view: TwinView, drawn: Mapping[str, str] | None
+                ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The map's update of one tick, with the new layer digests.
+
+    Parameters
+    ----------
+    network : Network
+    view : TwinView
+    drawn : dict, optional
+        The layer digests (:func:`layer_digests`) of the view the page last drew.
+
+    Returns
+    -------
+    update : dict
+        ``links``: :func:`dashboard.link_state.link_state` of ``view``; ``layers``: a list
+        of ``[trace index, trace_update(layer data)]`` for each live layer whose digest
+        differs from ``drawn``. ``assets/ops_map.js`` applies it to the figure.
+    digests : dict
+        :func:`layer_digests` of ``view``.
+    """
     digests = layer_digests(view)
-    for key in LIVE_KEYS:
-        if (drawn or {}).get(key) != digests[key]:
-            _put(patch, trace_index(key), layer_data(view, key))
-    return patch, digests
-
-
-def _put(patch: Patch, index: int, data: TraceData) -> None:
-    for key, values in data.items():
-        if key == "marker.color":
-            patch["data"][index]["marker"]["color"] = values
-        else:
-            patch["data"][index][key] = values
+    layers = [[trace_index(key), trace_update(layer_data(view, key))]
+              for key in LIVE_KEYS if (drawn or {}).get(key) != digests[key]]
+    links = link_state.link_state(network, view.link_speed_mps, view.link_vehicle_count)
+    return {"links": links, "layers": layers}, digests

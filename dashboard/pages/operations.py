@@ -1,11 +1,13 @@
 """Operations: the live network map, the run's key figures and the alert feed.
 
 Every second a ``dcc.Interval`` fires :func:`refresh`, which reads the latest
-:class:`~twin.live.TwinView` and sends only the band traces' data and the marker layers
-(incidents, units, their routes: :mod:`dashboard.live_layers`) that changed (a
-``dash.Patch``), the tile texts and the alert feed (the view's recent alerts,
-newest first, coloured by severity: :mod:`dashboard.alert_feed`); the figure
-layout is sent once, with the page.
+:class:`~twin.live.TwinView` and sends the map's update (:func:`dashboard.live_layers.live_update`:
+the band, speed and vehicles of each link with vehicles, and the marker layers — incidents, units, their
+routes — that changed), the tile texts and the alert feed (the view's recent alerts,
+newest first, coloured by severity: :mod:`dashboard.alert_feed`). The figure (its band
+traces empty), the links' geometry (:func:`dashboard.link_state.link_geometry`) and the
+first update are sent once, with the page; a clientside callback (``kota_ops.draw`` in
+``assets/ops_map.js``) draws the band traces from the geometry and each update in the browser.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, figures, ids, live_layers
+from dashboard import auth, figures, ids, link_state, live_layers
 from dashboard.alert_feed import AlertRow, alert_feed_rows
 from dashboard.state import current_live
 from twin.accounts.roles import PAGE_OPERATIONS
@@ -40,7 +42,9 @@ def layout(**_kwargs: Any) -> html.Div:
     live = current_live()
     view = live.latest()
     kpis = figures.kpi_values(view)
-    figure = live_layers.operations_figure(live.network, view)
+    figure = live_layers.operations_figure(live.network, view, links=False)
+    drawn = live_layers.layer_digests(view)
+    update, _ = live_layers.live_update(live.network, view, drawn)  # the links, drawn on load
     return html.Div(className="ops-page", children=[
         html.Div(figures.status_text(view), id=ids.OPS_STATUS, className="ops-status"),
         html.Div(className="kpi-row", children=[_tile(key, kpis[key]) for key in ids.OPS_KPI_KEYS]),
@@ -55,13 +59,15 @@ def layout(**_kwargs: Any) -> html.Div:
             ]),
         ]),
         dcc.Store(id=ids.OPS_LAST_TIME, data=_view_key(view)),
-        dcc.Store(id=ids.OPS_LAYER_KEYS, data=live_layers.layer_digests(view)),
+        dcc.Store(id=ids.OPS_LAYER_KEYS, data=drawn),
+        dcc.Store(id=ids.OPS_LINK_GEOMETRY, data=link_state.link_geometry(live.network)),
+        dcc.Store(id=ids.OPS_TICK, data=update),
         dcc.Interval(id=ids.OPS_INTERVAL, interval=REFRESH_MS),
     ])
 
 
 @callback(
-    Output(ids.OPS_MAP, "figure"),
+    Output(ids.OPS_TICK, "data"),
     Output(ids.OPS_LAST_TIME, "data"),
     Output(ids.OPS_LAYER_KEYS, "data"),
     Output(ids.OPS_STATUS, "children"),
@@ -74,17 +80,28 @@ def layout(**_kwargs: Any) -> html.Div:
 )
 def refresh(_n_intervals: int, last_key: list[Any] | None,
             drawn: dict[str, str] | None = None) -> tuple[Any, ...]:
-    """Patch the map's band traces, its changed marker layers and the tiles when the view
-    has moved on."""
+    """The map's update (links and changed marker layers), the tiles and the alert feed
+    when the view has moved on."""
     auth.require(PERMISSION)
     live = current_live()
     view = live.latest()
     if last_key == _view_key(view):
         raise PreventUpdate
-    patch, digests = live_layers.live_patch(live.network, view, drawn)
+    update, digests = live_layers.live_update(live.network, view, drawn)
     kpis = figures.kpi_values(view)
-    return (patch, _view_key(view), digests, figures.status_text(view), feed_items(view),
+    return (update, _view_key(view), digests, figures.status_text(view), feed_items(view),
             *(kpis[key] for key in ids.OPS_KPI_KEYS))
+
+
+dash.clientside_callback(
+    ClientsideFunction(namespace="kota_ops", function_name="draw"),
+    Output(ids.OPS_MAP, "figure"),
+    Input(ids.OPS_TICK, "data"),
+    State(ids.OPS_LINK_GEOMETRY, "data"),
+    State(ids.OPS_MAP, "figure"),
+)
+"""Draw the links when the page opens (its figure's band traces are empty) and each tick's
+update, in the browser (``assets/ops_map.js``)."""
 
 
 def feed_items(view: Any) -> list[html.Li]:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from dash import Patch
+from dash import dcc
 from dash.exceptions import PreventUpdate
 
-from dashboard import ids, live_layers
+from dashboard import ids, link_state, live_layers
 from dashboard.app import create_app, serve
 from dashboard.figures import SPEED_BANDS
 from dashboard.state import LIVE_CONFIG_KEY, current_live
@@ -52,12 +52,46 @@ def test_shell_serves_layout_assets_and_one_operations_callback(app_and_live):
     assert "kota.css" in index
     assert "cdn" not in index.lower()
     deps = client.get("/_dash-dependencies").get_json()
-    ops = [d for d in deps if ids.OPS_MAP in d["output"]]
-    assert len(ops) == 1
+    (tick,) = [d for d in deps if f"{ids.OPS_TICK}.data" in d["output"]]
+    assert "clientside_function" not in tick or tick["clientside_function"] is None
+    # the map figure is drawn in the browser, from the tick's data and the link geometry
+    (draw,) = [d for d in deps if ids.OPS_MAP in d["output"]]
+    assert draw["clientside_function"] == {"namespace": "kota_ops", "function_name": "draw"}
+    assert [i["id"] for i in draw["inputs"]] == [ids.OPS_TICK]
+    assert "ops_map.js" in index
+    js = client.get("/assets/ops_map.js")
+    assert js.status_code == 200 and b"kota_ops" in js.data
 
 
-def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_factory):
-    """A newer view gives a Patch of every band's x/y/hovertext plus the tile texts."""
+def test_the_page_sends_the_geometry_once_and_the_links_for_the_browser_to_draw(
+        app_and_live, tiny_network, view_factory):
+    """The page's figure has styled but empty band traces; the link geometry and the first
+    update (the links of the view, no marker layer: the figure has them) come with it."""
+    app, live, _ = app_and_live
+    speed = tiny_network.link_speed_limit_mps * np.array([1.0, 0.6, 0.3, 0.1])
+    live.publish_view(view_factory(tiny_network, speed, np.array([1, 2, 0, 1])))
+    page = sys.modules["dashboard.pages.operations"]
+    with app.server.test_request_context():
+        stores = {c.id: c.data for c in _components(page.layout()) if isinstance(c, dcc.Store)}
+        (graph,) = [c for c in _components(page.layout()) if isinstance(c, dcc.Graph)]
+    bands = graph.figure.data[:len(SPEED_BANDS)]
+    assert [t.name for t in bands] == [b.label for b in SPEED_BANDS]
+    assert all(list(t.x) == [None] and list(t.hovertext) == [None] for t in bands)
+    view = live.latest()
+    assert stores[ids.OPS_TICK] == {"layers": [], "links": link_state.link_state(
+        tiny_network, view.link_speed_mps, view.link_vehicle_count)}
+    assert stores[ids.OPS_LINK_GEOMETRY] == link_state.link_geometry(tiny_network)
+
+
+def _components(component) -> list:
+    children = getattr(component, "children", None)
+    kids = children if isinstance(children, list) else [] if children is None else [children]
+    return [component, *(c for kid in kids if hasattr(kid, "to_plotly_json")
+                         for c in _components(kid))]
+
+
+def test_refresh_sends_the_links_state_and_tiles(app_and_live, tiny_network, view_factory):
+    """A newer view gives the links' bands, speeds and vehicles plus the tile texts."""
     app, live, _ = app_and_live
     page = sys.modules["dashboard.pages.operations"]
     with app.server.test_request_context():
@@ -73,12 +107,13 @@ def test_refresh_patches_band_traces_and_tiles(app_and_live, tiny_network, view_
             tiny_network, speed, np.ones(4, np.int64), time_s=65.0, n_active=4, n_total=10,
             alerts=(alert,),
         ))
-        patch, key, digests, status, feed, *tiles = page.refresh(2, first_key, drawn)
-    assert isinstance(patch, Patch)
-    ops = patch.to_plotly_json()["operations"]
-    patched = {(op["location"][1], op["location"][2]) for op in ops}
+        update, key, digests, status, feed, *tiles = page.refresh(2, first_key, drawn)
     # no incident or unit moved: the marker layers are not sent again
-    assert patched == {(i, k) for i in range(len(SPEED_BANDS)) for k in ("x", "y", "hovertext")}
+    assert update["layers"] == []
+    assert update["links"] == {"link": [0, 1, 2, 3], "band": [1, 2, 3, 4],
+                               "speed_kmh": [36, 22, 14, 3], "vehicles": [1, 1, 1, 1]}
+    assert [SPEED_BANDS[b].key for b in update["links"]["band"]] == [
+        "free", "slow", "heavy", "jam"]
     assert digests == drawn
     assert key == [65.0, False]
     assert tiles[0] == "07:01:05"

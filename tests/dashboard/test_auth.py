@@ -50,7 +50,7 @@ def _login(app, name: str, password: str = PASSWORD):
 def _refresh_body(client) -> dict:
     """The body Dash's renderer POSTs for the Operations page's 1 Hz refresh callback."""
     deps = client.get("/_dash-dependencies").get_json()
-    (dep,) = [d for d in deps if ids.OPS_MAP in d["output"]]
+    (dep,) = [d for d in deps if f"{ids.OPS_TICK}.data" in d["output"]]
     outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]}
                for o in dep["output"].strip(".").split("...")]
     return {"output": dep["output"], "outputs": outputs,

@@ -10,6 +10,7 @@ a minute in, so the camera reports a stopped vehicle for the alert feed.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -41,12 +42,13 @@ RADJIMAN_NORTH = "1336960567-1709501112-0"  # two lanes
 @pytest.fixture
 def running_run(tmp_path):
     """The demo scenario running at 120x real time in a background thread, plus a CCTV
-    camera that sees a breakdown at 06:00:30; its store is a SQLite file."""
+    camera that sees a breakdown at 06:00:30 (for an hour: 30 s of wall time, so a slow
+    page load still finds it open); its store is a SQLite file."""
     demo = load_scenario(DEMO)
     cctv = CameraSpec(id="cctv-radjiman-north", type="cctv", link=RADJIMAN_NORTH, pos_m=50.0,
                       stopped_after_s=20.0)
     stall = IncidentSpec(id="breakdown-radjiman", type="breakdown", link=RADJIMAN_NORTH,
-                         start_s=30.0, duration_s=900.0, lanes_blocked=2)
+                         start_s=30.0, duration_s=3600.0, lanes_blocked=2)
     scenario = demo.model_copy(update={"cameras": [*demo.cameras, cctv],
                                        "incidents": [*demo.incidents, stall]})
     run = TwinRun(scenario, realtime=True, speedup=120.0,
@@ -86,6 +88,12 @@ def test_operations_page_shows_the_live_twin(dash_duo, running_twin):
     until(lambda: vehicles.text not in ("", "0"), timeout=10)
     n_traces = len(SPEED_BANDS) + len(live_layers.LAYERS)
     assert len(dash_duo.find_elements(f"#{ids.OPS_MAP} .scatterlayer .trace")) == n_traces
+    # the bands are redrawn in the browser (assets/ops_map.js): a busy link's hover text
+    band_texts = dash_duo.driver.execute_script(
+        f"return document.querySelector('#{ids.OPS_MAP} .js-plotly-plot').data"
+        f".slice(1, {len(SPEED_BANDS)}).flatMap(t => t.hovertext.filter(h => h));")
+    busy = re.compile(r"<b>[^<]+</b><br>\d+ km/h · \d+ veh<br>limit \d+ km/h")
+    assert band_texts and all(busy.fullmatch(text) for text in band_texts)
     # the breakdown (30 s in) is drawn as an incident marker, with its type and lanes
     incidents = live_layers.trace_index("incidents")
     until(lambda: len(dash_duo.find_elements(

@@ -1,5 +1,5 @@
 """The map layers as plain functions on real runs: the Operations map's marker layers and
-its one-second Patch, and the Map page's hot spots, suggested sites, areas and switcher."""
+its one-second update, and the Map page's hot spots, suggested sites, areas and switcher."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import ids, live_layers, map_layers
+from dashboard import ids, link_state, live_layers, map_layers
 from dashboard.app import create_app
 from dashboard.figures import SPEED_BANDS
 from tests.dashboard.logins import PASSWORD, client_login
@@ -18,7 +18,6 @@ from twin.runner import TwinRun
 from twin.scenario import CameraSpec, load_scenario
 
 GRID = Path(__file__).resolve().parents[2] / "scenarios" / "grid_small.toml"
-N_BANDS = len(SPEED_BANDS)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,8 @@ def etle(tmp_path_factory):
     run.close()
 
 
-def _patched(patch) -> set[tuple[int, str]]:
-    return {(op["location"][1], op["location"][2]) for op in patch.to_plotly_json()["operations"]}
+def _sent(update) -> set[tuple[int, str]]:
+    return {(index, key) for index, data in update["layers"] for key in data}
 
 
 def test_operations_figure_draws_bands_then_every_layer(grid_views):
@@ -63,15 +62,21 @@ def test_operations_figure_draws_bands_then_every_layer(grid_views):
     assert fig.data[live_layers.trace_index("units")].x == (None,)  # no dispatch module
 
 
-def test_the_tick_patch_sends_the_bands_and_only_the_layers_that_changed(grid_views):
+def test_the_tick_update_sends_the_links_and_only_the_layers_that_changed(grid_views):
     network, (before, during, later) = grid_views
     drawn = live_layers.layer_digests(before)
-    patch, digests = live_layers.live_patch(network, during, drawn)
-    bands = {(i, k) for i in range(N_BANDS) for k in ("x", "y", "hovertext")}
+    update, digests = live_layers.live_update(network, during, drawn)
+    assert update["links"] == link_state.link_state(network, during.link_speed_mps,
+                                                    during.link_vehicle_count)
     incidents = live_layers.trace_index("incidents")
-    assert _patched(patch) == bands | {(incidents, k) for k in ("x", "y", "hovertext")}
-    patch, again = live_layers.live_patch(network, later, digests)
-    assert _patched(patch) == bands and again == digests  # the incident did not change
+    assert _sent(update) == {(incidents, k) for k in ("x", "y", "hovertext")}
+    (index, data), = update["layers"]
+    assert data == live_layers.layer_data(during, "incidents")
+    update, again = live_layers.live_update(network, later, digests)
+    assert update["layers"] == [] and again == digests  # the incident did not change
+    busy = [i for i, n in enumerate(later.link_vehicle_count) if n > 0]
+    assert update["links"]["link"] == busy and update["links"]["vehicles"] == [
+        later.link_vehicle_count[i] for i in busy]
 
 
 def test_units_and_routes_are_patched_when_the_dispatch_units_move(tmp_path):
@@ -83,9 +88,11 @@ def test_units_and_routes_are_patched_when_the_dispatch_units_move(tmp_path):
     assert len(view.units) == 6
     data = live_layers.unit_data(view.units)
     assert data["marker.color"] == [live_layers.UNIT_COLOURS[u.status] for u in view.units]
-    patch, _ = live_layers.live_patch(run.network, view, {})
+    update, _ = live_layers.live_update(run.network, view, {})
     units = live_layers.trace_index("units")
-    assert (units, "marker") in _patched(patch) and (units, "x") in _patched(patch)
+    assert (units, "marker") in _sent(update) and (units, "x") in _sent(update)
+    (marker,) = [data["marker"] for index, data in update["layers"] if index == units]
+    assert marker == {"color": data["marker.color"]}  # merged into the trace's marker style
 
 
 def test_problem_map_layers_on_a_real_store(etle):
