@@ -25,9 +25,11 @@ from twin.modules.dispatch.board import (
 from twin.modules.dispatch.persist import load_kpis
 from twin.modules.quality import ALL_AREAS, Window, areas, latest_data_time, load_config
 from twin.modules.quality import history as score_history
-from twin.modules.quality.queries import measure_all
-from twin.modules.quality.queries_dispatch import run_spans
+from twin.modules.quality.potential import link_evidence, slow_responses
+from twin.modules.quality.queries import measure, measure_all
+from twin.modules.quality.queries_dispatch import incidents, latest_time, nuisance_calls, run_spans
 from twin.modules.quality.risk import risk_map
+from twin.sensor_health import sensor_health
 from twin.store import Store, open_store
 
 
@@ -68,7 +70,15 @@ def test_module_reads_survive_a_dropped_connection(postgres_url: str) -> None:
             "overrides": lambda: override_log(store, run_id),
             "kpis": lambda: load_kpis(store, run_id),
             "run_spans": lambda: run_spans(store, window),
+            "kpi_incidents": lambda: list(incidents(store, ALL_AREAS, window)),
+            "nuisance": lambda: nuisance_calls(store, window),
+            "latest_time": lambda: latest_time(store),
+            "police_answered": lambda: measure("dispatch.police_calls_answered_15s_share", store,
+                                               ALL_AREAS, window, cfg),
             "measure_all": lambda: measure_all(store, ALL_AREAS, window, cfg),
+            "evidence": lambda: link_evidence(store, window.start, window.end, {}),
+            "slow_responses": lambda: slow_responses(store),
+            "sensor_health": lambda: sensor_health(store, now=window.end),
             "areas": lambda: areas(store),
             "latest": lambda: latest_data_time(store),
             "history": lambda: score_history(store),
@@ -76,7 +86,8 @@ def test_module_reads_survive_a_dropped_connection(postgres_url: str) -> None:
         }
         undisturbed = {name: read() for name, read in reads.items()}
         assert undisturbed["board"] is not None and undisturbed["run_spans"]
-        assert undisturbed["measure_all"]["security.police_calls_answered_15s_share"].samples > 0
+        assert undisturbed["kpi_incidents"] and undisturbed["nuisance"][1] > 0
+        assert undisturbed["police_answered"].samples > 0
         for name, read in reads.items():
             with dropping_first_query(store, postgres_url) as killed:
                 got = read()
