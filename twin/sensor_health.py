@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 import twin.stats as twin_stats
 from twin.store.schema import ObservationRow, QuarantineRow
@@ -184,7 +184,8 @@ def sensor_health(
     obs = ObservationRow
     by_time = obs.received_at if clock == "wall" else obs.observed_at
 
-    with store.engine.connect() as conn:  # one read transaction: a consistent snapshot
+    def work(conn: Connection) -> tuple[datetime, dict[str, tuple[Any, Any]], Sequence[Any],
+                                       dict[str, int], Sequence[Any]]:
         if clock == "wall":
             end = now.astimezone(UTC) if now is not None else datetime.now(UTC)
             q_end = end
@@ -209,6 +210,9 @@ def sensor_health(
             select(QuarantineRow.received_at, QuarantineRow.source, QuarantineRow.reason,
                    QuarantineRow.raw)
             .order_by(QuarantineRow.id.desc()).limit(rejected_limit)).all()
+        return end, last, rows, quarantined, recent
+    # one read transaction: a consistent snapshot
+    end, last, rows, quarantined, recent = store.read(work)
     return _assemble(end, window_s, clock, last, rows, quarantined, recent,
                      stale_factor, offline_factor, min_interval_s, default_interval_s, raw_chars)
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 
 from tests.pg_server import libpq_conninfo
 from twin.observations import Location, Observation, ObservationKind
@@ -235,6 +235,22 @@ def test_closed_store_refuses_calls(tmp_path) -> None:
         store.add_observations([detector(1)])
     with pytest.raises(StoreError, match="closed"):
         store.count_observations()
+
+
+def test_read_returns_what_the_work_read(store_url: str) -> None:
+    """Store.read hands ``work`` a connection in a transaction and returns its result; a
+    closed store refuses it like every other call."""
+    store = open_store(store_url)
+    store.add_observations([detector(i) for i in range(3)])
+
+    def work(conn: Connection) -> tuple[bool, list[str]]:
+        return conn.in_transaction(), [r[0] for r in conn.execute(
+            text("SELECT event_id FROM observations ORDER BY event_id"))]
+
+    assert store.read(work) == (True, ["det-1:0", "det-1:1", "det-1:2"])
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.read(work)
 
 
 def test_survives_close_and_reopen(store_url: str) -> None:

@@ -7,7 +7,8 @@ that fails because the connection dropped (a PostgreSQL restart, a network
 blip) is retried once on fresh connections. The drop may come after the server
 applied the COMMIT, so every write is safe to repeat: observations and link
 intervals by their keys, runs and quarantine rows by checking, on the retry,
-for the rows the first attempt stored.
+for the rows the first attempt stored. Reads, the store's own and the modules'
+(:meth:`Store.read`), are retried the same way.
 """
 
 from __future__ import annotations
@@ -413,7 +414,8 @@ class Store:
 
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine (for tests and read-only analytics)."""
+        """The SQLAlchemy engine (to build stores on it, and for tests); read the database
+        through :meth:`read`, which survives a dropped connection."""
         return self._engine
 
     @property
@@ -460,9 +462,40 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        """Run the read-only ``work`` in one transaction (see :meth:`_write`)."""
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Run the read-only ``work`` in one transaction and return what it returns.
+
+        How code outside the store reads the database (the modules' tables and
+        queries), rather than ``engine.connect()``: a connection that drops (a
+        PostgreSQL restart, a network blip) is replaced and ``work`` runs once more,
+        a PostgreSQL deadlock or serialization failure is retried, and an
+        unreachable server is waited for up to ``reconnect_timeout_s``.
+
+        Parameters
+        ----------
+        work : Callable[[Connection], T]
+            Reads through the connection it is given and returns the result, fully
+            fetched (the connection is closed once ``work`` returns). It must be safe
+            to run again and should not call other reads of this store: pass it the
+            connection instead.
+
+        Returns
+        -------
+        T
+            What ``work`` returned.
+
+        Raises
+        ------
+        StoreError
+            The store is closed.
+        sqlalchemy.exc.DBAPIError
+            The database failed again after the retries, or for another reason.
+        """
         return self._transaction(lambda conn, _maybe_committed: work(conn), write=False)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """:meth:`read` (the name the store's own methods use)."""
+        return self.read(work)
 
     def _write(self, work: Callable[[Connection, bool], T]) -> T:
         """Run ``work(conn, maybe_committed)`` in one write transaction and commit it.

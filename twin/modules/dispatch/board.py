@@ -18,6 +18,7 @@ run's start, as the model keeps them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -209,7 +210,7 @@ def write_board(conn: Connection, run_id: str, rows: BoardRows) -> None:
 
 def load_board(store: Store, run_id: str) -> Board | None:
     """The saved board of ``run_id`` (None when none was saved)."""
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> tuple[Any, Sequence[Any], Sequence[Any]] | None:
         head = conn.execute(select(DispatchBoardRow).where(
             DispatchBoardRow.run_id == run_id)).first()
         if head is None:
@@ -220,6 +221,11 @@ def load_board(store: Store, run_id: str) -> Board | None:
                              .where(DispatchCandidateRow.run_id == run_id)
                              .order_by(DispatchCandidateRow.incident_id, DispatchCandidateRow.kind,
                                        DispatchCandidateRow.rank)).all()
+        return head, units, cands
+    found = store.read(work)
+    if found is None:
+        return None
+    head, units, cands = found
     return Board(
         run_id=run_id, t_now_s=head.t_now_s, policy=head.policy, saved_at=head.saved_at,
         units=tuple(UnitState(r.unit_id, r.kind, r.station, r.status, r.incident_id, r.link_id,
@@ -231,20 +237,19 @@ def load_board(store: Store, run_id: str) -> Board | None:
 
 def load_calls(store: Store, run_id: str) -> list[CallRecord]:
     """The run's calls in ring order."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchCallRow).where(DispatchCallRow.run_id == run_id)
-                            .order_by(DispatchCallRow.t_ring_s, DispatchCallRow.call_id)).all()
+    query = (select(DispatchCallRow).where(DispatchCallRow.run_id == run_id)
+             .order_by(DispatchCallRow.t_ring_s, DispatchCallRow.call_id))
+    rows = store.read(lambda conn: conn.execute(query).all())
     return [CallRecord(r.call_id, r.kind, r.incident_id, r.priority, r.t_ring_s, r.t_answer_s,
                        r.t_abandon_s) for r in rows]
 
 
 def load_incidents(store: Store, run_id: str) -> list[IncidentRecord]:
     """The run's incidents, in order of occurrence."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchIncidentRow)
-                            .where(DispatchIncidentRow.run_id == run_id)
-                            .order_by(DispatchIncidentRow.t_occurred_s,
-                                      DispatchIncidentRow.incident_id)).all()
+    query = (select(DispatchIncidentRow)
+             .where(DispatchIncidentRow.run_id == run_id)
+             .order_by(DispatchIncidentRow.t_occurred_s, DispatchIncidentRow.incident_id))
+    rows = store.read(lambda conn: conn.execute(query).all())
     return [IncidentRecord(r.incident_id, r.type, r.injury, r.priority, r.link_id, r.area,
                            {name: getattr(r, f"{name}_s") for name, _ in TIMELINE},
                            dict(r.units), r.n_calls) for r in rows]
@@ -253,12 +258,10 @@ def load_incidents(store: Store, run_id: str) -> list[IncidentRecord]:
 def dispatch_runs(store: Store) -> list[tuple[str, str | None, datetime]]:
     """(run id, scenario name or None, board saved at) of the runs with a saved board,
     the latest saved first."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchBoardRow.run_id, RunRow.scenario,
-                                   DispatchBoardRow.saved_at)
-                            .outerjoin(RunRow, RunRow.run_id == DispatchBoardRow.run_id)
-                            .order_by(DispatchBoardRow.saved_at.desc(),
-                                      DispatchBoardRow.run_id)).all()
+    query = (select(DispatchBoardRow.run_id, RunRow.scenario, DispatchBoardRow.saved_at)
+             .outerjoin(RunRow, RunRow.run_id == DispatchBoardRow.run_id)
+             .order_by(DispatchBoardRow.saved_at.desc(), DispatchBoardRow.run_id))
+    rows = store.read(lambda conn: conn.execute(query).all())
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -297,10 +300,9 @@ def record_override(store: Store, run_id: str, incident_id: str, kind: str, unit
 
 def override_log(store: Store, run_id: str) -> list[OverrideRecord]:
     """Every override recorded for ``run_id``, oldest first."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchOverrideRow)
-                            .where(DispatchOverrideRow.run_id == run_id)
-                            .order_by(DispatchOverrideRow.id)).all()
+    query = (select(DispatchOverrideRow).where(DispatchOverrideRow.run_id == run_id)
+             .order_by(DispatchOverrideRow.id))
+    rows = store.read(lambda conn: conn.execute(query).all())
     return [OverrideRecord(r.run_id, r.incident_id, r.kind, r.unit_id, r.recommended_unit_id,
                            r.actor, r.recorded_at) for r in rows]
 

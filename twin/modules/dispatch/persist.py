@@ -136,7 +136,6 @@ class Progress:
 
 def load_kpis(store: Store, run_id: str) -> dict[tuple[str, str], float | None]:
     """(scope, metric) -> value of a stored run."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchKpiRow.scope, DispatchKpiRow.metric,
-                                   DispatchKpiRow.value).where(DispatchKpiRow.run_id == run_id))
-        return {(r[0], r[1]): r[2] for r in rows}
+    query = select(DispatchKpiRow.scope, DispatchKpiRow.metric,
+                   DispatchKpiRow.value).where(DispatchKpiRow.run_id == run_id)
+    return store.read(lambda conn: {(r[0], r[1]): r[2] for r in conn.execute(query)})

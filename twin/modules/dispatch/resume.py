@@ -102,8 +102,7 @@ def _unfinished_runs(store: Store, scenario: str, exclude: str | None,
         q = q.where(RunRow.run_id != exclude)
     if only is not None:
         q = q.where(RunRow.run_id == only)
-    with store.engine.connect() as conn:
-        return [str(r[0]) for r in conn.execute(q)]
+    return store.read(lambda conn: [str(r[0]) for r in conn.execute(q)])
 
 
 def claim_interrupted_run(store: Store, scenario: str, *,
@@ -233,11 +232,11 @@ def _resume_calls(model: DispatchModel, store: Store, run_id: str,
                   opened: dict[str, Incident], shift_s: float, draw: np.random.Generator) -> int:
     """Reload the calls of the resumed incidents; ring again those not through."""
     env, cfg = model.env, model.config.calls
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchCallRow)
-                            .where(DispatchCallRow.run_id == run_id,
-                                   DispatchCallRow.incident_id.in_(list(opened) or [""]))
-                            .order_by(DispatchCallRow.t_ring_s, DispatchCallRow.call_id)).all()
+    query = (select(DispatchCallRow)
+             .where(DispatchCallRow.run_id == run_id,
+                    DispatchCallRow.incident_id.in_(list(opened) or [""]))
+             .order_by(DispatchCallRow.t_ring_s, DispatchCallRow.call_id))
+    rows = store.read(lambda conn: conn.execute(query).all())
     stored: dict[str, int] = {}
     n = 0
     for r in rows:

@@ -124,10 +124,6 @@ class CaseStore(Store):
             return result
         return self._write(run)
 
-    def read(self, work: Callable[[Connection], T]) -> T:
-        """Run the read-only ``work`` in one transaction."""
-        return self._read(work)
-
     # -- cases ------------------------------------------------------------------------
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from twin.store import Store
 
@@ -31,11 +31,13 @@ class Area:
 def areas(store: Store) -> list[Area]:
     """The areas found in ``store``: ``all`` first, then dispatch areas, then Poldas
     (each sorted; an id found in both appears once, as a dispatch area)."""
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> tuple[list[str], list[str]]:
         stations = sorted(a for (a,) in conn.execute(select(INCIDENTS.c.area).distinct())
                           if a is not None)
         poldas = sorted(p for (p,) in conn.execute(select(CASES.c.polda).distinct())
                         if p is not None)
+        return stations, poldas
+    stations, poldas = store.read(work)
     found = [Area(ALL_AREAS, "all")] + [Area(a, "dispatch station") for a in stations
                                         if a != ALL_AREAS]
     known = {a.id for a in found}
@@ -46,9 +48,9 @@ def latest_data_time(store: Store) -> datetime | None:
     """Just after the newest record the KPIs read: an ETLE case capture or state change, an
     observation, or the end a stored dispatch run reached (to the second, plus one second so
     a window ending there includes it); None for a store with none of them."""
-    with store.engine.connect() as conn:
-        times = [conn.execute(select(func.max(c))).scalar_one()
-                 for c in (CASES.c.observed_at, OBSERVATIONS.c.observed_at, TRANSITIONS.c.at)]
+    times = store.read(lambda conn: [
+        conn.execute(select(func.max(c))).scalar_one()
+        for c in (CASES.c.observed_at, OBSERVATIONS.c.observed_at, TRANSITIONS.c.at)])
     known = [t for t in (*times, latest_time(store)) if t is not None]
     if not known:
         return None

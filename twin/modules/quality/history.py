@@ -94,6 +94,5 @@ def history(store: Store, *, area: str = "all", service: str | None = None,
         query = query.where(SCORES.c.service == service)
     if period_kind is not None:
         query = query.where(SCORES.c.period_kind == period_kind)
-    with store.engine.connect() as conn:
-        rows = conn.execute(query.order_by(SCORES.c.period_start, SCORES.c.service)).mappings()
-        return [dict(r) for r in rows]
+    query = query.order_by(SCORES.c.period_start, SCORES.c.service)
+    return store.read(lambda conn: [dict(r) for r in conn.execute(query).mappings()])

@@ -62,11 +62,11 @@ def congestion_events(store: Store, start: datetime, end: datetime,
     """(link id, interval end) of every detector interval in ``[start, end)`` with vehicles
     whose mean speed was below ``slow_share`` x the link's limit (links not in
     ``link_limit_mps`` are left out)."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
-                                   OBSERVATIONS.c.payload).where(
-            OBSERVATIONS.c.kind == ObservationKind.DETECTOR_INTERVAL.value,
-            OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)).all()
+    query = select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
+                   OBSERVATIONS.c.payload).where(
+        OBSERVATIONS.c.kind == ObservationKind.DETECTOR_INTERVAL.value,
+        OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)
+    rows = store.read(lambda conn: conn.execute(query).all())
     out: list[tuple[str | None, datetime]] = []
     for link, at, payload in rows:
         speed = payload.get("mean_speed_mps")

@@ -19,8 +19,9 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from twin.network import Network
 from twin.observations import ObservationKind
@@ -82,7 +83,7 @@ def link_evidence(store: Store, start: datetime, end: datetime,
                   link_limit_mps: Mapping[str, float]) -> dict[str, LinkEvidence]:
     """Violations, speeding detector intervals and incident reports per link in
     ``[start, end)``; links with none are left out."""
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> tuple[Counter[str], Sequence[Any]]:
         violations = Counter({link: int(n) for link, n in conn.execute(
             select(VIOLATIONS.c.link_id, func.count()).where(
                 VIOLATIONS.c.observed_at >= start, VIOLATIONS.c.observed_at < end,
@@ -90,6 +91,8 @@ def link_evidence(store: Store, start: datetime, end: datetime,
         rows = conn.execute(select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.payload).where(
             OBSERVATIONS.c.kind == ObservationKind.DETECTOR_INTERVAL.value,
             OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)).all()
+        return violations, rows
+    violations, rows = store.read(work)
     speeding = Counter(link for link, p in rows if link and p.get("mean_speed_mps") is not None
                        and link in link_limit_mps
                        and float(p["mean_speed_mps"]) > SPEEDING_MARGIN * link_limit_mps[link])
@@ -113,10 +116,10 @@ def slow_responses(store: Store) -> list[SlowResponse]:
     t_enroute``), of every run in the store."""
     from twin.store.schema import DispatchIncidentRow
 
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(DispatchIncidentRow.incident_id, DispatchIncidentRow.link_id,
-                                   DispatchIncidentRow.area, DispatchIncidentRow.t_enroute_s,
-                                   DispatchIncidentRow.t_onscene_s)).all()
+    query = select(DispatchIncidentRow.incident_id, DispatchIncidentRow.link_id,
+                   DispatchIncidentRow.area, DispatchIncidentRow.t_enroute_s,
+                   DispatchIncidentRow.t_onscene_s)
+    rows = store.read(lambda conn: conn.execute(query).all())
     return [SlowResponse(iid, link, area, None if en is None or on is None else on - en)
             for iid, link, area, en, on in rows]
 

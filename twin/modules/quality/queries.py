@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from twin.observations import ObservationKind
 from twin.store import Store
@@ -99,7 +99,7 @@ def _etle_cases(store: Store, area: str,
     where = [CASES.c.observed_at >= window.start, CASES.c.observed_at < window.end]
     if area != ALL_AREAS:
         where.append(CASES.c.polda == area)
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> list[tuple[Any, dict[str, datetime]]]:
         cases = conn.execute(select(CASES.c.case_id, CASES.c.observed_at,
                                     CASES.c.confirmation_due_at, CASES.c.payment_due_at)
                              .where(*where)).all()
@@ -111,7 +111,8 @@ def _etle_cases(store: Store, area: str,
             .order_by(TRANSITIONS.c.case_id, TRANSITIONS.c.seq))
         for case_id, state, at in rows:
             reached[case_id].setdefault(state, at)
-    return [(c, reached.get(c.case_id, {})) for c in cases]
+        return [(c, reached.get(c.case_id, {})) for c in cases]
+    return store.read(work)
 
 
 def capture_to_verified_median_days(store: Store, area: str, window: Window,
@@ -173,8 +174,7 @@ def stnk_unblocked_within_1d_share(store: Store, area: str, window: Window,
                     TRANSITIONS.c.at < window.end))
     if area != ALL_AREAS:
         query = query.where(CASES.c.polda == area)
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = store.read(lambda conn: conn.execute(query).all())
     paid_blocked = [(paid, lifted) for paid, blocked, lifted in rows if blocked <= paid]
     hits = sum(1 for paid, lifted in paid_blocked
                if lifted is not None and lifted - paid <= timedelta(days=1))
@@ -194,16 +194,14 @@ def detector_fresh_share(store: Store, area: str, window: Window,
     """
     if (none := _no_area(area)) is not None:
         return none
+    query = (select(OBSERVATIONS.c.source_id, OBSERVATIONS.c.observed_at, OBSERVATIONS.c.payload)
+             .where(OBSERVATIONS.c.kind == ObservationKind.DETECTOR_INTERVAL.value,
+                    OBSERVATIONS.c.observed_at >= window.start,
+                    OBSERVATIONS.c.observed_at < window.end)
+             .order_by(OBSERVATIONS.c.source_id, OBSERVATIONS.c.observed_at))
     by_source: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(OBSERVATIONS.c.source_id, OBSERVATIONS.c.observed_at, OBSERVATIONS.c.payload)
-            .where(OBSERVATIONS.c.kind == ObservationKind.DETECTOR_INTERVAL.value,
-                   OBSERVATIONS.c.observed_at >= window.start,
-                   OBSERVATIONS.c.observed_at < window.end)
-            .order_by(OBSERVATIONS.c.source_id, OBSERVATIONS.c.observed_at))
-        for source, at, payload in rows:
-            by_source[source].append((at, float(payload.get("interval_s") or 0.0)))
+    for source, at, payload in store.read(lambda conn: conn.execute(query).all()):
+        by_source[source].append((at, float(payload.get("interval_s") or 0.0)))
     hits = total = 0
     for records in by_source.values():
         times = [at for at, _i in records] + [window.end]
@@ -224,13 +222,12 @@ def alert_latency_p90_s(store: Store, area: str, window: Window, cfg: IndexConfi
     """
     if (none := _no_area(area)) is not None:
         return none
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(OBSERVATIONS.c.observed_at, OBSERVATIONS.c.received_at)
-            .where(OBSERVATIONS.c.kind == ObservationKind.INCIDENT_REPORT.value,
-                   OBSERVATIONS.c.run_id.is_(None),
-                   OBSERVATIONS.c.observed_at >= window.start,
-                   OBSERVATIONS.c.observed_at < window.end)).all()
+    query = (select(OBSERVATIONS.c.observed_at, OBSERVATIONS.c.received_at)
+             .where(OBSERVATIONS.c.kind == ObservationKind.INCIDENT_REPORT.value,
+                    OBSERVATIONS.c.run_id.is_(None),
+                    OBSERVATIONS.c.observed_at >= window.start,
+                    OBSERVATIONS.c.observed_at < window.end))
+    rows = store.read(lambda conn: conn.execute(query).all())
     lat = [max(0.0, (rec - obs).total_seconds()) for obs, rec in rows]
     if not lat:
         return Measurement(None, 0, ("observations:incident_report",), "no live alert")
@@ -242,13 +239,15 @@ def quarantine_share(store: Store, area: str, window: Window, cfg: IndexConfig) 
     """Share of input records the ingest gate quarantined (by the time the store got them)."""
     if (none := _no_area(area)) is not None:
         return none
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> tuple[Any, Any]:
         bad = conn.execute(select(func.count()).select_from(QUARANTINE).where(
             QUARANTINE.c.received_at >= window.start, QUARANTINE.c.received_at < window.end)
         ).scalar_one()
         good = conn.execute(select(func.count()).select_from(OBSERVATIONS).where(
             OBSERVATIONS.c.received_at >= window.start, OBSERVATIONS.c.received_at < window.end)
         ).scalar_one()
+        return bad, good
+    bad, good = store.read(work)
     return Measurement.share(int(bad), int(bad) + int(good), ("quarantine", "observations"),
                   "quarantined / (quarantined + stored), by received_at")
 

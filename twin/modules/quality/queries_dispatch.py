@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Connection, Table, func, select
 
 from twin.store import Store
 from twin.store.schema import DispatchCallRow, DispatchIncidentRow, RunRow
@@ -93,13 +93,17 @@ def _counted(summary: Any) -> bool:
 
 def run_spans(store: Store, window: Window) -> list[RunSpan]:
     """The dispatch runs whose time overlaps ``window``, with the window in run seconds."""
-    with store.engine.connect() as conn:
-        ids = {r for (r,) in conn.execute(select(INCIDENTS.c.run_id).distinct())}
-        ids |= {r for (r,) in conn.execute(select(CALLS.c.run_id).distinct())}
-        if not ids:
-            return []
-        runs = conn.execute(select(RUNS.c.run_id, RUNS.c.started_at, RUNS.c.summary)
-                            .where(RUNS.c.run_id.in_(sorted(ids)))).all()
+    return store.read(lambda conn: _run_spans(conn, window))
+
+
+def _run_spans(conn: Connection, window: Window) -> list[RunSpan]:
+    """:func:`run_spans` inside the caller's transaction."""
+    ids = {r for (r,) in conn.execute(select(INCIDENTS.c.run_id).distinct())}
+    ids |= {r for (r,) in conn.execute(select(CALLS.c.run_id).distinct())}
+    if not ids:
+        return []
+    runs = conn.execute(select(RUNS.c.run_id, RUNS.c.started_at, RUNS.c.summary)
+                        .where(RUNS.c.run_id.in_(sorted(ids)))).all()
     spans = []
     for run_id, started, summary in runs:
         if not _counted(summary):
@@ -115,8 +119,8 @@ def run_spans(store: Store, window: Window) -> list[RunSpan]:
 
 def latest_time(store: Store) -> datetime | None:
     """The latest clock time the stored dispatch runs reached (for ``--end latest``)."""
-    latest: datetime | None = None
-    with store.engine.connect() as conn:
+    def work(conn: Connection) -> datetime | None:
+        latest: datetime | None = None
         runs = conn.execute(select(RUNS.c.run_id, RUNS.c.started_at, RUNS.c.summary)
                             .where(RUNS.c.run_id.in_(select(CALLS.c.run_id).distinct()))).all()
         for run_id, started, summary in runs:
@@ -127,7 +131,8 @@ def latest_time(store: Store) -> datetime | None:
             if end is not None:
                 at = started + timedelta(seconds=float(end))
                 latest = at if latest is None or at > latest else latest
-    return latest
+        return latest
+    return store.read(work)
 
 
 @dataclass(frozen=True)
@@ -153,12 +158,13 @@ class IncidentRecord:
 
 def incidents(store: Store, area: str, window: Window) -> Iterator[IncidentRecord]:
     """Incidents whose first call rang in ``window`` (in ``area`` unless ``"all"``)."""
-    spans = run_spans(store, window)
     cols = (INCIDENTS.c.type, INCIDENTS.c.injury, INCIDENTS.c.priority, INCIDENTS.c.area,
             INCIDENTS.c.t_ring_s, INCIDENTS.c.t_answer_s, INCIDENTS.c.t_dispatch_s,
             INCIDENTS.c.units)
-    with store.engine.connect() as conn:
-        for span in spans:
+
+    def work(conn: Connection) -> list[IncidentRecord]:
+        out = []
+        for span in _run_spans(conn, window):
             q = select(*cols).where(INCIDENTS.c.run_id == span.run_id,
                                     INCIDENTS.c.t_ring_s >= span.lo_s,
                                     INCIDENTS.c.t_ring_s < span.hi_s)
@@ -166,24 +172,27 @@ def incidents(store: Store, area: str, window: Window) -> Iterator[IncidentRecor
                 q = q.where(INCIDENTS.c.area == area)
             for typ, injury, prio, inc_area, ring, answer, disp, units in conn.execute(q):
                 h = span.horizon_s
-                yield IncidentRecord(typ, injury, int(prio), inc_area, float(ring),
-                                     answer if answer is not None and answer <= h else None,
-                                     disp if disp is not None and disp <= h else None,
-                                     dict(units or {}), h)
+                out.append(IncidentRecord(typ, injury, int(prio), inc_area, float(ring),
+                                          answer if answer is not None and answer <= h else None,
+                                          disp if disp is not None and disp <= h else None,
+                                          dict(units or {}), h))
+        return out
+    yield from store.read(work)  # fetched whole: a retried read must not repeat what was yielded
 
 
 def nuisance_calls(store: Store, window: Window) -> tuple[int, int]:
     """(ghost or prank calls, all calls) offered in ``window``."""
-    bad = total = 0
-    with store.engine.connect() as conn:
-        for span in run_spans(store, window):
+    def work(conn: Connection) -> tuple[int, int]:
+        bad = total = 0
+        for span in _run_spans(conn, window):
             rows = conn.execute(select(CALLS.c.kind, func.count()).where(
                 CALLS.c.run_id == span.run_id, CALLS.c.t_ring_s >= span.lo_s,
                 CALLS.c.t_ring_s < span.hi_s).group_by(CALLS.c.kind))
             for kind, n in rows:
                 total += int(n)
                 bad += int(n) if kind in NUISANCE else 0
-    return bad, total
+        return bad, total
+    return store.read(work)
 
 
 def _nuisance_note(store: Store, area: str, window: Window) -> str:
@@ -217,11 +226,12 @@ def police_calls_answered_15s_share(store: Store, area: str, window: Window,
     Abandoned calls count as offered (DOMAIN.md 2.4). A call counts once its outcome is
     known at the horizon: answered or abandoned by then, or ringing for 15 s already.
     """
-    hits = total = 0
     cols = (CALLS.c.t_ring_s, CALLS.c.t_answer_s, CALLS.c.t_abandon_s, INCIDENTS.c.type,
             INCIDENTS.c.injury)
-    with store.engine.connect() as conn:
-        for span in run_spans(store, window):
+
+    def work(conn: Connection) -> tuple[int, int]:
+        hits = total = 0
+        for span in _run_spans(conn, window):
             q = (select(*cols).join(INCIDENTS, (INCIDENTS.c.run_id == CALLS.c.run_id)
                                     & (INCIDENTS.c.incident_id == CALLS.c.incident_id))
                  .where(CALLS.c.run_id == span.run_id, CALLS.c.kind == "normal",
@@ -238,6 +248,8 @@ def police_calls_answered_15s_share(store: Store, area: str, window: Window,
                     continue
                 total += 1
                 hits += answered and answer - ring <= ANSWER_TARGET_S
+        return hits, total
+    hits, total = store.read(work)
     bad = nuisance_calls(store, window)[0] if area == ALL_AREAS else 0
     return Measurement.share(hits, total, _SRC_CALLS, "answered <= 15 s / offered police calls; "
                              + _nuisance_note(store, area, window), _left_out(bad, "ghost_or_prank"))

@@ -64,17 +64,16 @@ def risk_events(store: Store, kind: str, start: datetime,
                 end: datetime) -> list[tuple[str | None, datetime]]:
     """``(link id or None, time)`` of each ``kind`` event in ``[start, end)``: ETLE
     violations (``"violation"``), or incident reports that are not clearances (any other kind)."""
-    with store.engine.connect() as conn:
-        if kind == "violation":
-            rows = conn.execute(select(VIOLATIONS.c.link_id, VIOLATIONS.c.observed_at).where(
-                VIOLATIONS.c.observed_at >= start, VIOLATIONS.c.observed_at < end)).all()
-            return [(link, at) for link, at in rows]
-        reports = conn.execute(select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
-                                      OBSERVATIONS.c.payload).where(
-            OBSERVATIONS.c.kind == ObservationKind.INCIDENT_REPORT.value,
-            OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)).all()
-        return [(link, at) for link, at, payload in reports
-                if payload.get("status") != "cleared"]
+    if kind == "violation":
+        query = select(VIOLATIONS.c.link_id, VIOLATIONS.c.observed_at).where(
+            VIOLATIONS.c.observed_at >= start, VIOLATIONS.c.observed_at < end)
+        return [(link, at) for link, at in store.read(lambda conn: conn.execute(query).all())]
+    reports = select(OBSERVATIONS.c.link_id, OBSERVATIONS.c.observed_at,
+                     OBSERVATIONS.c.payload).where(
+        OBSERVATIONS.c.kind == ObservationKind.INCIDENT_REPORT.value,
+        OBSERVATIONS.c.observed_at >= start, OBSERVATIONS.c.observed_at < end)
+    return [(link, at) for link, at, payload in store.read(lambda conn: conn.execute(reports).all())
+            if payload.get("status") != "cleared"]
 
 
 def risk_map(store: Store, kind: Literal["violation", "incident"], start: datetime,
