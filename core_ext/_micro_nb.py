@@ -229,7 +229,8 @@ C_RED_RUNS = 3
 C_EVENTS = 4
 C_TRACE = 5
 C_STEPS = 6
-N_COUNTERS = 7
+C_PASSES = 7
+N_COUNTERS = 8
 
 # indices into the float parameter vector
 P_LOOKAHEAD_M = 0
@@ -252,7 +253,8 @@ P_MERGE_ZONE_M = 16
 P_EM_SPEED_FACTOR = 17
 P_EM_CRAWL_MPS = 18
 P_EM_CLEAR_M = 19
-N_PARAMS = 20
+P_EM_PASS_MPS = 20
+N_PARAMS = 21
 
 # Every kernel but the step loop and the signal phase (which allocate) runs
 # without reference counting (numba's ``_nrt`` compiler flag): with it, each
@@ -356,6 +358,14 @@ def insert_at(slots, lane_slot_off, lane_head, lane_count, lane, k, veh):
         slots[off + (h + j) % cap] = slots[off + (h + j - 1) % cap]
     slots[off + (h + k) % cap] = veh
     lane_count[lane] = n + 1
+
+
+@njit(**_JIT)
+def set_at(slots, lane_slot_off, lane_head, lane, k, veh):
+    """Put ``veh`` at place ``k`` (0 = front) of ``lane`` in place of whoever is there."""
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    slots[off + (lane_head[lane] + k) % cap] = veh
 
 
 @njit(**_JIT)
@@ -707,6 +717,56 @@ def yield_to_emergency(mov, veh_pos_m, veh_speed_mps, veh_route_pos, veh_emergen
     return False
 
 
+@njit(**_JIT)
+def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_route_pos,
+                veh_conn, veh_target_lane, veh_emergency, route_offsets, route_links,
+                link_length_m, link_lane_off, lane_link, slots, lane_slot_off, lane_head,
+                lane_count, lane_block_pos_m, conn_mov, mov_from_link, mov_to_link,
+                mov_conf_off, mov_conf, mov_last_cross_s, cls_length_m, cls_min_gap_m,
+                cls_headway_s, fp):
+    """Queue passing (phase 2): when emergency vehicle ``i`` (place ``k`` of ``lane``, its
+    connection already chosen when ``k == 0``) is closed up behind a queue vehicle it may
+    pass (its leader, or the last vehicle of its target lane), how far that vehicle's
+    front is ahead of ``x_new`` (in front of the line: from the line on); -1 when not
+    (see the module docstring)."""
+    v_pass = fp[P_EM_PASS_MPS]
+    c = veh_class[i]
+    x = veh_pos_m[i]
+    close = cls_min_gap_m[c] + v_pass * cls_headway_s[c]
+    blk = lane_block_pos_m[lane]
+    if k > 0:
+        ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
+        if veh_emergency[ld] != 0 or veh_speed_mps[ld] > v_pass:
+            return -1.0
+        if x < blk <= veh_pos_m[ld]:
+            return -1.0  # a block between them is not passed
+        if veh_pos_m[ld] - cls_length_m[veh_class[ld]] - x > close:
+            return -1.0
+        return veh_pos_m[ld] - x_new
+    cc = veh_conn[i]
+    if cc < 0 or (x < blk and not math.isinf(blk)):
+        return -1.0
+    tl = veh_target_lane[i]
+    n = lane_count[tl]
+    if n == 0:
+        return -1.0
+    w = lane_at(slots, lane_slot_off, lane_head, tl, n - 1)
+    if veh_emergency[w] != 0 or veh_speed_mps[w] > v_pass:
+        return -1.0
+    if lane_block_pos_m[tl] <= veh_pos_m[w]:
+        return -1.0  # a block before it is not passed
+    length = link_length_m[lane_link[lane]]
+    if (length - x) + (veh_pos_m[w] - cls_length_m[veh_class[w]]) > close:
+        return -1.0
+    if not emergency_clear(conn_mov[cc], t, veh_pos_m, veh_speed_mps, veh_route_pos,
+                           route_offsets, route_links, link_length_m, link_lane_off, slots,
+                           lane_slot_off, lane_head, lane_count, mov_from_link, mov_to_link,
+                           mov_conf_off, mov_conf, mov_last_cross_s, fp):
+        return -1.0
+    x_line = x_new if x_new < length else length  # beyond it, it is held at the line
+    return (length - x_line) + veh_pos_m[w]
+
+
 def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                  veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
                  veh_conn, route_offsets, route_links,
@@ -717,7 +777,7 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                  mov_last_cross_s,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                  cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
-                 lane_merge_veh, veh_emergency, em_on):
+                 lane_merge_veh, veh_emergency, veh_pass_m, em_on):
     """Phase 2: next position and speed of every active vehicle (parallel over lanes)."""
     n_lanes = lane_link.shape[0]
     for lane in prange(n_lanes):
@@ -875,6 +935,24 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
             veh_next_speed_mps[i] = v_new
             if x_new > x:
                 lane_moved[lane] = 1
+            if em and fp[P_EM_PASS_MPS] > 0.0:
+                # queue passing: what the pass speed gains over its move in the lane
+                # (at most level with the front of the vehicle it passes)
+                reach = queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m,
+                                    veh_speed_mps, veh_route_pos, veh_conn, veh_target_lane,
+                                    veh_emergency, route_offsets, route_links, link_length_m,
+                                    link_lane_off, lane_link, slots, lane_slot_off, lane_head,
+                                    lane_count, lane_block_pos_m, conn_mov, mov_from_link,
+                                    mov_to_link, mov_conf_off, mov_conf, mov_last_cross_s,
+                                    cls_length_m, cls_min_gap_m, cls_headway_s, fp)
+                p = 0.0
+                if reach >= 0.0:
+                    p = veh_pass_m[i] + fp[P_EM_PASS_MPS] * dt - (x_new - x)
+                    if p < 0.0:
+                        p = 0.0
+                    if p > reach:
+                        p = reach
+                veh_pass_m[i] = p
 
 
 @njit(**_JIT)
@@ -960,7 +1038,7 @@ def _detect_entry(t, dt, i, lane, x_new, x0, x_end, length, speed, sig, det_lane
 @njit(**_JIT)
 def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
               veh_prev_pos_m, veh_route_pos, veh_arrive_s, veh_stopped_since_s,
-              veh_target_lane, veh_conn, route_offsets, route_links,
+              veh_target_lane, veh_conn, veh_pass_m, route_offsets, route_links,
               link_length_m, link_entered, link_exited, lane_link,
               slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
               conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
@@ -1042,10 +1120,129 @@ def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_sp
             veh_pos_m[i] = x_new
             veh_prev_pos_m[i] = x_new
             veh_route_pos[i] += 1
+            veh_pass_m[i] = 0.0  # an emergency vehicle passing a queue has got through
             link_exited[link] += 1
             link_entered[nlink] += 1
             mov_last_cross_s[conn_mov[cc]] = t_end
             done += 1
+    return done
+
+
+@njit(**_JIT)
+def passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
+           veh_route_pos, veh_target_lane, veh_conn, veh_emergency, veh_pass_m,
+           route_offsets, route_links, link_length_m, link_entered, link_exited, lane_link,
+           slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, conn_mov, conn_sig,
+           mov_last_cross_s, cls_length_m, counters):
+    """Phase 5b: emergency vehicles level with the front of the queue vehicle they pass
+    take its place (sequential, vehicles in index order; see the module docstring).
+    Returns how many passed one."""
+    done = 0
+    for i in range(veh_emergency.shape[0]):
+        if veh_emergency[i] == 0 or veh_pass_m[i] <= 0.0 or veh_state[i] != _ACTIVE:
+            continue
+        lane = veh_lane[i]
+        n = lane_count[lane]
+        x = veh_pos_m[i]
+        p = veh_pass_m[i]
+        len_i = cls_length_m[veh_class[i]]
+        blk = lane_block_pos_m[lane]
+        k = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x) - 1
+        while lane_at(slots, lane_slot_off, lane_head, lane, k) != i:
+            k -= 1
+        if k > 0:
+            ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
+            x_l = veh_pos_m[ld]
+            if p < x_l - x or veh_emergency[ld] != 0 or x < blk <= x_l:
+                continue
+            len_l = cls_length_m[veh_class[ld]]
+            y = x - len_i + len_l  # the leader's rear where the emergency vehicle's was
+            if y < 0.0:
+                y = 0.0  # (not back over the link's start)
+            e = y + len_i
+            if e < x_l:
+                e = x_l
+            room = link_length_m[lane_link[lane]]
+            if k > 1:
+                ahead = lane_at(slots, lane_slot_off, lane_head, lane, k - 2)
+                room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
+            if e > room or x < blk <= e or y - len_l < blk <= y:
+                continue
+            if k + 1 < n and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane,
+                                               k + 1)] > y - len_l:
+                continue
+            set_at(slots, lane_slot_off, lane_head, lane, k - 1, i)
+            set_at(slots, lane_slot_off, lane_head, lane, k, ld)
+            veh_pos_m[i] = e
+            veh_prev_pos_m[i] = e
+            veh_pos_m[ld] = y
+            veh_prev_pos_m[ld] = y
+        else:
+            cc = veh_conn[i]
+            tl = veh_target_lane[i]
+            if cc < 0 or tl < 0 or lane_count[tl] == 0:
+                continue
+            link = lane_link[lane]
+            length = link_length_m[link]
+            m = lane_count[tl]
+            w = lane_at(slots, lane_slot_off, lane_head, tl, m - 1)
+            x_w = veh_pos_m[w]
+            if p < (length - x) + x_w or veh_emergency[w] != 0:
+                continue
+            if (x < blk and not math.isinf(blk)) or lane_block_pos_m[tl] <= x_w:
+                continue
+            nlink = lane_link[tl]
+            e = x_w if x_w >= len_i else len_i  # (its rear not back over the line)
+            room = link_length_m[nlink]
+            if m > 1:
+                ahead = lane_at(slots, lane_slot_off, lane_head, tl, m - 2)
+                room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
+            if e <= room and e < lane_block_pos_m[tl] \
+                    and m < lane_slot_off[tl + 1] - lane_slot_off[tl]:
+                # it stays on its link, right behind the emergency vehicle
+                pop_front(lane_slot_off, lane_head, lane_count, lane)
+                insert_at(slots, lane_slot_off, lane_head, lane_count, tl, m - 1, i)
+                veh_pos_m[w] = e - len_i
+                veh_prev_pos_m[w] = e - len_i
+            else:
+                # it drops back over the line, its rear where the emergency vehicle's was
+                rp = veh_route_pos[w]
+                if rp < 1 or route_links[route_offsets[w] + rp - 1] != link:
+                    continue
+                len_w = cls_length_m[veh_class[w]]
+                y = x - len_i + len_w
+                if y > length:
+                    y = length
+                if y < 0.0:
+                    y = 0.0
+                if y - len_w < blk <= y:
+                    continue
+                if n > 1 and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane,
+                                               1)] > y - len_w:
+                    continue
+                set_at(slots, lane_slot_off, lane_head, lane, 0, w)
+                set_at(slots, lane_slot_off, lane_head, tl, m - 1, i)
+                veh_link[w] = link
+                veh_lane[w] = lane
+                veh_pos_m[w] = y
+                veh_prev_pos_m[w] = y
+                veh_route_pos[w] -= 1
+                link_exited[nlink] += 1
+                link_entered[link] += 1
+                e = x_w
+            veh_link[i] = nlink
+            veh_lane[i] = tl
+            veh_pos_m[i] = e
+            veh_prev_pos_m[i] = e
+            veh_route_pos[i] += 1
+            link_exited[link] += 1
+            link_entered[nlink] += 1
+            if conn_sig[cc] == SIG_RED:
+                counters[C_RED_RUNS] += 1
+            mov_last_cross_s[conn_mov[cc]] = t_end
+        veh_pass_m[i] = 0.0
+        counters[C_PASSES] += 1
+        done += 1
     return done
 
 
@@ -1521,7 +1718,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
               veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
               veh_speed_mps, veh_route_pos, veh_depart_s, veh_insert_s, veh_arrive_s,
               veh_stopped_since_s, veh_lc_s, veh_next_pos_m, veh_next_speed_mps,
-              veh_target_lane, veh_conn, veh_emergency, route_offsets, route_links,
+              veh_target_lane, veh_conn, veh_emergency, veh_pass_m, route_offsets, route_links,
               link_length_m, link_lanes, link_speed_limit_mps, link_speed_factor, link_lane_off,
               link_entered, link_exited, link_changes,
               lane_link, lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
@@ -1579,7 +1776,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              mov_last_cross_s,
                              cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                              cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                             fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
+                             fp, lane_moved, lane_merge_veh, veh_emergency, veh_pass_m, em_on)
         else:
             longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                          veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
@@ -1591,7 +1788,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          mov_last_cross_s,
                          cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                         fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
+                         fp, lane_moved, lane_merge_veh, veh_emergency, veh_pass_m, em_on)
         if det_lanes.shape[0] > 0:
             detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps,
                    veh_next_speed_mps, veh_conn, conn_sig, cls_length_m, slots, lane_slot_off,
@@ -1608,12 +1805,20 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                    veh_stopped_since_s, fp[P_STOP_SPEED])
         n_tr = transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
                          veh_speed_mps, veh_prev_pos_m, veh_route_pos, veh_arrive_s,
-                         veh_stopped_since_s, veh_target_lane, veh_conn, route_offsets,
-                         route_links, link_length_m, link_entered, link_exited, lane_link,
-                         slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                         veh_stopped_since_s, veh_target_lane, veh_conn, veh_pass_m,
+                         route_offsets, route_links, link_length_m, link_entered, link_exited,
+                         lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
                          conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
                          cls_length_m, fp, counters, det_lane_off, det_by_lane, det_pos_m,
                          det_count, det_speed_sum, ev_det, ev_veh, ev_time, ev_speed, ev_sig)
+        n_pass = 0
+        if em_on and fp[P_EM_PASS_MPS] > 0.0:
+            n_pass = passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
+                            veh_prev_pos_m, veh_route_pos, veh_target_lane, veh_conn,
+                            veh_emergency, veh_pass_m, route_offsets, route_links,
+                            link_length_m, link_entered, link_exited, lane_link, slots,
+                            lane_slot_off, lane_head, lane_count, lane_block_pos_m, conn_mov,
+                            conn_sig, mov_last_cross_s, cls_length_m, counters)
         if parallel:
             lane_changes_par(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
                              veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,
@@ -1630,7 +1835,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
                          lane_merge_veh, veh_emergency, em_on)
-        progress = n_ins + n_tr
+        progress = n_ins + n_tr + n_pass
         for lane in range(lane_moved.shape[0]):
             progress += lane_moved[lane]
         for link in range(link_changes.shape[0]):

@@ -68,6 +68,7 @@ class _Rules:
     em_speed_factor: float
     em_crawl: float
     em_clear_m: float
+    em_pass: float
 
     @classmethod
     def of(cls, p: MicroParams) -> _Rules:
@@ -82,7 +83,8 @@ class _Rules:
             block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m),
             keep_clear_m=float(p.keep_clear_m), merge_zone_m=float(p.merge_zone_m),
             em_speed_factor=float(p.emergency_speed_factor),
-            em_crawl=float(p.emergency_crawl_mps), em_clear_m=float(p.emergency_clear_m))
+            em_crawl=float(p.emergency_crawl_mps), em_clear_m=float(p.emergency_clear_m),
+            em_pass=float(p.emergency_pass_mps))
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class _World:
         self.target_lane: list[int] = s.veh_target_lane.tolist()
         self.conn: list[int] = s.veh_conn.tolist()
         self.emergency: list[int] = s.veh_emergency.tolist()
+        self.pass_m: list[float] = s.veh_pass_m.tolist()
         self.em_on = any(self.emergency)  # the kernel looks at the yielding rules only then
         # lanes
         head: list[int] = s.lane_head.tolist()
@@ -535,6 +538,43 @@ class _World:
                 best, best_rear = j, virtual_rear
         return best, best_rear
 
+    def came_from(self, w: int, link: int) -> bool:
+        """Whether vehicle ``w`` came onto its link from ``link`` (its route's previous link)."""
+        p = self.route_pos[w]
+        return p >= 1 and self.route[w][p - 1] == link
+
+    def queue_ahead(self, i: int, g: int, k: int, t: float, x_new: float) -> float:
+        """Queue passing: when emergency vehicle ``i`` (place ``k`` of lane ``g``, its
+        connection already chosen when in front) is closed up behind a queue vehicle it may
+        pass (its leader, or the last vehicle of its target lane), how far that vehicle's
+        front is ahead of ``x_new``; -1 when not (kernel: ``queue_ahead``)."""
+        r = self.r
+        kc = self.classes[self.cls[i]]
+        close = kc.s0 + r.em_pass * kc.headway
+        x, blk = self.pos[i], self.block[g]
+        if k > 0:
+            ahead = self.lanes[g][k - 1]
+            if self.emergency[ahead] or self.speed[ahead] > r.em_pass:
+                return -1.0
+            if x < blk <= self.pos[ahead] or self.rear_of(ahead) - x > close:
+                return -1.0  # not past a block; not closed up
+            return self.pos[ahead] - x_new
+        c = self.conn[i]
+        if c < 0 or x < blk < INF:
+            return -1.0
+        tl = self.target_lane[i]
+        if not self.lanes[tl]:
+            return -1.0
+        last = self.lanes[tl][-1]
+        if self.emergency[last] or self.speed[last] > r.em_pass or self.block[tl] <= self.pos[last]:
+            return -1.0
+        length = self.link_length[self.lane_link[g]]
+        if (length - x) + self.rear_of(last) > close:
+            return -1.0
+        if not self.emergency_clear(self.conn_mov[c], t):
+            return -1.0
+        return (length - min(x_new, length)) + self.pos[last]
+
     def longitudinal(self, t: float, dt: float) -> None:
         """Phase 2: next position and speed of every vehicle, from the state at ``t``."""
         for g, vehicles in enumerate(self.lanes):
@@ -588,6 +628,15 @@ class _World:
                 self.next_speed[i] = v_new
                 if x_new > x:
                     self.lane_moved[g] = 1
+                if self.emergency[i] and self.r.em_pass > 0.0:
+                    # queue passing: beside the queue at the pass speed, beyond its own move
+                    # (at most level with the front of the vehicle it passes)
+                    reach = self.queue_ahead(i, g, k, t, x_new)
+                    gained = 0.0
+                    if reach >= 0.0:
+                        gained = max(self.pass_m[i] + self.r.em_pass * dt - (x_new - x), 0.0)
+                        gained = min(gained, reach)
+                    self.pass_m[i] = gained
 
     def detectors(self, t: float, dt: float) -> None:
         """Phase 3: counts, speeds, events and occupancy of the loops (kernel: ``detect``)."""
@@ -682,6 +731,7 @@ class _World:
                 self.pos[i] = entry
                 self.prev_pos[i] = entry
                 self.route_pos[i] += 1
+                self.pass_m[i] = 0.0  # through the queue it was passing, if any
                 self.exited[link] += 1
                 self.entered[new_link] += 1
                 self.last_cross[self.conn_mov[c]] = t_end
@@ -721,6 +771,91 @@ class _World:
         if entry < 0.0 or len(self.lanes[tl]) >= self.cap[tl]:
             return None
         return entry
+
+    # ------------------------------------------------------------ queue passing
+    def passes(self, t_end: float) -> int:
+        """Phase 5b: an emergency vehicle level with the front of the queue vehicle it passes
+        takes its place; vehicles in index order (kernel: ``passes``)."""
+        done = 0
+        for i, em in enumerate(self.emergency):
+            if not em or self.pass_m[i] <= 0.0 or self.state[i] != _ACTIVE:
+                continue
+            g = self.lane[i]
+            here = self.lanes[g]
+            k = here.index(i)
+            x, p, len_i, blk = self.pos[i], self.pass_m[i], self.length_of(i), self.block[g]
+            if k > 0:
+                ahead = here[k - 1]
+                x_ahead = self.pos[ahead]
+                if p < x_ahead - x or self.emergency[ahead] or x < blk <= x_ahead:
+                    continue
+                len_a = self.length_of(ahead)
+                y = max(x - len_i + len_a, 0.0)  # its rear where the emergency vehicle's was
+                front = max(y + len_i, x_ahead)
+                room = self.rear_of(here[k - 2]) if k > 1 else self.link_length[self.lane_link[g]]
+                if front > room or x < blk <= front or y - len_a < blk <= y:
+                    continue
+                if k + 1 < len(here) and self.pos[here[k + 1]] > y - len_a:
+                    continue
+                here[k - 1], here[k] = i, ahead
+                self.pos[i] = self.prev_pos[i] = front
+                self.pos[ahead] = self.prev_pos[ahead] = y
+            elif not self.pass_across(i, g, x, p, len_i, blk, t_end):
+                continue
+            self.pass_m[i] = 0.0
+            self.counters[_nb.C_PASSES] += 1
+            done += 1
+        return done
+
+    def pass_across(self, i: int, g: int, x: float, p: float, len_i: float, blk: float,
+                    t_end: float) -> bool:
+        """Emergency vehicle ``i`` at the front of lane ``g`` passes the last vehicle of its
+        target lane when level with its front: that one stays where it is, right behind
+        it, or when its front is too near the line, drops back over it. Whether it did."""
+        c, tl = self.conn[i], self.target_lane[i]
+        if c < 0 or tl < 0 or not self.lanes[tl]:
+            return False
+        link = self.lane_link[g]
+        length = self.link_length[link]
+        here, there = self.lanes[g], self.lanes[tl]
+        last = there[-1]
+        x_last = self.pos[last]
+        if p < (length - x) + x_last or self.emergency[last]:
+            return False
+        if x < blk < INF or self.block[tl] <= x_last:
+            return False
+        new_link = self.lane_link[tl]
+        front = max(x_last, len_i)  # its rear not back over the line
+        room = self.rear_of(there[-2]) if len(there) > 1 else self.link_length[new_link]
+        if front <= room and front < self.block[tl] and len(there) < self.cap[tl]:
+            self.pop_front(g)
+            there.insert(len(there) - 1, i)
+            self.pos[last] = self.prev_pos[last] = front - len_i
+        else:
+            if not self.came_from(last, link):
+                return False
+            len_l = self.length_of(last)
+            y = max(min(x - len_i + len_l, length), 0.0)
+            if y - len_l < blk <= y:
+                return False
+            if len(here) > 1 and self.pos[here[1]] > y - len_l:
+                return False
+            here[0], there[-1] = last, i
+            self.link[last], self.lane[last] = link, g
+            self.pos[last] = self.prev_pos[last] = y
+            self.route_pos[last] -= 1
+            self.exited[new_link] += 1
+            self.entered[link] += 1
+            front = x_last
+        self.link[i], self.lane[i] = new_link, tl
+        self.pos[i] = self.prev_pos[i] = front
+        self.route_pos[i] += 1
+        self.exited[link] += 1
+        self.entered[new_link] += 1
+        if self.sig[c] == RED:
+            self.counters[_nb.C_RED_RUNS] += 1
+        self.last_cross[self.conn_mov[c]] = t_end
+        return True
 
     # ------------------------------------------------------------ lane changes
     def good_lane(self, g: int, x: float, length: float, nxt: int) -> bool:
@@ -951,6 +1086,7 @@ class _World:
         s.veh_next_speed_mps[:] = self.next_speed
         s.veh_target_lane[:] = self.target_lane
         s.veh_conn[:] = self.conn
+        s.veh_pass_m[:] = self.pass_m
         s.link_entered[:] = self.entered
         s.link_exited[:] = self.exited
         s.link_changes[:] = self.changes
@@ -983,6 +1119,8 @@ def _step(s: MicroState, rules: _Rules, t: float, dt: float) -> float:
     w.detectors(t, dt)
     w.commit(t, dt)
     n_moved = w.transfers(t, dt)
+    if w.em_on and rules.em_pass > 0.0:
+        n_moved += w.passes(t_end)
     w.lane_changes(t_end)
     progress = n_inserted + n_moved + sum(w.lane_moved) + sum(w.changes)
     if progress == 0 and on_road > 0:

@@ -700,6 +700,7 @@ class Simulation:
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"vehicle index out of range 0..{n - 1}")
         self._state.veh_emergency[idx] = 1 if on else 0
+        self._state.veh_pass_m[idx] = 0.0  # no queue passing under way either way
 
     @property
     def emergency(self) -> NDArray[np.bool_]:
