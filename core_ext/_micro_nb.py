@@ -884,8 +884,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                         mov_conf_off, mov_conf, mov_last_cross_s, fp):
                                 stop = False
                                 crawl = True
-                            # keep_clear's own first test, here, spares most fronts the call
-                            if not stop and v * v <= 2.0 * b * d and short_link(
+                            # keep_clear's own first test, here, spares most fronts the call;
+                            # an emergency vehicle that may pass queues is not held by it
+                            if not stop and v * v <= 2.0 * b * d and not (
+                                    em and fp[P_EM_PASS_MPS] > 0.0) and short_link(
                                     conn_to_lane[best_c], c, link_length_m, lane_link,
                                     cls_length_m, cls_min_gap_m, fp) and keep_clear(
                                     i, conn_to_lane[best_c], best_space, veh_route_pos,

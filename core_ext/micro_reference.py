@@ -481,7 +481,7 @@ class _World:
             if stop and em and code in (RED, AMBER) and d <= r.approach_m \
                     and v <= r.em_crawl and self.emergency_clear(self.conn_mov[choice], t):
                 stop, crawl = False, True  # UU 22/2009 art. 134-135: it may pass, slowly
-            if not stop and v * v <= 2.0 * k.decel * d:
+            if not stop and v * v <= 2.0 * k.decel * d and not (em and r.em_pass > 0.0):
                 stop = self.keep_clear(i, self.conn_to_lane[choice], choice_room)
             if not stop and d <= v * v / (2.0 * k.decel) + r.approach_m:
                 if em:  # it gives way only to what is in the junction or about to be
