@@ -207,8 +207,9 @@ flag (``em_on`` false), so the rules above are then exactly those of a run witho
   pass speed covers beyond its own move, ``p' = max(0, p + v_p dt - (x' - x))``,
   capped at the front of the vehicle passed (``x_lead - x'``; across the junction
   ``length - min(x', length) + x_last``, the front held at the line); otherwise
-  ``p' = 0`` (and a crossing in phase 5 sets it to 0). In phase 5b, an emergency vehicle with ``p > 0`` that is level with the
-  front of the vehicle ahead (``p >=`` that distance, now) takes its place:
+  ``p' = 0`` (and a crossing in phase 5 sets it to 0). In phase 5b, an emergency
+  vehicle with ``p > 0`` that is level with the front of the vehicle ahead (``p >=``
+  that distance, now) takes its place:
 
   - in its lane, the two exchange places: the leader's rear goes where the emergency
     vehicle's was (its front not back over the link's start), the emergency vehicle's
@@ -760,6 +761,32 @@ def yield_to_emergency(mov, veh_pos_m, veh_speed_mps, veh_route_pos, veh_emergen
 
 
 @njit(**_JIT)
+def pass_group(lane, q, low, len_i, slots, lane_slot_off, lane_head, veh_pos_m, veh_speed_mps,
+               veh_class, veh_emergency, cls_length_m, link_length_m, lane_link, v_pass):
+    """Queue passing: the vehicles an emergency vehicle of length ``len_i`` passes at once,
+    from place ``q`` of ``lane`` forward, so that they all fit behind it (moved back at
+    most, the last one's front at least ``low``). Returns the place of the front-most of
+    them and the emergency vehicle's new front, ``(-1, 0)`` when no group will do."""
+    need = low + len_i
+    top = q
+    while top >= 0:
+        j = lane_at(slots, lane_slot_off, lane_head, lane, top)
+        if veh_emergency[j] != 0 or veh_speed_mps[j] > v_pass:
+            return -1, 0.0
+        if top < q:  # the ones behind it are packed behind its rear
+            need = need + cls_length_m[veh_class[j]]
+        e = veh_pos_m[j] if veh_pos_m[j] > need else need
+        room = link_length_m[lane_link[lane]]
+        if top > 0:
+            ahead = lane_at(slots, lane_slot_off, lane_head, lane, top - 1)
+            room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
+        if e <= room:
+            return top, e
+        top -= 1
+    return -1, 0.0
+
+
+@njit(**_JIT)
 def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_route_pos,
                 veh_conn, veh_target_lane, veh_emergency, route_offsets, route_links,
                 link_length_m, link_lane_off, lane_link, slots, lane_slot_off, lane_head,
@@ -768,12 +795,13 @@ def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_r
                 cls_headway_s, fp):
     """Queue passing (phase 2): when emergency vehicle ``i`` (place ``k`` of ``lane``, its
     connection already chosen when ``k == 0``) is closed up behind a queue vehicle it may
-    pass (its leader, or the last vehicle of its target lane), how far that vehicle's
-    front is ahead of ``x_new`` (in front of the line: from the line on); -1 when not
-    (see the module docstring)."""
+    pass (its leader, or the last vehicle of its target lane), how far the front of the
+    group it passes (:func:`pass_group`) is ahead of ``x_new`` (in front of the line:
+    from the line on); -1 when not (see the module docstring)."""
     v_pass = fp[P_EM_PASS_MPS]
     c = veh_class[i]
     x = veh_pos_m[i]
+    len_i = cls_length_m[c]
     close = cls_min_gap_m[c] + v_pass * cls_headway_s[c]
     blk = lane_block_pos_m[lane]
     if k > 0:
@@ -784,7 +812,18 @@ def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_r
             return -1.0  # a block between them is not passed
         if veh_pos_m[ld] - cls_length_m[veh_class[ld]] - x > close:
             return -1.0
-        return veh_pos_m[ld] - x_new
+        low = 0.0
+        if k + 1 < lane_count[lane]:
+            fo = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
+            low_f = veh_pos_m[fo] + cls_length_m[veh_class[ld]]
+            if low_f > low:
+                low = low_f
+        top, _ = pass_group(lane, k - 1, low, len_i, slots, lane_slot_off, lane_head, veh_pos_m,
+                            veh_speed_mps, veh_class, veh_emergency, cls_length_m,
+                            link_length_m, lane_link, v_pass)
+        if top < 0:
+            return -1.0
+        return veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, top)] - x_new
     cc = veh_conn[i]
     if cc < 0 or (x < blk and not math.isinf(blk)):
         return -1.0
@@ -797,16 +836,25 @@ def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_r
         return -1.0
     if lane_block_pos_m[tl] <= veh_pos_m[w]:
         return -1.0  # a block before it is not passed
-    length = link_length_m[lane_link[lane]]
+    link = lane_link[lane]
+    length = link_length_m[link]
     if (length - x) + (veh_pos_m[w] - cls_length_m[veh_class[w]]) > close:
         return -1.0
+    top, _ = pass_group(tl, n - 1, 0.0, len_i, slots, lane_slot_off, lane_head, veh_pos_m,
+                        veh_speed_mps, veh_class, veh_emergency, cls_length_m, link_length_m,
+                        lane_link, v_pass)
+    if top < 0:
+        rp = veh_route_pos[w]
+        if rp < 1 or route_links[route_offsets[w] + rp - 1] != link:
+            return -1.0  # nor can it drop back onto this link
+        top = n - 1
     if not emergency_clear(conn_mov[cc], t, veh_pos_m, veh_speed_mps, veh_route_pos,
                            route_offsets, route_links, link_length_m, link_lane_off, slots,
                            lane_slot_off, lane_head, lane_count, mov_from_link, mov_to_link,
                            mov_conf_off, mov_conf, mov_last_cross_s, fp):
         return -1.0
     x_line = x_new if x_new < length else length  # beyond it, it is held at the line
-    return (length - x_line) + veh_pos_m[w]
+    return (length - x_line) + veh_pos_m[lane_at(slots, lane_slot_off, lane_head, tl, top)]
 
 
 def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
@@ -1173,14 +1221,29 @@ def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_sp
 
 
 @njit(**_JIT)
+def _pack_behind(lane, first, last, top_m, slots, lane_slot_off, lane_head, veh_class,
+                 veh_pos_m, veh_prev_pos_m, cls_length_m):
+    """Places ``first..last`` of ``lane``, in order behind a rear at ``top_m``: each front
+    at most where it was and at most at the rear of the one ahead."""
+    for kk in range(first, last + 1):
+        j = lane_at(slots, lane_slot_off, lane_head, lane, kk)
+        if veh_pos_m[j] > top_m:
+            veh_pos_m[j] = top_m
+            veh_prev_pos_m[j] = top_m
+        top_m = veh_pos_m[j] - cls_length_m[veh_class[j]]
+    return top_m
+
+
+@njit(**_JIT)
 def passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
-           veh_route_pos, veh_target_lane, veh_conn, veh_emergency, veh_pass_m,
-           route_offsets, route_links, link_length_m, link_entered, link_exited, lane_link,
-           slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m, conn_mov, conn_sig,
-           mov_last_cross_s, cls_length_m, counters):
-    """Phase 5b: emergency vehicles level with the front of the queue vehicle they pass
-    take its place (sequential, vehicles in index order; see the module docstring).
-    Returns how many passed one."""
+           veh_speed_mps, veh_route_pos, veh_target_lane, veh_conn, veh_emergency,
+           veh_pass_m, route_offsets, route_links, link_length_m, link_entered, link_exited,
+           lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+           conn_mov, conn_sig, mov_last_cross_s, cls_length_m, counters, fp):
+    """Phase 5b: emergency vehicles level with the front of the queue vehicles they pass
+    go ahead of them (sequential, vehicles in index order; see the module docstring).
+    Returns how many passes there were."""
+    v_pass = fp[P_EM_PASS_MPS]
     done = 0
     for i in range(veh_emergency.shape[0]):
         if veh_emergency[i] == 0 or veh_pass_m[i] <= 0.0 or veh_state[i] != _ACTIVE:
@@ -1196,60 +1259,63 @@ def passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_
             k -= 1
         if k > 0:
             ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
-            x_l = veh_pos_m[ld]
-            if p < x_l - x or veh_emergency[ld] != 0 or x < blk <= x_l:
+            low = 0.0
+            if k + 1 < n:
+                fo = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
+                low_f = veh_pos_m[fo] + cls_length_m[veh_class[ld]]
+                if low_f > low:
+                    low = low_f
+            top, e = pass_group(lane, k - 1, low, len_i, slots, lane_slot_off, lane_head,
+                                veh_pos_m, veh_speed_mps, veh_class, veh_emergency,
+                                cls_length_m, link_length_m, lane_link, v_pass)
+            if top < 0:
                 continue
-            len_l = cls_length_m[veh_class[ld]]
-            y = x - len_i + len_l  # the leader's rear where the emergency vehicle's was
-            if y < 0.0:
-                y = 0.0  # (not back over the link's start)
-            e = y + len_i
-            if e < x_l:
-                e = x_l
-            room = link_length_m[lane_link[lane]]
-            if k > 1:
-                ahead = lane_at(slots, lane_slot_off, lane_head, lane, k - 2)
-                room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
-            if e > room or x < blk <= e or y - len_l < blk <= y:
+            x_top = veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, top)]
+            lo = low - cls_length_m[veh_class[ld]]  # nothing moves behind this
+            if x - len_i < lo:
+                lo = x - len_i
+            if p < x_top - x or lo < blk <= e:
                 continue
-            if k + 1 < n and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane,
-                                               k + 1)] > y - len_l:
-                continue
-            set_at(slots, lane_slot_off, lane_head, lane, k - 1, i)
-            set_at(slots, lane_slot_off, lane_head, lane, k, ld)
+            remove_at(slots, lane_slot_off, lane_head, lane_count, lane, k)
+            insert_at(slots, lane_slot_off, lane_head, lane_count, lane, top, i)
             veh_pos_m[i] = e
             veh_prev_pos_m[i] = e
-            veh_pos_m[ld] = y
-            veh_prev_pos_m[ld] = y
+            _pack_behind(lane, top + 1, k, e - len_i, slots, lane_slot_off, lane_head,
+                         veh_class, veh_pos_m, veh_prev_pos_m, cls_length_m)
         else:
             cc = veh_conn[i]
             tl = veh_target_lane[i]
             if cc < 0 or tl < 0 or lane_count[tl] == 0:
                 continue
+            if x < blk and not math.isinf(blk):
+                continue
             link = lane_link[lane]
             length = link_length_m[link]
             m = lane_count[tl]
             w = lane_at(slots, lane_slot_off, lane_head, tl, m - 1)
-            x_w = veh_pos_m[w]
-            if p < (length - x) + x_w or veh_emergency[w] != 0:
-                continue
-            if (x < blk and not math.isinf(blk)) or lane_block_pos_m[tl] <= x_w:
-                continue
             nlink = lane_link[tl]
-            e = x_w if x_w >= len_i else len_i  # (its rear not back over the line)
-            room = link_length_m[nlink]
-            if m > 1:
-                ahead = lane_at(slots, lane_slot_off, lane_head, tl, m - 2)
-                room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
-            if e <= room and e < lane_block_pos_m[tl] \
-                    and m < lane_slot_off[tl + 1] - lane_slot_off[tl]:
-                # it stays on its link, right behind the emergency vehicle
+            top, e = pass_group(tl, m - 1, 0.0, len_i, slots, lane_slot_off, lane_head,
+                                veh_pos_m, veh_speed_mps, veh_class, veh_emergency,
+                                cls_length_m, link_length_m, lane_link, v_pass)
+            if top >= 0:
+                # ahead of them on its target lane; they stay on their link behind it
+                x_top = veh_pos_m[lane_at(slots, lane_slot_off, lane_head, tl, top)]
+                if p < (length - x) + x_top or lane_block_pos_m[tl] <= e \
+                        or m >= lane_slot_off[tl + 1] - lane_slot_off[tl]:
+                    continue
                 pop_front(lane_slot_off, lane_head, lane_count, lane)
-                insert_at(slots, lane_slot_off, lane_head, lane_count, tl, m - 1, i)
-                veh_pos_m[w] = e - len_i
-                veh_prev_pos_m[w] = e - len_i
+                insert_at(slots, lane_slot_off, lane_head, lane_count, tl, top, i)
+                veh_pos_m[i] = e
+                veh_prev_pos_m[i] = e
+                _pack_behind(tl, top + 1, m, e - len_i, slots, lane_slot_off, lane_head,
+                             veh_class, veh_pos_m, veh_prev_pos_m, cls_length_m)
             else:
-                # it drops back over the line, its rear where the emergency vehicle's was
+                # the last one drops back over the line, its rear where the emergency
+                # vehicle's was
+                x_w = veh_pos_m[w]
+                if p < (length - x) + x_w or veh_emergency[w] != 0 \
+                        or lane_block_pos_m[tl] <= x_w:
+                    continue
                 rp = veh_route_pos[w]
                 if rp < 1 or route_links[route_offsets[w] + rp - 1] != link:
                     continue
@@ -1273,11 +1339,10 @@ def passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_
                 veh_route_pos[w] -= 1
                 link_exited[nlink] += 1
                 link_entered[link] += 1
-                e = x_w
+                veh_pos_m[i] = x_w
+                veh_prev_pos_m[i] = x_w
             veh_link[i] = nlink
             veh_lane[i] = tl
-            veh_pos_m[i] = e
-            veh_prev_pos_m[i] = e
             veh_route_pos[i] += 1
             link_exited[link] += 1
             link_entered[nlink] += 1
@@ -1858,11 +1923,11 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
         n_pass = 0
         if em_on and fp[P_EM_PASS_MPS] > 0.0:
             n_pass = passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
-                            veh_prev_pos_m, veh_route_pos, veh_target_lane, veh_conn,
-                            veh_emergency, veh_pass_m, route_offsets, route_links,
+                            veh_prev_pos_m, veh_speed_mps, veh_route_pos, veh_target_lane,
+                            veh_conn, veh_emergency, veh_pass_m, route_offsets, route_links,
                             link_length_m, link_entered, link_exited, lane_link, slots,
                             lane_slot_off, lane_head, lane_count, lane_block_pos_m, conn_mov,
-                            conn_sig, mov_last_cross_s, cls_length_m, counters)
+                            conn_sig, mov_last_cross_s, cls_length_m, counters, fp)
         if parallel:
             lane_changes_par(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
                              veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,

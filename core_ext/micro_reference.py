@@ -543,11 +543,39 @@ class _World:
         p = self.route_pos[w]
         return p >= 1 and self.route[w][p - 1] == link
 
+    def pass_group(self, g: int, q: int, low: float, len_i: float) -> tuple[int, float]:
+        """Queue passing: the vehicles an emergency vehicle of length ``len_i`` passes at
+        once, from place ``q`` of lane ``g`` forward, so that they all fit behind it (the
+        last one's front at least ``low``): the place of the front-most and the emergency
+        vehicle's new front, ``(-1, 0)`` when no group will do (kernel: ``pass_group``)."""
+        vehicles = self.lanes[g]
+        need = low + len_i
+        for top in range(q, -1, -1):
+            j = vehicles[top]
+            if self.emergency[j] or self.speed[j] > self.r.em_pass:
+                return -1, 0.0
+            if top < q:  # the ones behind it are packed behind its rear
+                need = need + self.length_of(j)
+            front = max(self.pos[j], need)
+            room = self.rear_of(vehicles[top - 1]) if top > 0 \
+                else self.link_length[self.lane_link[g]]
+            if front <= room:
+                return top, front
+        return -1, 0.0
+
+    def follower_floor(self, g: int, k: int) -> float:
+        """Lowest front for the vehicle at place ``k - 1`` of lane ``g`` were it behind place
+        ``k``'s vehicle instead: clear of the vehicle at ``k + 1`` and of the link's start."""
+        vehicles = self.lanes[g]
+        if k + 1 < len(vehicles):
+            return max(0.0, self.pos[vehicles[k + 1]] + self.length_of(vehicles[k - 1]))
+        return 0.0
+
     def queue_ahead(self, i: int, g: int, k: int, t: float, x_new: float) -> float:
         """Queue passing: when emergency vehicle ``i`` (place ``k`` of lane ``g``, its
         connection already chosen when in front) is closed up behind a queue vehicle it may
-        pass (its leader, or the last vehicle of its target lane), how far that vehicle's
-        front is ahead of ``x_new``; -1 when not (kernel: ``queue_ahead``)."""
+        pass (its leader, or the last vehicle of its target lane), how far the front of the
+        group it passes is ahead of ``x_new``; -1 when not (kernel: ``queue_ahead``)."""
         r = self.r
         kc = self.classes[self.cls[i]]
         close = kc.s0 + r.em_pass * kc.headway
@@ -558,7 +586,8 @@ class _World:
                 return -1.0
             if x < blk <= self.pos[ahead] or self.rear_of(ahead) - x > close:
                 return -1.0  # not past a block; not closed up
-            return self.pos[ahead] - x_new
+            top, _ = self.pass_group(g, k - 1, self.follower_floor(g, k), kc.length)
+            return self.pos[self.lanes[g][top]] - x_new if top >= 0 else -1.0
         c = self.conn[i]
         if c < 0 or x < blk < INF:
             return -1.0
@@ -568,12 +597,18 @@ class _World:
         last = self.lanes[tl][-1]
         if self.emergency[last] or self.speed[last] > r.em_pass or self.block[tl] <= self.pos[last]:
             return -1.0
-        length = self.link_length[self.lane_link[g]]
+        link = self.lane_link[g]
+        length = self.link_length[link]
         if (length - x) + self.rear_of(last) > close:
             return -1.0
+        top, _ = self.pass_group(tl, len(self.lanes[tl]) - 1, 0.0, kc.length)
+        if top < 0:
+            if not self.came_from(last, link):
+                return -1.0  # nor can it drop back onto this link
+            top = len(self.lanes[tl]) - 1
         if not self.emergency_clear(self.conn_mov[c], t):
             return -1.0
-        return (length - min(x_new, length)) + self.pos[last]
+        return (length - min(x_new, length)) + self.pos[self.lanes[tl][top]]
 
     def longitudinal(self, t: float, dt: float) -> None:
         """Phase 2: next position and speed of every vehicle, from the state at ``t``."""
@@ -773,9 +808,17 @@ class _World:
         return entry
 
     # ------------------------------------------------------------ queue passing
+    def pack_behind(self, group: list[int], top_m: float) -> None:
+        """``group`` in order behind a rear at ``top_m``, each front at most where it was
+        and at most at the rear of the one ahead (kernel: ``_pack_behind``)."""
+        for j in group:
+            if self.pos[j] > top_m:
+                self.pos[j] = self.prev_pos[j] = top_m
+            top_m = self.rear_of(j)
+
     def passes(self, t_end: float) -> int:
-        """Phase 5b: an emergency vehicle level with the front of the queue vehicle it passes
-        takes its place; vehicles in index order (kernel: ``passes``)."""
+        """Phase 5b: an emergency vehicle level with the front of the queue vehicles it
+        passes goes ahead of them; vehicles in index order (kernel: ``passes``)."""
         done = 0
         for i, em in enumerate(self.emergency):
             if not em or self.pass_m[i] <= 0.0 or self.state[i] != _ACTIVE:
@@ -785,21 +828,18 @@ class _World:
             k = here.index(i)
             x, p, len_i, blk = self.pos[i], self.pass_m[i], self.length_of(i), self.block[g]
             if k > 0:
-                ahead = here[k - 1]
-                x_ahead = self.pos[ahead]
-                if p < x_ahead - x or self.emergency[ahead] or x < blk <= x_ahead:
+                low = self.follower_floor(g, k)
+                top, front = self.pass_group(g, k - 1, low, len_i)
+                if top < 0:
                     continue
-                len_a = self.length_of(ahead)
-                y = max(x - len_i + len_a, 0.0)  # its rear where the emergency vehicle's was
-                front = max(y + len_i, x_ahead)
-                room = self.rear_of(here[k - 2]) if k > 1 else self.link_length[self.lane_link[g]]
-                if front > room or x < blk <= front or y - len_a < blk <= y:
+                lo = min(low - self.length_of(here[k - 1]), x - len_i)  # nothing moves behind
+                if p < self.pos[here[top]] - x or lo < blk <= front:
                     continue
-                if k + 1 < len(here) and self.pos[here[k + 1]] > y - len_a:
-                    continue
-                here[k - 1], here[k] = i, ahead
+                group = here[top:k]
+                del here[k]
+                here.insert(top, i)
                 self.pos[i] = self.prev_pos[i] = front
-                self.pos[ahead] = self.prev_pos[ahead] = y
+                self.pack_behind(group, front - len_i)
             elif not self.pass_across(i, g, x, p, len_i, blk, t_end):
                 continue
             self.pass_m[i] = 0.0
@@ -809,29 +849,31 @@ class _World:
 
     def pass_across(self, i: int, g: int, x: float, p: float, len_i: float, blk: float,
                     t_end: float) -> bool:
-        """Emergency vehicle ``i`` at the front of lane ``g`` passes the last vehicle of its
-        target lane when level with its front: that one stays where it is, right behind
-        it, or when its front is too near the line, drops back over it. Whether it did."""
+        """Emergency vehicle ``i`` at the front of lane ``g`` passes the group at the tail of
+        its target lane when level with its front, ahead of them on that lane; when no
+        group will do, the last vehicle there drops back over the line. Whether it did."""
         c, tl = self.conn[i], self.target_lane[i]
-        if c < 0 or tl < 0 or not self.lanes[tl]:
+        if c < 0 or tl < 0 or not self.lanes[tl] or x < blk < INF:
             return False
         link = self.lane_link[g]
         length = self.link_length[link]
         here, there = self.lanes[g], self.lanes[tl]
-        last = there[-1]
-        x_last = self.pos[last]
-        if p < (length - x) + x_last or self.emergency[last]:
-            return False
-        if x < blk < INF or self.block[tl] <= x_last:
-            return False
         new_link = self.lane_link[tl]
-        front = max(x_last, len_i)  # its rear not back over the line
-        room = self.rear_of(there[-2]) if len(there) > 1 else self.link_length[new_link]
-        if front <= room and front < self.block[tl] and len(there) < self.cap[tl]:
+        top, front = self.pass_group(tl, len(there) - 1, 0.0, len_i)
+        if top >= 0:
+            if p < (length - x) + self.pos[there[top]] or self.block[tl] <= front \
+                    or len(there) >= self.cap[tl]:
+                return False
+            group = there[top:]
             self.pop_front(g)
-            there.insert(len(there) - 1, i)
-            self.pos[last] = self.prev_pos[last] = front - len_i
+            there.insert(top, i)
+            self.pos[i] = self.prev_pos[i] = front
+            self.pack_behind(group, front - len_i)
         else:
+            last = there[-1]
+            x_last = self.pos[last]
+            if p < (length - x) + x_last or self.emergency[last] or self.block[tl] <= x_last:
+                return False
             if not self.came_from(last, link):
                 return False
             len_l = self.length_of(last)
@@ -846,9 +888,8 @@ class _World:
             self.route_pos[last] -= 1
             self.exited[new_link] += 1
             self.entered[link] += 1
-            front = x_last
+            self.pos[i] = self.prev_pos[i] = x_last
         self.link[i], self.lane[i] = new_link, tl
-        self.pos[i] = self.prev_pos[i] = front
         self.route_pos[i] += 1
         self.exited[link] += 1
         self.entered[new_link] += 1
