@@ -133,7 +133,7 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
    lands behind when that is lower.
 5b. **Queue passing** (sequential, vehicles in index order; only with emergency
    vehicles, see below): an emergency vehicle level with the front of the queue
-   vehicle it is passing takes that vehicle's place.
+   vehicles it is passing goes ahead of them.
 6. **Lane changes** (parallel over links with two or more lanes; within a
    link sequential: lanes in index order, vehicles front to back, each
    decision made on the state the previous one left; a vehicle that moved
@@ -196,45 +196,51 @@ flag (``em_on`` false), so the rules above are then exactly those of a run witho
   right behind it (its new follower).
 - *Queue passing* (where nobody can move aside: one lane, or every lane queued; cars
   pull to the kerb and the emergency vehicle squeezes by or takes the opposite
-  carriageway). With ``v_p = emergency_pass_mps > 0``, the vehicle *passed* is, in
+  carriageway). With ``v_p = emergency_pass_mps > 0``, the vehicle *ahead* is, in
   phase 2, the emergency vehicle's leader in its lane or, at the front of its lane,
   the last vehicle of its target lane (it looks across the junction, as above, and the
-  junction is clear for it). It passes that vehicle when the vehicle is not an
-  emergency vehicle, moves at ``<= v_p``, no block lies between them, and the gap to
-  its rear (across the junction: ``d`` + its rear) is at most ``s0 + v_p T`` (closed
-  up: the desired gap at the pass speed). Its progress beside the queue,
-  ``veh_pass_m`` (metres ahead of its own place in the lane), then grows by what the
-  pass speed covers beyond its own move, ``p' = max(0, p + v_p dt - (x' - x))``,
-  capped at the front of the vehicle passed (``x_lead - x'``; across the junction
-  ``length - min(x', length) + x_last``, the front held at the line); otherwise
-  ``p' = 0`` (and a crossing in phase 5 sets it to 0). In phase 5b, an emergency
-  vehicle with ``p > 0`` that is level with the front of the vehicle ahead (``p >=``
-  that distance, now) takes its place:
+  junction is clear for it). The emergency vehicle is *closed up* behind a queue when
+  the vehicle ahead is not an emergency vehicle, moves at ``<= v_p``, no block lies
+  between them, and the gap to its rear (across the junction: ``d`` + its rear) is at
+  most ``s0 + v_p T`` (the desired gap at the pass speed). The *group* it passes is
+  then the vehicle ahead and, if the emergency vehicle would not fit in front of that
+  one alone, the fewest vehicles ahead of it too (each moving at ``<= v_p``, none an
+  emergency vehicle) such that: its front ``e = max(x_top, low + len_i + the lengths of
+  the group but its last)`` (``x_top`` the front of the group's front-most vehicle,
+  ``low`` the least front its last vehicle may take: the front of the vehicle behind
+  the emergency vehicle plus the last vehicle's length, at least 0; across the
+  junction 0) is within
+  the room up to the next vehicle ahead (its rear; the link's end when none).
 
-  - in its lane, the two exchange places: the leader's rear goes where the emergency
-    vehicle's was (its front not back over the link's start), the emergency vehicle's
-    front to the leader's (further if the leader's new place needs it), within the
-    room up to the next vehicle ahead (or the link's end) and ahead of the vehicle
-    behind, and clear of any block;
-  - across the junction it enters its target lane in front of the last vehicle there,
-    its front where that vehicle's front was (at least its own length past the line),
-    and that vehicle stays, its front at the emergency vehicle's rear, when the room
-    up to the next vehicle there and the lane's slots allow; otherwise, when that
-    vehicle came from the emergency vehicle's link, it drops back over the line to
-    the emergency vehicle's place (its rear where the emergency vehicle's was, its
-    front at most at the line, ahead of the vehicle behind): its route position goes
-    back by one, both links count one exit and one entry for it. The crossing counts as
-    the emergency vehicle's (link counters, the movement's last crossing, a red-light
-    crossing on red), but detectors do not see a pass.
+  Its progress beside the queue, ``veh_pass_m`` (metres ahead of its own place in the
+  lane), grows by what the pass speed covers beyond its own move,
+  ``p' = max(0, p + v_p dt - (x' - x))``, capped at the group's front (``x_top - x'``;
+  across the junction ``length - min(x', length) + x_top``, the front held at the
+  line); it is 0 when not closed up or when no group will do (and a crossing in phase
+  5 sets it to 0). Keeping clear does not hold an emergency vehicle (it passes the
+  queue in the box). In phase 5b, an emergency vehicle with ``p > 0`` that is level
+  with the front of its group, recomputed now (``p >=`` that distance), goes ahead of
+  it: its front at ``e``, the group behind it in order, each front moved back (never
+  forward) to at most the rear of the vehicle ahead of it, so that nothing overlaps:
 
-  ``p`` is then 0 and the next pass begins. So it gets through a chain of full one-lane
-  links: vehicle by vehicle along each, across each junction at the queue's tail. It
-  does not pass a block (an incident is where it is going, or must be cleared first),
-  another emergency vehicle (each passes in turn), a vehicle moving faster than
-  ``v_p``, nor where the vehicle passed would not fit back (a long emergency vehicle
-  reaching back over its link's start behind a short one; a vehicle that entered the
-  next link from another approach and is too near the line to stay): it waits then.
-  It does not help an emergency vehicle that has not yet entered the road (insertion
+  - in its lane (no block between the group's new rear and ``e``);
+  - across the junction onto its target lane (the lane's slots allowing, no block up
+    to ``e``): the group stays on its link. When no group will do there and the last
+    vehicle came from the emergency vehicle's link, that vehicle instead drops back
+    over the line into the emergency vehicle's place (its rear where the emergency
+    vehicle's was, its front at most at the line, ahead of the vehicle behind), the
+    emergency vehicle's front where that vehicle's was: its route position goes back
+    by one, both links count one exit and one entry for it.
+
+  A pass across the junction counts as the emergency vehicle's crossing (link
+  counters, the movement's last crossing, a red-light crossing on red); detectors do
+  not see passes. ``p`` is then 0 and the next pass begins. So it gets through a chain
+  of full one-lane links: group by group along each, across each junction at the
+  queue's tail. It does not pass a block (an incident is where it is going, or must be
+  cleared first), another emergency vehicle (each passes in turn), a vehicle moving
+  faster than ``v_p``, nor a queue it cannot fit into (a link too short to hold it and
+  the vehicles it passes, whose last vehicle came from elsewhere): it waits then. It
+  does not help an emergency vehicle that has not yet entered the road (insertion
   waits for room as for any vehicle).
 
 Counters: vehicle updates (vehicles active at the start of each step), steps
