@@ -742,3 +742,26 @@ def test_emergency_vehicles_pass_through_a_gridlock(signals):
     inserted = late[np.isfinite(a.insert_s[late])]
     assert np.isfinite(a.arrive_s[inserted]).sum() >= inserted.size - 1  # one waits at the block
     assert a.summary() == b.summary()
+
+
+def test_emergency_vehicles_pass_queues_on_two_lane_roads():
+    """A signalised two-lane grid with an incident closing a link (both lanes) and one
+    closing a lane, a vehicle in fifteen on an emergency call: queues filling both lanes
+    are passed where nobody can move aside, beside lane changes, merges and vehicles
+    moving aside, kernel = reference."""
+    net = grid_network(3, 3, block_m=120.0, lanes=2, signals=True)
+    trips = random_trips(net, n_trips=900, duration_s=300.0, rng=_rng(22))
+    units = np.flatnonzero(trips.depart_s > 100.0)[::15]
+
+    def setup(sim: Simulation) -> None:
+        sim.set_emergency(units, True)
+
+    def hook(step: int, sim: Simulation) -> None:
+        if step == 50:
+            sim.open_incident("r0c1-r1c1", 2, pos_m=60.0)
+            sim.open_incident("r2c0-r1c0", 1, pos_m=80.0)
+
+    a, b = run_pair(net, trips, 350, setup=setup, hook=hook)
+    assert _model(a).counters[nb.C_PASSES] > 20
+    assert np.isfinite(a.arrive_s[units]).sum() > units.size // 2
+    assert a.summary() == b.summary()
