@@ -131,6 +131,9 @@ One step ``[t, t + dt)``, decide-then-apply, in this order:
    speed 0 and counted as refused, and nobody behind it crosses this step. A
    vehicle entering closer than it wanted takes the speed of the vehicle it
    lands behind when that is lower.
+5b. **Queue passing** (sequential, vehicles in index order; only with emergency
+   vehicles, see below): an emergency vehicle level with the front of the queue
+   vehicles it is passing goes ahead of them.
 6. **Lane changes** (parallel over links with two or more lanes; within a
    link sequential: lanes in index order, vehicles front to back, each
    decision made on the state the previous one left; a vehicle that moved
@@ -190,9 +193,55 @@ flag (``em_on`` false), so the rules above are then exactly those of a run witho
   first tries to change to the lower, then the higher adjacent good lane as a
   mandatory change (no incentive test, ``b_safe_mandatory``); if it cannot, it goes on
   as above. No vehicle makes a discretionary change that puts an emergency vehicle
-  right behind it (its new follower). A queue in a lane with no room beside it still
-  holds the emergency vehicle: vehicles do not drive onto the kerb or the opposite
-  carriageway here.
+  right behind it (its new follower).
+- *Queue passing* (where nobody can move aside: one lane, or every lane queued; cars
+  pull to the kerb and the emergency vehicle squeezes by or takes the opposite
+  carriageway). With ``v_p = emergency_pass_mps > 0``, the vehicle *ahead* is, in
+  phase 2, the emergency vehicle's leader in its lane or, at the front of its lane,
+  the last vehicle of its target lane (it looks across the junction, as above, and the
+  junction is clear for it). The emergency vehicle is *closed up* behind a queue when
+  the vehicle ahead is not an emergency vehicle, moves at ``<= v_p``, no block lies
+  between them, and the gap to its rear (across the junction: ``d`` + its rear) is at
+  most ``s0 + v_p T`` (the desired gap at the pass speed). The *group* it passes is
+  then the vehicle ahead and, if the emergency vehicle would not fit in front of that
+  one alone, the fewest vehicles ahead of it too (each moving at ``<= v_p``, none an
+  emergency vehicle) such that: its front ``e = max(x_top, low + len_i + the lengths of
+  the group but its last)`` (``x_top`` the front of the group's front-most vehicle,
+  ``low`` the least front its last vehicle may take: the front of the vehicle behind
+  the emergency vehicle plus the last vehicle's length, at least 0; across the
+  junction 0) is within
+  the room up to the next vehicle ahead (its rear; the link's end when none).
+
+  Its progress beside the queue, ``veh_pass_m`` (metres ahead of its own place in the
+  lane), grows by what the pass speed covers beyond its own move,
+  ``p' = max(0, p + v_p dt - (x' - x))``, capped at the group's front (``x_top - x'``;
+  across the junction ``length - min(x', length) + x_top``, the front held at the
+  line); it is 0 when not closed up or when no group will do (and a crossing in phase
+  5 sets it to 0). Keeping clear does not hold an emergency vehicle (it passes the
+  queue in the box). In phase 5b, an emergency vehicle with ``p > 0`` that is level
+  with the front of its group, recomputed now (``p >=`` that distance), goes ahead of
+  it: its front at ``e``, the group behind it in order, each front moved back (never
+  forward) to at most the rear of the vehicle ahead of it, so that nothing overlaps:
+
+  - in its lane (no block between the group's new rear and ``e``);
+  - across the junction onto its target lane (the lane's slots allowing, no block up
+    to ``e``): the group stays on its link. When no group will do there and the last
+    vehicle came from the emergency vehicle's link, that vehicle instead drops back
+    over the line into the emergency vehicle's place (its rear where the emergency
+    vehicle's was, its front at most at the line, ahead of the vehicle behind), the
+    emergency vehicle's front where that vehicle's was: its route position goes back
+    by one, both links count one exit and one entry for it.
+
+  A pass across the junction counts as the emergency vehicle's crossing (link
+  counters, the movement's last crossing, a red-light crossing on red); detectors do
+  not see passes. ``p`` is then 0 and the next pass begins. So it gets through a chain
+  of full one-lane links: group by group along each, across each junction at the
+  queue's tail. It does not pass a block (an incident is where it is going, or must be
+  cleared first), another emergency vehicle (each passes in turn), a vehicle moving
+  faster than ``v_p``, nor a queue it cannot fit into (a link too short to hold it and
+  the vehicles it passes, whose last vehicle came from elsewhere): it waits then. It
+  does not help an emergency vehicle that has not yet entered the road (insertion
+  waits for room as for any vehicle).
 
 Counters: vehicle updates (vehicles active at the start of each step), steps
 without progress (no vehicle moved, crossed, arrived or entered), refused
@@ -229,7 +278,8 @@ C_RED_RUNS = 3
 C_EVENTS = 4
 C_TRACE = 5
 C_STEPS = 6
-N_COUNTERS = 7
+C_PASSES = 7
+N_COUNTERS = 8
 
 # indices into the float parameter vector
 P_LOOKAHEAD_M = 0
@@ -252,7 +302,8 @@ P_MERGE_ZONE_M = 16
 P_EM_SPEED_FACTOR = 17
 P_EM_CRAWL_MPS = 18
 P_EM_CLEAR_M = 19
-N_PARAMS = 20
+P_EM_PASS_MPS = 20
+N_PARAMS = 21
 
 # Every kernel but the step loop and the signal phase (which allocate) runs
 # without reference counting (numba's ``_nrt`` compiler flag): with it, each
@@ -356,6 +407,14 @@ def insert_at(slots, lane_slot_off, lane_head, lane_count, lane, k, veh):
         slots[off + (h + j) % cap] = slots[off + (h + j - 1) % cap]
     slots[off + (h + k) % cap] = veh
     lane_count[lane] = n + 1
+
+
+@njit(**_JIT)
+def set_at(slots, lane_slot_off, lane_head, lane, k, veh):
+    """Put ``veh`` at place ``k`` (0 = front) of ``lane`` in place of whoever is there."""
+    off = lane_slot_off[lane]
+    cap = lane_slot_off[lane + 1] - off
+    slots[off + (lane_head[lane] + k) % cap] = veh
 
 
 @njit(**_JIT)
@@ -707,6 +766,103 @@ def yield_to_emergency(mov, veh_pos_m, veh_speed_mps, veh_route_pos, veh_emergen
     return False
 
 
+@njit(**_JIT)
+def pass_group(lane, q, low, len_i, slots, lane_slot_off, lane_head, veh_pos_m, veh_speed_mps,
+               veh_class, veh_emergency, cls_length_m, link_length_m, lane_link, v_pass):
+    """Queue passing: the vehicles an emergency vehicle of length ``len_i`` passes at once,
+    from place ``q`` of ``lane`` forward, so that they all fit behind it (moved back at
+    most, the last one's front at least ``low``). Returns the place of the front-most of
+    them and the emergency vehicle's new front, ``(-1, 0)`` when no group will do."""
+    need = low + len_i
+    top = q
+    while top >= 0:
+        j = lane_at(slots, lane_slot_off, lane_head, lane, top)
+        if veh_emergency[j] != 0 or veh_speed_mps[j] > v_pass:
+            return -1, 0.0
+        if top < q:  # the ones behind it are packed behind its rear
+            need = need + cls_length_m[veh_class[j]]
+        e = veh_pos_m[j] if veh_pos_m[j] > need else need
+        room = link_length_m[lane_link[lane]]
+        if top > 0:
+            ahead = lane_at(slots, lane_slot_off, lane_head, lane, top - 1)
+            room = veh_pos_m[ahead] - cls_length_m[veh_class[ahead]]
+        if e <= room:
+            return top, e
+        top -= 1
+    return -1, 0.0
+
+
+@njit(**_JIT)
+def queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m, veh_speed_mps, veh_route_pos,
+                veh_conn, veh_target_lane, veh_emergency, route_offsets, route_links,
+                link_length_m, link_lane_off, lane_link, slots, lane_slot_off, lane_head,
+                lane_count, lane_block_pos_m, conn_mov, mov_from_link, mov_to_link,
+                mov_conf_off, mov_conf, mov_last_cross_s, cls_length_m, cls_min_gap_m,
+                cls_headway_s, fp):
+    """Queue passing (phase 2): when emergency vehicle ``i`` (place ``k`` of ``lane``, its
+    connection already chosen when ``k == 0``) is closed up behind a queue vehicle it may
+    pass (its leader, or the last vehicle of its target lane), how far the front of the
+    group it passes (:func:`pass_group`) is ahead of ``x_new`` (in front of the line:
+    from the line on); -1 when not (see the module docstring)."""
+    v_pass = fp[P_EM_PASS_MPS]
+    c = veh_class[i]
+    x = veh_pos_m[i]
+    len_i = cls_length_m[c]
+    close = cls_min_gap_m[c] + v_pass * cls_headway_s[c]
+    blk = lane_block_pos_m[lane]
+    if k > 0:
+        ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
+        if veh_emergency[ld] != 0 or veh_speed_mps[ld] > v_pass:
+            return -1.0
+        if x < blk <= veh_pos_m[ld]:
+            return -1.0  # a block between them is not passed
+        if veh_pos_m[ld] - cls_length_m[veh_class[ld]] - x > close:
+            return -1.0
+        low = 0.0
+        if k + 1 < lane_count[lane]:
+            fo = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
+            low_f = veh_pos_m[fo] + cls_length_m[veh_class[ld]]
+            if low_f > low:
+                low = low_f
+        top, _ = pass_group(lane, k - 1, low, len_i, slots, lane_slot_off, lane_head, veh_pos_m,
+                            veh_speed_mps, veh_class, veh_emergency, cls_length_m,
+                            link_length_m, lane_link, v_pass)
+        if top < 0:
+            return -1.0
+        return veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, top)] - x_new
+    cc = veh_conn[i]
+    if cc < 0 or (x < blk and not math.isinf(blk)):
+        return -1.0
+    tl = veh_target_lane[i]
+    n = lane_count[tl]
+    if n == 0:
+        return -1.0
+    w = lane_at(slots, lane_slot_off, lane_head, tl, n - 1)
+    if veh_emergency[w] != 0 or veh_speed_mps[w] > v_pass:
+        return -1.0
+    if lane_block_pos_m[tl] <= veh_pos_m[w]:
+        return -1.0  # a block before it is not passed
+    link = lane_link[lane]
+    length = link_length_m[link]
+    if (length - x) + (veh_pos_m[w] - cls_length_m[veh_class[w]]) > close:
+        return -1.0
+    top, _ = pass_group(tl, n - 1, 0.0, len_i, slots, lane_slot_off, lane_head, veh_pos_m,
+                        veh_speed_mps, veh_class, veh_emergency, cls_length_m, link_length_m,
+                        lane_link, v_pass)
+    if top < 0:
+        rp = veh_route_pos[w]
+        if rp < 1 or route_links[route_offsets[w] + rp - 1] != link:
+            return -1.0  # nor can it drop back onto this link
+        top = n - 1
+    if not emergency_clear(conn_mov[cc], t, veh_pos_m, veh_speed_mps, veh_route_pos,
+                           route_offsets, route_links, link_length_m, link_lane_off, slots,
+                           lane_slot_off, lane_head, lane_count, mov_from_link, mov_to_link,
+                           mov_conf_off, mov_conf, mov_last_cross_s, fp):
+        return -1.0
+    x_line = x_new if x_new < length else length  # beyond it, it is held at the line
+    return (length - x_line) + veh_pos_m[lane_at(slots, lane_slot_off, lane_head, tl, top)]
+
+
 def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                  veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
                  veh_conn, route_offsets, route_links,
@@ -717,7 +873,7 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                  mov_last_cross_s,
                  cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2, cls_decel_mps2,
                  cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, lane_moved,
-                 lane_merge_veh, veh_emergency, em_on):
+                 lane_merge_veh, veh_emergency, veh_pass_m, em_on):
     """Phase 2: next position and speed of every active vehicle (parallel over lanes)."""
     n_lanes = lane_link.shape[0]
     for lane in prange(n_lanes):
@@ -782,8 +938,10 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
                                         mov_conf_off, mov_conf, mov_last_cross_s, fp):
                                 stop = False
                                 crawl = True
-                            # keep_clear's own first test, here, spares most fronts the call
-                            if not stop and v * v <= 2.0 * b * d and short_link(
+                            # keep_clear's own first test, here, spares most fronts the call;
+                            # an emergency vehicle that may pass queues is not held by it
+                            if not stop and v * v <= 2.0 * b * d and not (
+                                    em and fp[P_EM_PASS_MPS] > 0.0) and short_link(
                                     conn_to_lane[best_c], c, link_length_m, lane_link,
                                     cls_length_m, cls_min_gap_m, fp) and keep_clear(
                                     i, conn_to_lane[best_c], best_space, veh_route_pos,
@@ -875,6 +1033,24 @@ def _longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_rout
             veh_next_speed_mps[i] = v_new
             if x_new > x:
                 lane_moved[lane] = 1
+            if em and fp[P_EM_PASS_MPS] > 0.0:
+                # queue passing: what the pass speed gains over its move in the lane
+                # (at most level with the front of the vehicle it passes)
+                reach = queue_ahead(i, lane, k, t, x_new, veh_class, veh_pos_m,
+                                    veh_speed_mps, veh_route_pos, veh_conn, veh_target_lane,
+                                    veh_emergency, route_offsets, route_links, link_length_m,
+                                    link_lane_off, lane_link, slots, lane_slot_off, lane_head,
+                                    lane_count, lane_block_pos_m, conn_mov, mov_from_link,
+                                    mov_to_link, mov_conf_off, mov_conf, mov_last_cross_s,
+                                    cls_length_m, cls_min_gap_m, cls_headway_s, fp)
+                p = 0.0
+                if reach >= 0.0:
+                    p = veh_pass_m[i] + fp[P_EM_PASS_MPS] * dt - (x_new - x)
+                    if p < 0.0:
+                        p = 0.0
+                    if p > reach:
+                        p = reach
+                veh_pass_m[i] = p
 
 
 @njit(**_JIT)
@@ -960,7 +1136,7 @@ def _detect_entry(t, dt, i, lane, x_new, x0, x_end, length, speed, sig, det_lane
 @njit(**_JIT)
 def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
               veh_prev_pos_m, veh_route_pos, veh_arrive_s, veh_stopped_since_s,
-              veh_target_lane, veh_conn, route_offsets, route_links,
+              veh_target_lane, veh_conn, veh_pass_m, route_offsets, route_links,
               link_length_m, link_entered, link_exited, lane_link,
               slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
               conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
@@ -1042,10 +1218,146 @@ def transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_sp
             veh_pos_m[i] = x_new
             veh_prev_pos_m[i] = x_new
             veh_route_pos[i] += 1
+            veh_pass_m[i] = 0.0  # an emergency vehicle passing a queue has got through
             link_exited[link] += 1
             link_entered[nlink] += 1
             mov_last_cross_s[conn_mov[cc]] = t_end
             done += 1
+    return done
+
+
+@njit(**_JIT)
+def _pack_behind(lane, first, last, top_m, slots, lane_slot_off, lane_head, veh_class,
+                 veh_pos_m, veh_prev_pos_m, cls_length_m):
+    """Places ``first..last`` of ``lane``, in order behind a rear at ``top_m``: each front
+    at most where it was and at most at the rear of the one ahead."""
+    for kk in range(first, last + 1):
+        j = lane_at(slots, lane_slot_off, lane_head, lane, kk)
+        if veh_pos_m[j] > top_m:
+            veh_pos_m[j] = top_m
+            veh_prev_pos_m[j] = top_m
+        top_m = veh_pos_m[j] - cls_length_m[veh_class[j]]
+    return top_m
+
+
+@njit(**_JIT)
+def passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
+           veh_speed_mps, veh_route_pos, veh_target_lane, veh_conn, veh_emergency,
+           veh_pass_m, route_offsets, route_links, link_length_m, link_entered, link_exited,
+           lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+           conn_mov, conn_sig, mov_last_cross_s, cls_length_m, counters, fp):
+    """Phase 5b: emergency vehicles level with the front of the queue vehicles they pass
+    go ahead of them (sequential, vehicles in index order; see the module docstring).
+    Returns how many passes there were."""
+    v_pass = fp[P_EM_PASS_MPS]
+    done = 0
+    for i in range(veh_emergency.shape[0]):
+        if veh_emergency[i] == 0 or veh_pass_m[i] <= 0.0 or veh_state[i] != _ACTIVE:
+            continue
+        lane = veh_lane[i]
+        n = lane_count[lane]
+        x = veh_pos_m[i]
+        p = veh_pass_m[i]
+        len_i = cls_length_m[veh_class[i]]
+        blk = lane_block_pos_m[lane]
+        k = _place_in_lane(slots, lane_slot_off, lane_head, lane_count, veh_pos_m, lane, x) - 1
+        while lane_at(slots, lane_slot_off, lane_head, lane, k) != i:
+            k -= 1
+        if k > 0:
+            ld = lane_at(slots, lane_slot_off, lane_head, lane, k - 1)
+            low = 0.0
+            if k + 1 < n:
+                fo = lane_at(slots, lane_slot_off, lane_head, lane, k + 1)
+                low_f = veh_pos_m[fo] + cls_length_m[veh_class[ld]]
+                if low_f > low:
+                    low = low_f
+            top, e = pass_group(lane, k - 1, low, len_i, slots, lane_slot_off, lane_head,
+                                veh_pos_m, veh_speed_mps, veh_class, veh_emergency,
+                                cls_length_m, link_length_m, lane_link, v_pass)
+            if top < 0:
+                continue
+            x_top = veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane, top)]
+            lo = low - cls_length_m[veh_class[ld]]  # nothing moves behind this
+            if x - len_i < lo:
+                lo = x - len_i
+            if p < x_top - x or lo < blk <= e:
+                continue
+            remove_at(slots, lane_slot_off, lane_head, lane_count, lane, k)
+            insert_at(slots, lane_slot_off, lane_head, lane_count, lane, top, i)
+            veh_pos_m[i] = e
+            veh_prev_pos_m[i] = e
+            _pack_behind(lane, top + 1, k, e - len_i, slots, lane_slot_off, lane_head,
+                         veh_class, veh_pos_m, veh_prev_pos_m, cls_length_m)
+        else:
+            cc = veh_conn[i]
+            tl = veh_target_lane[i]
+            if cc < 0 or tl < 0 or lane_count[tl] == 0:
+                continue
+            if x < blk and not math.isinf(blk):
+                continue
+            link = lane_link[lane]
+            length = link_length_m[link]
+            m = lane_count[tl]
+            w = lane_at(slots, lane_slot_off, lane_head, tl, m - 1)
+            nlink = lane_link[tl]
+            top, e = pass_group(tl, m - 1, 0.0, len_i, slots, lane_slot_off, lane_head,
+                                veh_pos_m, veh_speed_mps, veh_class, veh_emergency,
+                                cls_length_m, link_length_m, lane_link, v_pass)
+            if top >= 0:
+                # ahead of them on its target lane; they stay on their link behind it
+                x_top = veh_pos_m[lane_at(slots, lane_slot_off, lane_head, tl, top)]
+                if p < (length - x) + x_top or lane_block_pos_m[tl] <= e \
+                        or m >= lane_slot_off[tl + 1] - lane_slot_off[tl]:
+                    continue
+                pop_front(lane_slot_off, lane_head, lane_count, lane)
+                insert_at(slots, lane_slot_off, lane_head, lane_count, tl, top, i)
+                veh_pos_m[i] = e
+                veh_prev_pos_m[i] = e
+                _pack_behind(tl, top + 1, m, e - len_i, slots, lane_slot_off, lane_head,
+                             veh_class, veh_pos_m, veh_prev_pos_m, cls_length_m)
+            else:
+                # the last one drops back over the line, its rear where the emergency
+                # vehicle's was
+                x_w = veh_pos_m[w]
+                if p < (length - x) + x_w or veh_emergency[w] != 0 \
+                        or lane_block_pos_m[tl] <= x_w:
+                    continue
+                rp = veh_route_pos[w]
+                if rp < 1 or route_links[route_offsets[w] + rp - 1] != link:
+                    continue
+                len_w = cls_length_m[veh_class[w]]
+                y = x - len_i + len_w
+                if y > length:
+                    y = length
+                if y < 0.0:
+                    y = 0.0
+                if y - len_w < blk <= y:
+                    continue
+                if n > 1 and veh_pos_m[lane_at(slots, lane_slot_off, lane_head, lane,
+                                               1)] > y - len_w:
+                    continue
+                set_at(slots, lane_slot_off, lane_head, lane, 0, w)
+                set_at(slots, lane_slot_off, lane_head, tl, m - 1, i)
+                veh_link[w] = link
+                veh_lane[w] = lane
+                veh_pos_m[w] = y
+                veh_prev_pos_m[w] = y
+                veh_route_pos[w] -= 1
+                link_exited[nlink] += 1
+                link_entered[link] += 1
+                veh_pos_m[i] = x_w
+                veh_prev_pos_m[i] = x_w
+            veh_link[i] = nlink
+            veh_lane[i] = tl
+            veh_route_pos[i] += 1
+            link_exited[link] += 1
+            link_entered[nlink] += 1
+            if conn_sig[cc] == SIG_RED:
+                counters[C_RED_RUNS] += 1
+            mov_last_cross_s[conn_mov[cc]] = t_end
+        veh_pass_m[i] = 0.0
+        counters[C_PASSES] += 1
+        done += 1
     return done
 
 
@@ -1521,7 +1833,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
               veh_state, veh_class, veh_link, veh_lane, veh_pos_m, veh_prev_pos_m,
               veh_speed_mps, veh_route_pos, veh_depart_s, veh_insert_s, veh_arrive_s,
               veh_stopped_since_s, veh_lc_s, veh_next_pos_m, veh_next_speed_mps,
-              veh_target_lane, veh_conn, veh_emergency, route_offsets, route_links,
+              veh_target_lane, veh_conn, veh_emergency, veh_pass_m, route_offsets, route_links,
               link_length_m, link_lanes, link_speed_limit_mps, link_speed_factor, link_lane_off,
               link_entered, link_exited, link_changes,
               lane_link, lane_slot_off, lane_head, lane_count, lane_block_pos_m, lane_conn_off,
@@ -1579,7 +1891,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                              mov_last_cross_s,
                              cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                              cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                             fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
+                             fp, lane_moved, lane_merge_veh, veh_emergency, veh_pass_m, em_on)
         else:
             longitudinal(t, dt, veh_class, veh_link, veh_pos_m, veh_speed_mps, veh_route_pos,
                          veh_stopped_since_s, veh_next_pos_m, veh_next_speed_mps, veh_target_lane,
@@ -1591,7 +1903,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          mov_last_cross_s,
                          cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_decel_mps2, cls_idm_den, cls_max_speed_mps, cls_speed_factor,
-                         fp, lane_moved, lane_merge_veh, veh_emergency, em_on)
+                         fp, lane_moved, lane_merge_veh, veh_emergency, veh_pass_m, em_on)
         if det_lanes.shape[0] > 0:
             detect(t, dt, veh_class, veh_pos_m, veh_next_pos_m, veh_speed_mps,
                    veh_next_speed_mps, veh_conn, conn_sig, cls_length_m, slots, lane_slot_off,
@@ -1608,12 +1920,20 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                    veh_stopped_since_s, fp[P_STOP_SPEED])
         n_tr = transfers(t, dt, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
                          veh_speed_mps, veh_prev_pos_m, veh_route_pos, veh_arrive_s,
-                         veh_stopped_since_s, veh_target_lane, veh_conn, route_offsets,
-                         route_links, link_length_m, link_entered, link_exited, lane_link,
-                         slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
+                         veh_stopped_since_s, veh_target_lane, veh_conn, veh_pass_m,
+                         route_offsets, route_links, link_length_m, link_entered, link_exited,
+                         lane_link, slots, lane_slot_off, lane_head, lane_count, lane_block_pos_m,
                          conn_mov, conn_sig, mov_conf_off, mov_conf, mov_last_cross_s,
                          cls_length_m, fp, counters, det_lane_off, det_by_lane, det_pos_m,
                          det_count, det_speed_sum, ev_det, ev_veh, ev_time, ev_speed, ev_sig)
+        n_pass = 0
+        if em_on and fp[P_EM_PASS_MPS] > 0.0:
+            n_pass = passes(t_end, veh_state, veh_class, veh_link, veh_lane, veh_pos_m,
+                            veh_prev_pos_m, veh_speed_mps, veh_route_pos, veh_target_lane,
+                            veh_conn, veh_emergency, veh_pass_m, route_offsets, route_links,
+                            link_length_m, link_entered, link_exited, lane_link, slots,
+                            lane_slot_off, lane_head, lane_count, lane_block_pos_m, conn_mov,
+                            conn_sig, mov_last_cross_s, cls_length_m, counters, fp)
         if parallel:
             lane_changes_par(t_end, veh_class, veh_link, veh_lane, veh_pos_m, veh_speed_mps,
                              veh_route_pos, veh_lc_s, route_offsets, route_links, link_lanes,
@@ -1630,7 +1950,7 @@ def run_steps(t, dt, n_steps, ev_margin, fp, parallel,
                          conn_to_link, cls_length_m, cls_min_gap_m, cls_headway_s, cls_accel_mps2,
                          cls_idm_den, cls_max_speed_mps, cls_speed_factor, fp, link_changes,
                          lane_merge_veh, veh_emergency, em_on)
-        progress = n_ins + n_tr
+        progress = n_ins + n_tr + n_pass
         for lane in range(lane_moved.shape[0]):
             progress += lane_moved[lane]
         for link in range(link_changes.shape[0]):

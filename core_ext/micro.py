@@ -145,6 +145,12 @@ class MicroParams:
     emergency_clear_m: float = 100.0
     """A vehicle with an emergency vehicle behind it in its lane, fronts at most this
     far apart, changes to an adjacent lane when it safely can (> 0)."""
+    emergency_pass_mps: float = 3.0
+    """Queue passing: an emergency vehicle closed up behind a queue it cannot leave
+    (its leader in the lane, or the last vehicle of its target lane beyond the line,
+    moving at no more than this speed) gets past it at this speed, as cars pull to the
+    kerb and it squeezes by or takes the opposite carriageway (see the kernel
+    docstring); 0 turns it off (>= 0). The default is ``emergency_crawl_mps``'s."""
     parallel_min_vehicles: int = 20_000
     """Run the parallel kernels (numba threads) when at least this many vehicles
     are on the road at the start of an :func:`advance` call; serial below.
@@ -157,7 +163,7 @@ class MicroParams:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be an integer >= 0, got {v!r}")
             elif f.name in ("politeness", "loop_length_m", "a_threshold_mps2", "keep_clear_m",
-                            "merge_zone_m"):
+                            "merge_zone_m", "emergency_pass_mps"):
                 if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
                         or v < 0:
                     raise ValueError(f"MicroParams.{f.name} must be a finite number >= 0, "
@@ -171,7 +177,8 @@ class MicroParams:
                  "queue_front_m", "stop_speed_mps", "min_entry_gap_m", "lc_cooldown_s",
                  "politeness", "a_threshold_mps2", "b_safe_mps2", "b_safe_mandatory_mps2",
                  "block_lookahead_m", "loop_length_m", "keep_clear_m", "merge_zone_m",
-                 "emergency_speed_factor", "emergency_crawl_mps", "emergency_clear_m")
+                 "emergency_speed_factor", "emergency_crawl_mps", "emergency_clear_m",
+                 "emergency_pass_mps")
         assert len(order) == _nb.N_PARAMS
         return np.array([float(getattr(self, n)) for n in order], dtype=np.float64)
 
@@ -184,6 +191,7 @@ _COLUMNS: dict[str, type] = {
     "veh_arrive_s": np.float64, "veh_stopped_since_s": np.float64, "veh_lc_s": np.float64,
     "veh_next_pos_m": np.float64, "veh_next_speed_mps": np.float64,
     "veh_target_lane": np.int32, "veh_conn": np.int32, "veh_emergency": np.int8,
+    "veh_pass_m": np.float64,
     "route_offsets": np.int64, "route_links": np.int32,
     "link_length_m": np.float64, "link_lanes": np.int32, "link_speed_limit_mps": np.float64,
     "link_speed_factor": np.float64, "link_lane_off": np.int64, "link_entered": np.int64,
@@ -249,6 +257,7 @@ class MicroState:
     veh_target_lane: NDArray[np.int32]
     veh_conn: NDArray[np.int32]
     veh_emergency: NDArray[np.int8]
+    veh_pass_m: FloatArray
     route_offsets: NDArray[np.int64]
     route_links: NDArray[np.int32]
     link_length_m: FloatArray
@@ -563,6 +572,7 @@ def new_state(
         veh_target_lane=np.full(n_veh, -1, np.int32),
         veh_conn=np.full(n_veh, -1, np.int32),
         veh_emergency=np.zeros(n_veh, np.int8),
+        veh_pass_m=np.zeros(n_veh),
         route_offsets=r_off,
         route_links=r_links,
         link_length_m=length,

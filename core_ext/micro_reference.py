@@ -68,6 +68,7 @@ class _Rules:
     em_speed_factor: float
     em_crawl: float
     em_clear_m: float
+    em_pass: float
 
     @classmethod
     def of(cls, p: MicroParams) -> _Rules:
@@ -82,7 +83,8 @@ class _Rules:
             block_lookahead_m=float(p.block_lookahead_m), loop_length_m=float(p.loop_length_m),
             keep_clear_m=float(p.keep_clear_m), merge_zone_m=float(p.merge_zone_m),
             em_speed_factor=float(p.emergency_speed_factor),
-            em_crawl=float(p.emergency_crawl_mps), em_clear_m=float(p.emergency_clear_m))
+            em_crawl=float(p.emergency_crawl_mps), em_clear_m=float(p.emergency_clear_m),
+            em_pass=float(p.emergency_pass_mps))
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class _World:
         self.target_lane: list[int] = s.veh_target_lane.tolist()
         self.conn: list[int] = s.veh_conn.tolist()
         self.emergency: list[int] = s.veh_emergency.tolist()
+        self.pass_m: list[float] = s.veh_pass_m.tolist()
         self.em_on = any(self.emergency)  # the kernel looks at the yielding rules only then
         # lanes
         head: list[int] = s.lane_head.tolist()
@@ -478,7 +481,7 @@ class _World:
             if stop and em and code in (RED, AMBER) and d <= r.approach_m \
                     and v <= r.em_crawl and self.emergency_clear(self.conn_mov[choice], t):
                 stop, crawl = False, True  # UU 22/2009 art. 134-135: it may pass, slowly
-            if not stop and v * v <= 2.0 * k.decel * d:
+            if not stop and v * v <= 2.0 * k.decel * d and not (em and r.em_pass > 0.0):
                 stop = self.keep_clear(i, self.conn_to_lane[choice], choice_room)
             if not stop and d <= v * v / (2.0 * k.decel) + r.approach_m:
                 if em:  # it gives way only to what is in the junction or about to be
@@ -535,6 +538,78 @@ class _World:
                 best, best_rear = j, virtual_rear
         return best, best_rear
 
+    def came_from(self, w: int, link: int) -> bool:
+        """Whether vehicle ``w`` came onto its link from ``link`` (its route's previous link)."""
+        p = self.route_pos[w]
+        return p >= 1 and self.route[w][p - 1] == link
+
+    def pass_group(self, g: int, q: int, low: float, len_i: float) -> tuple[int, float]:
+        """Queue passing: the vehicles an emergency vehicle of length ``len_i`` passes at
+        once, from place ``q`` of lane ``g`` forward, so that they all fit behind it (the
+        last one's front at least ``low``): the place of the front-most and the emergency
+        vehicle's new front, ``(-1, 0)`` when no group will do (kernel: ``pass_group``)."""
+        vehicles = self.lanes[g]
+        need = low + len_i
+        for top in range(q, -1, -1):
+            j = vehicles[top]
+            if self.emergency[j] or self.speed[j] > self.r.em_pass:
+                return -1, 0.0
+            if top < q:  # the ones behind it are packed behind its rear
+                need = need + self.length_of(j)
+            front = max(self.pos[j], need)
+            room = self.rear_of(vehicles[top - 1]) if top > 0 \
+                else self.link_length[self.lane_link[g]]
+            if front <= room:
+                return top, front
+        return -1, 0.0
+
+    def follower_floor(self, g: int, k: int) -> float:
+        """Lowest front for the vehicle at place ``k - 1`` of lane ``g`` were it behind place
+        ``k``'s vehicle instead: clear of the vehicle at ``k + 1`` and of the link's start."""
+        vehicles = self.lanes[g]
+        if k + 1 < len(vehicles):
+            return max(0.0, self.pos[vehicles[k + 1]] + self.length_of(vehicles[k - 1]))
+        return 0.0
+
+    def queue_ahead(self, i: int, g: int, k: int, t: float, x_new: float) -> float:
+        """Queue passing: when emergency vehicle ``i`` (place ``k`` of lane ``g``, its
+        connection already chosen when in front) is closed up behind a queue vehicle it may
+        pass (its leader, or the last vehicle of its target lane), how far the front of the
+        group it passes is ahead of ``x_new``; -1 when not (kernel: ``queue_ahead``)."""
+        r = self.r
+        kc = self.classes[self.cls[i]]
+        close = kc.s0 + r.em_pass * kc.headway
+        x, blk = self.pos[i], self.block[g]
+        if k > 0:
+            ahead = self.lanes[g][k - 1]
+            if self.emergency[ahead] or self.speed[ahead] > r.em_pass:
+                return -1.0
+            if x < blk <= self.pos[ahead] or self.rear_of(ahead) - x > close:
+                return -1.0  # not past a block; not closed up
+            top, _ = self.pass_group(g, k - 1, self.follower_floor(g, k), kc.length)
+            return self.pos[self.lanes[g][top]] - x_new if top >= 0 else -1.0
+        c = self.conn[i]
+        if c < 0 or x < blk < INF:
+            return -1.0
+        tl = self.target_lane[i]
+        if not self.lanes[tl]:
+            return -1.0
+        last = self.lanes[tl][-1]
+        if self.emergency[last] or self.speed[last] > r.em_pass or self.block[tl] <= self.pos[last]:
+            return -1.0
+        link = self.lane_link[g]
+        length = self.link_length[link]
+        if (length - x) + self.rear_of(last) > close:
+            return -1.0
+        top, _ = self.pass_group(tl, len(self.lanes[tl]) - 1, 0.0, kc.length)
+        if top < 0:
+            if not self.came_from(last, link):
+                return -1.0  # nor can it drop back onto this link
+            top = len(self.lanes[tl]) - 1
+        if not self.emergency_clear(self.conn_mov[c], t):
+            return -1.0
+        return (length - min(x_new, length)) + self.pos[self.lanes[tl][top]]
+
     def longitudinal(self, t: float, dt: float) -> None:
         """Phase 2: next position and speed of every vehicle, from the state at ``t``."""
         for g, vehicles in enumerate(self.lanes):
@@ -588,6 +663,15 @@ class _World:
                 self.next_speed[i] = v_new
                 if x_new > x:
                     self.lane_moved[g] = 1
+                if self.emergency[i] and self.r.em_pass > 0.0:
+                    # queue passing: beside the queue at the pass speed, beyond its own move
+                    # (at most level with the front of the vehicle it passes)
+                    reach = self.queue_ahead(i, g, k, t, x_new)
+                    gained = 0.0
+                    if reach >= 0.0:
+                        gained = max(self.pass_m[i] + self.r.em_pass * dt - (x_new - x), 0.0)
+                        gained = min(gained, reach)
+                    self.pass_m[i] = gained
 
     def detectors(self, t: float, dt: float) -> None:
         """Phase 3: counts, speeds, events and occupancy of the loops (kernel: ``detect``)."""
@@ -682,6 +766,7 @@ class _World:
                 self.pos[i] = entry
                 self.prev_pos[i] = entry
                 self.route_pos[i] += 1
+                self.pass_m[i] = 0.0  # through the queue it was passing, if any
                 self.exited[link] += 1
                 self.entered[new_link] += 1
                 self.last_cross[self.conn_mov[c]] = t_end
@@ -721,6 +806,97 @@ class _World:
         if entry < 0.0 or len(self.lanes[tl]) >= self.cap[tl]:
             return None
         return entry
+
+    # ------------------------------------------------------------ queue passing
+    def pack_behind(self, group: list[int], top_m: float) -> None:
+        """``group`` in order behind a rear at ``top_m``, each front at most where it was
+        and at most at the rear of the one ahead (kernel: ``_pack_behind``)."""
+        for j in group:
+            if self.pos[j] > top_m:
+                self.pos[j] = self.prev_pos[j] = top_m
+            top_m = self.rear_of(j)
+
+    def passes(self, t_end: float) -> int:
+        """Phase 5b: an emergency vehicle level with the front of the queue vehicles it
+        passes goes ahead of them; vehicles in index order (kernel: ``passes``)."""
+        done = 0
+        for i, em in enumerate(self.emergency):
+            if not em or self.pass_m[i] <= 0.0 or self.state[i] != _ACTIVE:
+                continue
+            g = self.lane[i]
+            here = self.lanes[g]
+            k = here.index(i)
+            x, p, len_i, blk = self.pos[i], self.pass_m[i], self.length_of(i), self.block[g]
+            if k > 0:
+                low = self.follower_floor(g, k)
+                top, front = self.pass_group(g, k - 1, low, len_i)
+                if top < 0:
+                    continue
+                lo = min(low - self.length_of(here[k - 1]), x - len_i)  # nothing moves behind
+                if p < self.pos[here[top]] - x or lo < blk <= front:
+                    continue
+                group = here[top:k]
+                del here[k]
+                here.insert(top, i)
+                self.pos[i] = self.prev_pos[i] = front
+                self.pack_behind(group, front - len_i)
+            elif not self.pass_across(i, g, x, p, len_i, blk, t_end):
+                continue
+            self.pass_m[i] = 0.0
+            self.counters[_nb.C_PASSES] += 1
+            done += 1
+        return done
+
+    def pass_across(self, i: int, g: int, x: float, p: float, len_i: float, blk: float,
+                    t_end: float) -> bool:
+        """Emergency vehicle ``i`` at the front of lane ``g`` passes the group at the tail of
+        its target lane when level with its front, ahead of them on that lane; when no
+        group will do, the last vehicle there drops back over the line. Whether it did."""
+        c, tl = self.conn[i], self.target_lane[i]
+        if c < 0 or tl < 0 or not self.lanes[tl] or x < blk < INF:
+            return False
+        link = self.lane_link[g]
+        length = self.link_length[link]
+        here, there = self.lanes[g], self.lanes[tl]
+        new_link = self.lane_link[tl]
+        top, front = self.pass_group(tl, len(there) - 1, 0.0, len_i)
+        if top >= 0:
+            if p < (length - x) + self.pos[there[top]] or self.block[tl] <= front \
+                    or len(there) >= self.cap[tl]:
+                return False
+            group = there[top:]
+            self.pop_front(g)
+            there.insert(top, i)
+            self.pos[i] = self.prev_pos[i] = front
+            self.pack_behind(group, front - len_i)
+        else:
+            last = there[-1]
+            x_last = self.pos[last]
+            if p < (length - x) + x_last or self.emergency[last] or self.block[tl] <= x_last:
+                return False
+            if not self.came_from(last, link):
+                return False
+            len_l = self.length_of(last)
+            y = max(min(x - len_i + len_l, length), 0.0)
+            if y - len_l < blk <= y:
+                return False
+            if len(here) > 1 and self.pos[here[1]] > y - len_l:
+                return False
+            here[0], there[-1] = last, i
+            self.link[last], self.lane[last] = link, g
+            self.pos[last] = self.prev_pos[last] = y
+            self.route_pos[last] -= 1
+            self.exited[new_link] += 1
+            self.entered[link] += 1
+            self.pos[i] = self.prev_pos[i] = x_last
+        self.link[i], self.lane[i] = new_link, tl
+        self.route_pos[i] += 1
+        self.exited[link] += 1
+        self.entered[new_link] += 1
+        if self.sig[c] == RED:
+            self.counters[_nb.C_RED_RUNS] += 1
+        self.last_cross[self.conn_mov[c]] = t_end
+        return True
 
     # ------------------------------------------------------------ lane changes
     def good_lane(self, g: int, x: float, length: float, nxt: int) -> bool:
@@ -951,6 +1127,7 @@ class _World:
         s.veh_next_speed_mps[:] = self.next_speed
         s.veh_target_lane[:] = self.target_lane
         s.veh_conn[:] = self.conn
+        s.veh_pass_m[:] = self.pass_m
         s.link_entered[:] = self.entered
         s.link_exited[:] = self.exited
         s.link_changes[:] = self.changes
@@ -983,6 +1160,8 @@ def _step(s: MicroState, rules: _Rules, t: float, dt: float) -> float:
     w.detectors(t, dt)
     w.commit(t, dt)
     n_moved = w.transfers(t, dt)
+    if w.em_on and rules.em_pass > 0.0:
+        n_moved += w.passes(t_end)
     w.lane_changes(t_end)
     progress = n_inserted + n_moved + sum(w.lane_moved) + sum(w.changes)
     if progress == 0 and on_road > 0:

@@ -28,7 +28,7 @@ _INITIAL: dict[str, float] = {
     "veh_prev_pos_m": 0.0, "veh_speed_mps": 0.0, "veh_route_pos": 0, "veh_insert_s": np.nan,
     "veh_arrive_s": np.nan, "veh_stopped_since_s": np.inf, "veh_lc_s": -np.inf,
     "veh_next_pos_m": 0.0, "veh_next_speed_mps": 0.0, "veh_target_lane": -1, "veh_conn": -1,
-    "veh_emergency": 0,
+    "veh_emergency": 0, "veh_pass_m": 0.0,
 }
 
 

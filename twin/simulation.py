@@ -691,8 +691,9 @@ class Simulation:
         An emergency vehicle drives with the privileges of UU 22/2009 art. 134-135
         as the engine models them (see :mod:`core_ext._micro_nb`): a desired speed above
         the limit (``MicroParams.emergency_speed_factor``), passing red at a crawl when
-        the junction is clear, priority at junctions, and vehicles ahead moving aside.
-        Part of :meth:`snapshot`.
+        the junction is clear, priority at junctions, vehicles ahead moving aside, and
+        passing a standing queue nobody can move aside from
+        (``MicroParams.emergency_pass_mps``). Part of :meth:`snapshot`.
 
         Raises
         ------
@@ -704,6 +705,7 @@ class Simulation:
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"vehicle index out of range 0..{n - 1}")
         self._state.veh_emergency[idx] = 1 if on else 0
+        self._state.veh_pass_m[idx] = 0.0  # no queue passing under way either way
 
     @property
     def emergency(self) -> NDArray[np.bool_]:

@@ -660,3 +660,108 @@ def test_emergency_vehicles_match_reference(signals):
     if signals:
         assert a.summary()["red_light_runs"] > 0  # emergency vehicles crawled through red
     assert a.summary() == b.summary()
+
+
+def _dropped_back(seen: set[int]) -> Hook:
+    """An ``after`` hook adding to ``seen`` every vehicle whose route position went down in
+    the step: a vehicle an emergency vehicle passed across a junction, back over the line."""
+    last: dict[int, np.ndarray] = {}
+
+    def after(step: int, sim: Simulation) -> None:
+        pos = _model(sim).veh_route_pos.copy()
+        before = last.get(id(sim))
+        if before is not None and before.shape == pos.shape:
+            seen.update(np.flatnonzero(pos < before).tolist())
+        last[id(sim)] = pos
+
+    return after
+
+
+@pytest.mark.parametrize("other", ["reference", "numba-parallel"])
+def test_emergency_vehicles_pass_stopped_single_lane_queues(other):
+    """A one-lane street jammed behind an incident, its queue spilling back over three
+    junctions; emergency vehicles (two cars, a fire engine) join behind the queue and
+    pass it, vehicle by vehicle or a few at once where one alone would not fit behind
+    them, and across the junctions (the last vehicle beyond the line may drop back over
+    it); a fourth goes up to the block, which it does not pass: kernel = reference (and
+    = the threaded kernels), lanes ordered without overlap every step."""
+    net = grid_network(1, 6, block_m=150.0, lanes=1, signals=False)
+    route = [int(net.link_index[f"r0c{j}-r0c{j + 1}"]) for j in range(5)]
+    classes = ["car", "motorcycle", "truck", "car", "bus"]
+    units: dict[int, list[int]] = {}
+
+    def setup(sim: Simulation) -> None:
+        sim.add_vehicles([route] * 70, list(np.linspace(0.0, 140.0, 70)),
+                         [classes[j % 5] for j in range(70)])
+
+    def hook(step: int, sim: Simulation) -> None:
+        mine = units.setdefault(id(sim), [])
+        if step == 60:
+            sim.open_incident(route[4], 1, pos_m=100.0)
+        if step in (200, 212):
+            mine.append(int(sim.add_vehicle(route[:4], sim.time_s, "car", emergency=True)))
+        if step == 220:  # a fire engine, longer than the motorcycles and cars it passes
+            mine.append(int(sim.add_vehicle(route[:4], sim.time_s, "truck", emergency=True)))
+        if step == 230:  # a police car bound through the blocked link
+            mine.append(int(sim.add_vehicle(route, sim.time_s, "car", emergency=True)))
+        if step == 560:
+            for k in list(sim.open_incidents):
+                sim.clear_incident(k)
+
+    back: set[int] = set()
+    a, b = run_pair(net, Trips.empty(), 640, setup=setup, hook=hook, after=_dropped_back(back))
+    s = _model(a)
+    assert s.counters[nb.C_PASSES] > 30
+    assert back and not s.veh_emergency[sorted(back)].any()  # passed over junctions
+    first, second, fire, through = units[id(a)]
+    assert (a.arrive_s[[first, second, fire]] < 560.0).all()  # before the clearing
+    assert not a.arrive_s[through] < 560.0  # held by the block until it cleared
+    assert a.summary() == b.summary()
+
+
+@pytest.mark.parametrize("signals", [True, False], ids=["signalised", "unsignalised"])
+def test_emergency_vehicles_pass_through_a_gridlock(signals):
+    """A one-lane grid jammed solid behind an incident, with a vehicle in forty departing
+    late on an emergency call: they pass the queues of full links one after the other (a
+    chain of passes across junctions), kernel = reference."""
+    net = grid_network(3, 4, block_m=120.0, lanes=1, signals=signals)
+    trips = random_trips(net, n_trips=1500, duration_s=400.0, rng=_rng(3))
+    late = np.flatnonzero(trips.depart_s > 250.0)[::40]
+
+    def setup(sim: Simulation) -> None:
+        sim.set_emergency(late, True)
+
+    def hook(step: int, sim: Simulation) -> None:
+        if step == 100:
+            sim.open_incident(4, 1, pos_m=60.0)
+
+    a, b = run_pair(net, trips, 700, setup=setup, hook=hook)
+    s = _model(a)
+    assert a.n_active > 200  # the jam is real
+    assert s.counters[nb.C_PASSES] > 80
+    inserted = late[np.isfinite(a.insert_s[late])]
+    assert np.isfinite(a.arrive_s[inserted]).sum() >= inserted.size - 1  # one waits at the block
+    assert a.summary() == b.summary()
+
+
+def test_emergency_vehicles_pass_queues_on_two_lane_roads():
+    """A signalised two-lane grid with an incident closing a link (both lanes) and one
+    closing a lane, a vehicle in fifteen on an emergency call: queues filling both lanes
+    are passed where nobody can move aside, beside lane changes, merges and vehicles
+    moving aside, kernel = reference."""
+    net = grid_network(3, 3, block_m=120.0, lanes=2, signals=True)
+    trips = random_trips(net, n_trips=900, duration_s=300.0, rng=_rng(22))
+    units = np.flatnonzero(trips.depart_s > 100.0)[::15]
+
+    def setup(sim: Simulation) -> None:
+        sim.set_emergency(units, True)
+
+    def hook(step: int, sim: Simulation) -> None:
+        if step == 50:
+            sim.open_incident("r0c1-r1c1", 2, pos_m=60.0)
+            sim.open_incident("r2c0-r1c0", 1, pos_m=80.0)
+
+    a, b = run_pair(net, trips, 350, setup=setup, hook=hook)
+    assert _model(a).counters[nb.C_PASSES] > 20
+    assert np.isfinite(a.arrive_s[units]).sum() > units.size // 2
+    assert a.summary() == b.summary()

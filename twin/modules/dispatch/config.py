@@ -174,11 +174,11 @@ class DispatchConfig(StrictModel):
     """Drive each dispatched unit to the incident as a vehicle in the traffic engine
     (a car on an emergency call on the fastest route on current times; see
     :mod:`twin.modules.dispatch.drive`); false: the path's current travel time.
-    Off by default: the engine's emergency privileges (speed above the limit, red at a
-    crawl, priority, vehicles moving aside on multi-lane roads) cut the Jatinegara
-    peak scenario's ambulance travel P50 and its P90 over the first two hours, but
-    not its 4-hour P90: units stuck in standing single-lane queues of the scenario's
-    spill-back still hit the one-hour drive cap (P90 3,682 s, against 484 s computed)."""
+    Off by default. With the engine's emergency privileges (speed above the limit, red
+    at a crawl, priority, vehicles moving aside, passing standing queues) the
+    Jatinegara peak scenario's 4-hour ambulance travel is P50 165 s, P90 386 s (484 s
+    computed; 3,682 s before queue passing, when units stuck in the single-lane
+    spill-back hit the one-hour drive cap)."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
     board_every_s: float = Field(default=30.0, gt=0.0)
     """Inside a twin run (:mod:`twin.modules.dispatch.live`): save the board to the store

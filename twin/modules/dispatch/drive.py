@@ -7,11 +7,11 @@ position) to the start of the incident's link. It is added to the engine with
 (``emergency=True``): the engine gives it the privileges of UU 22/2009 art. 134-135 as
 :mod:`core_ext._micro_nb` models them (a desired speed above the limit, passing red at
 a crawl when the junction is clear, priority at junctions, vehicles ahead moving
-aside on multi-lane roads). It still follows, and waits in a queue that fills every
-lane or a single-lane road (nobody drives onto the kerb or the opposite carriageway
-in the engine), so congestion and blocked lanes lengthen its drive by what the
-engine simulates, not by a formula; ``emergency_speedup`` does not shorten the
-engine's part of the drive. A drive cut off at :data:`MAX_DRIVE_S` clears the flag:
+aside on multi-lane roads, and passing a standing queue nobody can move aside from at
+``MicroParams.emergency_pass_mps``, as cars pull to the kerb). It still follows moving
+traffic and waits at blocks, so congestion and blocked lanes lengthen its drive by
+what the engine simulates, not by a formula; ``emergency_speedup`` does not shorten
+the engine's part of the drive. A drive cut off at :data:`MAX_DRIVE_S` clears the flag:
 the vehicle drives on as ordinary traffic.
 
 The drive ends where the incident's link begins (the vehicle's route stops one link
