@@ -75,7 +75,7 @@ def test_a_congested_corridor_lengthens_the_response() -> None:
 
 
 def test_switched_off_the_travel_time_is_computed_and_no_vehicle_is_added() -> None:
-    assert parse_config({"stations": [{"id": "a", "node": "r0c0"}]}).units_in_traffic is False
+    assert parse_config({"stations": [{"id": "a", "node": "r0c0"}]}).units_in_traffic is True
     model = _corridor_run(0, in_traffic=False)
     times = model.incidents["c"].kind_times["police"]
     assert model.sim.n_added == 0 and model.drives.drives == []

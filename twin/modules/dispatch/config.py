@@ -170,11 +170,11 @@ class DispatchConfig(StrictModel):
     """A reported position farther than this from every road is refused, not guessed."""
     emergency_speedup: float = Field(default=1.0, gt=0.0)
     """Divides the path's current travel time (1: units drive at the traffic's speed)."""
-    units_in_traffic: bool = False
+    units_in_traffic: bool = True
     """Drive each dispatched unit to the incident as a vehicle in the traffic engine
     (a car on an emergency call on the fastest route on current times; see
-    :mod:`twin.modules.dispatch.drive`); false: the path's current travel time.
-    Off by default. With the engine's emergency privileges (speed above the limit, red
+    :mod:`twin.modules.dispatch.drive`); false: the path's current travel time, without
+    adding vehicles (faster, and what a run without an engine must use). With the engine's emergency privileges (speed above the limit, red
     at a crawl, priority, vehicles moving aside, passing standing queues) the
     Jatinegara peak scenario's 4-hour ambulance travel is P50 165 s, P90 386 s (484 s
     computed; 3,682 s before queue passing, when units stuck in the single-lane

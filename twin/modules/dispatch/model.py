@@ -8,7 +8,7 @@ classified hands the incident to dispatch, which picks a unit of each kind neede
 with the configured policy on the current travel times. The tow truck (or Dishub
 for a flood) reopens the lanes after its work, once every unit has arrived.
 
-With ``units_in_traffic`` (off by default) a unit drives to the incident as a vehicle
+With ``units_in_traffic`` (on by default) a unit drives to the incident as a vehicle
 in the engine (:mod:`.drive`) and is on scene at the engine's arrival; the
 ambulance's transport leg and every return to the station stay computed: the
 path's current travel time when the leg starts. Live ``unit_position`` reports
