@@ -42,6 +42,7 @@ def _day(n_trips: int) -> dict[str, Any]:
     return dict(json.loads(lines[-1][len(RESULT_MARKER):]))
 
 
+@pytest.mark.timeout(3600)  # three days, the last of a million trips: beyond the default 300 s
 @pytest.mark.benchmark(group="city-scale")
 def test_city_day_growth(benchmark):
     days = {n: _day(n) for n in SIZES[:-1]}  # also warms numba's disk cache
