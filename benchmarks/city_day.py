@@ -13,7 +13,9 @@ It prints one line ``CITY_DAY {json}`` with:
   trip on free-flow times, building the engine and loading its kernels;
 - ``sim_wall_s``: the 24 simulated hours (``TwinRun.run``);
 - ``vehicle_updates_per_s``: ``vehicle_steps / sim_wall_s``;
-- ``peak_rss_mb``: the process's peak resident memory.
+- ``peak_rss_mb``: the process's peak resident memory;
+- ``hourly_active_arrived``: (hour, vehicles on the road, trips arrived) at each hour's end,
+  to see the day's load and whether the network drains.
 
 ``benchmarks/bench_city_scale.py`` runs it at 10k, 100k and 1M trips.
 """
@@ -63,11 +65,14 @@ def run_day(n_trips: int, *, scenario_path: Path = CITY_DAY, progress: bool = Fa
 
             bar = tqdm(total=scenario.scenario.duration_s, unit="sim s", file=sys.stderr)
         done = [0.0]
+        hourly: list[tuple[int, int, int]] = []
 
         def tick(t: float) -> None:
             if bar is not None:
                 bar.update(t - done[0])
                 done[0] = t
+            if t % 3600.0 == 0.0:
+                hourly.append((int(t // 3600), run.sim.n_active, run.sim.n_arrived))
 
         try:
             summary = run.run(progress=tick, chunk_s=900.0).summary
@@ -87,6 +92,7 @@ def run_day(n_trips: int, *, scenario_path: Path = CITY_DAY, progress: bool = Fa
         "vehicle_updates_per_s": round(summary["vehicle_steps"] / sim_wall_s),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "gridlocked": bool(summary["gridlocked"]),
+        "hourly_active_arrived": hourly,
     }
 
 
