@@ -174,11 +174,12 @@ class DispatchConfig(StrictModel):
     """Drive each dispatched unit to the incident as a vehicle in the traffic engine
     (a car on an emergency call on the fastest route on current times; see
     :mod:`twin.modules.dispatch.drive`); false: the path's current travel time, without
-    adding vehicles (faster, and what a run without an engine must use). With the engine's emergency privileges (speed above the limit, red
-    at a crawl, priority, vehicles moving aside, passing standing queues) the
-    Jatinegara peak scenario's 4-hour ambulance travel is P50 165 s, P90 386 s (484 s
-    computed; 3,682 s before queue passing, when units stuck in the single-lane
-    spill-back hit the one-hour drive cap)."""
+    adding vehicles (faster, and what a run without an engine must use). With the
+    engine's emergency privileges (speed above the limit, red at a crawl, priority,
+    vehicles moving aside, passing standing queues) the Jatinegara peak scenario's
+    4-hour ambulance travel is P50 165 s, P90 386 s (484 s computed; 3,682 s before
+    queue passing, when units stuck in the single-lane spill-back hit the one-hour
+    drive cap)."""
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
     board_every_s: float = Field(default=30.0, gt=0.0)
     """Inside a twin run (:mod:`twin.modules.dispatch.live`): save the board to the store
