@@ -14,7 +14,7 @@ a metre north is as long on screen as a metre east.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -215,6 +215,12 @@ def network_figure(
     data = speed_band_traces(
         network, link_speed_mps, link_vehicle_count, side_offset_m=side_offset_m
     )
+    return band_figure(network, data)
+
+
+def band_figure(network: Network, data: Sequence[Mapping[str, list[Any]]]) -> go.Figure:
+    """The map figure of band trace ``data`` (:func:`speed_band_traces`, one per band in
+    :data:`SPEED_BANDS` order), styled, with the map layout."""
     traces = [
         go.Scatter(
             x=d["x"], y=d["y"], hovertext=d["hovertext"], mode="lines",

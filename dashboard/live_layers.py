@@ -152,10 +152,11 @@ def operations_figure(network: Network, view: TwinView, *, links: bool = True) -
     browser to draw from the link geometry and a :func:`live_update` (``assets/ops_map.js``);
     the page is then about a quarter of the size.
     """
-    fig = figures.network_figure(network, view.link_speed_mps, view.link_vehicle_count)
-    if not links:
-        for band in fig.data:
-            band.update(x=[None], y=[None], hovertext=[None])
+    if links:
+        fig = figures.network_figure(network, view.link_speed_mps, view.link_vehicle_count)
+    else:
+        empty = {"x": [None], "y": [None], "hovertext": [None]}
+        fig = figures.band_figure(network, [empty] * len(figures.SPEED_BANDS))
     fig.add_traces([_trace(layer, layer_data(view, layer.key)) for layer in LAYERS])
     return fig
 
